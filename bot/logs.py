@@ -1,0 +1,64 @@
+"""Logging that lets you follow one update: every line carries the update id it belongs to."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+# Set by the first handler group for each update; PTB runs one update's handlers in one
+# task, so every line logged while handling it carries the same id. No user ids: an
+# update id is enough to follow a request and is not personal data.
+current_update: ContextVar[dict[str, Any] | None] = ContextVar("current_update", default=None)
+
+
+class UpdateContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = current_update.get()
+        record.update_id = context.get("update_id") if context else None
+        record.update_kind = context.get("kind") if context else None
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s%(update_part)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        update_id = getattr(record, "update_id", None)
+        record.update_part = f" [update {update_id}]" if update_id is not None else ""
+        return super().format(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("update_id", "update_kind"):
+            if getattr(record, key, None) is not None:
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(UpdateContextFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request at INFO, which would drown the bot's own lines and,
+    # worse, print the bot token that sits in every Bot API URL.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

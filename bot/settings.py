@@ -1,0 +1,215 @@
+"""Typed configuration, read once at start from the environment and an optional `.env`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale, UnknownLocaleError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.i18n import SUPPORTED_LANGUAGES
+
+TELEGRAM_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/buurtbot.db"
+# Telegram tokens are "<bot id>:<35 url-safe characters>"; accept a little slack
+# so a self-hosted Bot API server with its own test tokens also passes.
+_TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,80}$")
+# Async drivers only: a blocking driver would stall the event loop on every query.
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment; validated before anything starts."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN")
+    )
+    telegram_api_base_url: str = Field(
+        default=TELEGRAM_API_BASE_URL, validation_alias=AliasChoices("TELEGRAM_API_BASE_URL")
+    )
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, validation_alias=AliasChoices("DATABASE_URL")
+    )
+    admins: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), validation_alias=AliasChoices("BUURTBOT_ADMINS")
+    )
+    timezone: str = Field(
+        default="Europe/Amsterdam", validation_alias=AliasChoices("BUURTBOT_TIMEZONE")
+    )
+    default_language: str = Field(
+        default="nl", validation_alias=AliasChoices("BUURTBOT_DEFAULT_LANGUAGE")
+    )
+    areas_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("BUURTBOT_AREAS_FILE")
+    )
+    sandbox_port: int = Field(
+        default=8081, ge=0, le=65535, validation_alias=AliasChoices("BUURTBOT_SANDBOX_PORT")
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
+    log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _token(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # an empty TELEGRAM_BOT_TOKEN= in .env means sandbox mode
+        if not isinstance(value, str) or not _TOKEN_RE.match(value.strip()):
+            raise ValueError("does not look like a bot token (expected 123456:ABC-...)")
+        return value.strip()
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r}") from None
+        backend = url.get_backend_name()
+        if backend not in _ASYNC_DRIVERS:
+            raise ValueError(f"unsupported database {backend!r} (use sqlite or postgresql)")
+        # A plain postgresql:// or sqlite:// URL is what people copy from their host;
+        # pick the async driver for them instead of failing.
+        if url.drivername in _ASYNC_DRIVERS:
+            url = url.set(drivername=_ASYNC_DRIVERS[backend])
+        elif url.drivername != _ASYNC_DRIVERS[backend]:
+            raise ValueError(
+                f"driver {url.drivername!r} is not async; use {_ASYNC_DRIVERS[backend]}"
+            )
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _admins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(re.fullmatch(r"\d{1,20}", part) for part in parts):
+                raise ValueError(f"expected comma-separated Telegram user ids, got {value!r}")
+            return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Amsterdam)") from None
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        try:
+            Locale.parse(value, sep="-")
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"unknown language {value!r} (e.g. nl or en)") from None
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(
+                f"{value!r} is not one of the bot's languages ({', '.join(SUPPORTED_LANGUAGES)})"
+            )
+        return value
+
+    @field_validator("areas_file")
+    @classmethod
+    def _areas_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in {"text", "json"}:
+            raise ValueError(f"expected text or json, got {value!r}")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def token(self) -> str | None:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    @property
+    def sandbox_mode(self) -> bool:
+        return self.telegram_bot_token is None
+
+    @property
+    def file_base_url(self) -> str:
+        """Where files are downloaded; Telegram and the sandbox put `/file` before `/bot`."""
+        base = self.telegram_api_base_url
+        if base.endswith("/bot"):
+            return base[: -len("/bot")] + "/file/bot"
+        return base.rstrip("/") + "/file/bot"
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return self.model_copy(update=values)
+
+
+def _alias_of(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field.upper()
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, env_file: str | None = ".env"
+) -> Settings:
+    """Build the settings from `env` (default: the process environment and `.env`).
+
+    Raises ConfigError with one line such as
+    "BUURTBOT_TIMEZONE: unknown time zone 'Mars/Base' (e.g. Europe/Amsterdam)".
+    """
+    try:
+        if env is None:
+            return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        values = {
+            _alias_of(name): env[_alias_of(name)]
+            for name in Settings.model_fields
+            if _alias_of(name) in env
+        }
+        # model_validate skips the environment sources, so an explicit mapping is hermetic.
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        name = (
+            field
+            if field.isupper()
+            else _alias_of(field)
+            if field in Settings.model_fields
+            else field
+        )
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

@@ -1,0 +1,68 @@
+"""Small pieces every handler uses: the user's language and one way to answer."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.i18n import Lang
+from bot.services import BotContext
+from storage import users
+
+LANGUAGE_KEY = "language"
+
+
+async def lang_for(update: Update, context: BotContext) -> Lang:
+    """The user's chosen language, else Telegram's language_code, else the default.
+
+    The choice is cached in user_data (memory only) so most updates cost no query;
+    after a restart the first update reads it back from the database.
+    """
+    translator = context.services.translator
+    user = update.effective_user
+    if user is None:
+        return translator.for_language(translator.default_language)
+    chosen = context.user_data.get(LANGUAGE_KEY) if context.user_data is not None else None
+    if chosen is None:
+        async with context.services.sessions() as session:
+            stored = await users.get_user(session=session, user_id=user.id)
+        chosen = stored.language if stored and stored.language else ""
+        remember_language(context, chosen)
+    return translator.for_language(chosen or user.language_code or translator.default_language)
+
+
+def remember_language(context: BotContext, language: str) -> None:
+    if context.user_data is not None:
+        context.user_data[LANGUAGE_KEY] = language
+
+
+def forget_user(context: BotContext) -> None:
+    if context.user_data is not None:
+        context.user_data.clear()
+
+
+async def show(
+    update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    """Answer in place: edit the message under a pressed button, else send a new one.
+
+    `text` is HTML; whoever builds it escapes what came from outside the code.
+    """
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        try:
+            edited = await query.edit_message_text(
+                text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            )
+        except BadRequest as error:
+            # A double tap asks for the same content again; Telegram refuses, nothing is wrong.
+            if "not modified" not in error.message:
+                raise
+            return None
+        return edited if isinstance(edited, Message) else None
+    if update.effective_message is None:
+        return None
+    return await update.effective_message.reply_text(
+        text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+    )

@@ -1,0 +1,132 @@
+"""The platform end to end: the real bot, over real HTTP, against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.app import BotApplication, running
+from bot.areas import load_areas
+from bot.services import BotContext, services_of
+from sandbox.client import SandboxClient
+
+
+async def test_start_answers_in_dutch(bot: BotApplication, client: SandboxClient) -> None:
+    user = await client.create_user("Anna", language_code="nl")
+    await client.send(user["id"], "/start")
+    reply = await client.wait_bot_message(user["id"])
+    assert reply["text"].startswith("Welkom bij Buurtbot, de buurtpreventie van Helmond.")
+    assert "Bel altijd eerst 112." in reply["text"]
+    # The city name is bold through HTML entities, which the sandbox parsed like Telegram.
+    assert any(entity["type"] == "bold" for entity in reply["entities"])
+
+
+async def test_start_answers_in_english_for_an_english_telegram(
+    bot: BotApplication, client: SandboxClient
+) -> None:
+    user = await client.create_user("John", language_code="en-GB")
+    await client.send(user["id"], "/start")
+    reply = await client.wait_bot_message(user["id"])
+    assert reply["text"].startswith("Welcome to Buurtbot, the neighbourhood watch of Helmond.")
+    assert "Always call 112 first." in reply["text"]
+
+
+async def test_another_citys_areas_file_shows_its_name(
+    app: BotApplication, client: SandboxClient, tmp_path: Path
+) -> None:
+    areas = tmp_path / "deurne.json"
+    areas.write_text(
+        '{"city": "Deurne", "bbox": {"south": 51.40, "west": 5.70, "north": 51.50, "east": 5.85},'
+        ' "wijken": [{"slug": "centrum", "name": "Centrum", "lat": 51.46, "lon": 5.79,'
+        ' "buurten": []}], "business_parks": []}'
+    )
+    services_of(app).areas = load_areas(areas)
+    async with running(app, poll_timeout=1):
+        user = await client.create_user("Piet", language_code="nl")
+        await client.send(user["id"], "/start")
+        reply = await client.wait_bot_message(user["id"])
+    assert "de buurtpreventie van Deurne." in reply["text"]
+
+
+async def _broken_command(update: Update, context: BotContext) -> None:
+    raise RuntimeError("a bug in a handler")
+
+
+async def _broken_button(update: Update, context: BotContext) -> None:
+    raise RuntimeError("a bug behind a button")
+
+
+async def _offer_button(update: Update, context: BotContext) -> None:
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(
+        "Druk", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="x")]])
+    )
+
+
+@pytest.fixture
+def broken_app(app: BotApplication) -> BotApplication:
+    """The real bot plus handlers with a bug, to reach the error handler as a bug would."""
+    app.add_handler(CommandHandler("kapot", _broken_command), group=-1)
+    app.add_handler(CommandHandler("knop", _offer_button), group=-1)
+    app.add_handler(CallbackQueryHandler(_broken_button), group=-1)
+    return app
+
+
+async def test_a_failing_handler_gets_an_apology_and_the_loop_lives_on(
+    broken_app: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(broken_app, poll_timeout=1):
+        user = await client.create_user("Jan", language_code="en")
+        with caplog.at_level(logging.ERROR, logger="handlers.errors"):
+            await client.send(user["id"], "/kapot")
+            apology = await client.wait_bot_message(user["id"])
+        assert apology["text"] == "Sorry, something went wrong. Please try again in a moment."
+        assert any(
+            "error while handling update" in record.getMessage() and record.exc_info
+            for record in caplog.records
+        )
+        await client.send(user["id"], "/start")
+        greeting = await client.wait_bot_message(user["id"], after=apology["message_id"])
+        assert greeting["text"].startswith("Welcome to Buurtbot")
+
+
+async def test_a_failing_button_answers_the_press_with_an_alert(
+    broken_app: BotApplication, client: SandboxClient
+) -> None:
+    async with running(broken_app, poll_timeout=1):
+        user = await client.create_user("Ewa", language_code="pl")
+        await client.send(user["id"], "/knop")
+        offer = await client.wait_bot_message(user["id"])
+        press = await client.press(user["id"], user["id"], offer["message_id"], "x")
+        answer = await client.callback_answer(press["callback_query_id"])
+    assert answer is not None
+    assert answer["show_alert"] is True
+    assert answer["text"] == "Przepraszamy, coś poszło nie tak. Spróbuj ponownie za chwilę."
+
+
+async def test_an_apology_that_cannot_be_sent_is_logged_not_raised(
+    app: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def block_then_fail(update: Update, context: BotContext) -> None:
+        # The user blocks the bot while their update is being handled, so the apology
+        # meets a 403: the error handler must swallow that, not die on it.
+        assert update.effective_user is not None
+        await client.block(update.effective_user.id)
+        raise RuntimeError("a bug, and then nobody to tell")
+
+    app.add_handler(CommandHandler("weg", block_then_fail), group=-1)
+    async with running(app, poll_timeout=1):
+        user = await client.create_user("Kees", language_code="nl")
+        with caplog.at_level(logging.WARNING, logger="handlers.errors"):
+            await client.send(user["id"], "/weg")
+            for _ in range(200):
+                if any("could not tell the user" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.025)
+        assert any("could not tell the user" in r.getMessage() for r in caplog.records)
+        assert app.running

@@ -1,0 +1,106 @@
+"""Storage: migrations are the schema, SQLite runs in WAL mode, queries behave on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import migrate, users
+from storage.engine import SessionFactory, create_engine
+from storage.models import SQLModel, User
+
+
+async def test_upgrade_creates_schema_at_head(engine: AsyncEngine) -> None:
+    assert await migrate.current_revision(engine) == migrate.head_revision()
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    assert "users" in tables
+
+
+async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
+    """A model change without a migration fails here, not in production."""
+
+    def diff(sync_connection: object) -> list[object]:
+        context = MigrationContext.configure(sync_connection, opts={"compare_type": True})  # type: ignore[arg-type]
+        return list(compare_metadata(context, SQLModel.metadata))
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
+
+
+async def test_downgrade_to_base_and_back(engine: AsyncEngine) -> None:
+    await migrate.downgrade(engine, "base")
+    assert await migrate.current_revision(engine) is None
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    assert "users" not in tables
+    await migrate.upgrade(engine)
+    assert await migrate.current_revision(engine) == migrate.head_revision()
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/nested/dir/wal.db")
+    try:
+        async with engine.connect() as connection:
+            journal = (await connection.execute(text("PRAGMA journal_mode"))).scalar_one()
+            foreign_keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert journal == "wal"
+    assert foreign_keys == 1
+
+
+async def test_touch_user_creates_then_updates(sessions: SessionFactory) -> None:
+    big_id = 7_123_456_789  # Telegram ids no longer fit in 32 bits
+    async with sessions() as session:
+        first = await users.touch_user(session=session, user_id=big_id)
+    async with sessions() as session:
+        await users.mark_blocked(session=session, user_id=big_id)
+        blocked = await users.get_user(session=session, user_id=big_id)
+    assert blocked is not None
+    assert not blocked.active
+    assert blocked.blocked_at is not None
+    async with sessions() as session:
+        again = await users.touch_user(session=session, user_id=big_id)
+    assert again.active
+    assert again.blocked_at is None
+    assert again.created_at == first.created_at
+    assert again.last_seen_at >= first.last_seen_at
+
+
+async def test_timestamps_come_back_as_aware_utc(sessions: SessionFactory) -> None:
+    async with sessions() as session:
+        await users.touch_user(session=session, user_id=42)
+    async with sessions() as session:
+        user = await session.get(User, 42)
+    assert user is not None
+    assert user.created_at.tzinfo is not None
+    assert user.created_at.utcoffset() == UTC.utcoffset(None)
+    assert abs((datetime.now(UTC) - user.created_at).total_seconds()) < 60
+
+
+async def test_naive_datetimes_are_refused(sessions: SessionFactory) -> None:
+    async with sessions() as session:
+        session.add(User(id=43, created_at=datetime(2026, 1, 1), last_seen_at=datetime(2026, 1, 1)))
+        with pytest.raises(Exception, match="naive datetime"):
+            await session.commit()
+
+
+async def test_set_language_is_remembered(sessions: SessionFactory) -> None:
+    async with sessions() as session:
+        await users.set_language(session=session, user_id=44, language="pl")
+    async with sessions() as session:
+        user = await users.get_user(session=session, user_id=44)
+    assert user is not None
+    assert user.language == "pl"
+
+
+async def test_mark_blocked_of_unknown_user_is_a_no_op(sessions: SessionFactory) -> None:
+    async with sessions() as session:
+        await users.mark_blocked(session=session, user_id=45)
+        assert await users.get_user(session=session, user_id=45) is None
