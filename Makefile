@@ -43,7 +43,7 @@ messages-extract: $(STAMP)
 messages-update: messages-extract
 	@for lang in $(LANGUAGES); do \
 		if [ -f locales/$$lang/LC_MESSAGES/buurtbot.po ]; then \
-			$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --omit-header --no-location \
+			$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete \
 				--input-file $(CATALOG) --output-dir locales --domain buurtbot --locale $$lang; \
 		else \
 			$(BIN)/pybabel init --input-file $(CATALOG) --output-dir locales --domain buurtbot --locale $$lang; \

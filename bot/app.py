@@ -12,13 +12,37 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot.areas import load_areas
 from bot.i18n import Translator
 from bot.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.settings import Settings
-from handlers import errors, onboarding, tracking
+from bot.updates import PerChatUpdateProcessor
+from handlers import (
+    commands,
+    errors,
+    fallback,
+    groups,
+    membership,
+    menu,
+    onboarding,
+    preferences,
+    privacy,
+    tracking,
+)
+from handlers import help as help_
+from handlers.callbacks import pattern
 from storage.engine import create_engine, create_session_factory
 
 log = logging.getLogger(__name__)
@@ -28,6 +52,15 @@ BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 # Handler groups: lower runs first; within a group the first matching handler wins.
 GROUP_TRACKING = -100  # tags the log context of every update, never answers
 GROUP_MAIN = 0
+
+# Updates handled at once (each chat still in order); bounded so a burst cannot open
+# more database connections and HTTP requests than the pools hold.
+MAX_CONCURRENT_UPDATES = 64
+
+PRIVATE = filters.ChatType.PRIVATE
+# New messages only: PTB's CommandHandler also fires on edits, which would re-run a command.
+NEW_PRIVATE = filters.UpdateType.MESSAGE & PRIVATE
+NEW_IN_GROUP = filters.UpdateType.MESSAGE & filters.ChatType.GROUPS
 
 
 def build_application(settings: Settings, *, token: str | None = None) -> BotApplication:
@@ -44,6 +77,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         # Scheduling lives in scheduler/ with a durable store; PTB's in-memory JobQueue
         # would lose jobs on restart, so it is switched off rather than half used.
         .job_queue(None)
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .post_init(_open)
         .post_shutdown(_close)
         .build()
@@ -56,7 +90,53 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
 
     application.add_handler(TypeHandler(Update, tracking.track_update), group=GROUP_TRACKING)
 
-    application.add_handler(CommandHandler("start", onboarding.start), group=GROUP_MAIN)
+    private_commands = {
+        "start": onboarding.start,
+        "wijk": onboarding.choose_wijk,
+        "taal": onboarding.choose_language,
+        "meldingen": preferences.show_preferences,
+        "stop": preferences.stop,
+        "help": help_.show_help,
+        "privacy": privacy.privacy,
+        "mijngegevens": privacy.my_data,
+        "verwijder": privacy.erase,
+    }
+    for name, callback in private_commands.items():
+        application.add_handler(CommandHandler(name, callback, NEW_PRIVATE), group=GROUP_MAIN)
+    # In a group these answer with one line pointing to the private chat.
+    application.add_handler(
+        CommandHandler(list(private_commands), groups.go_private, NEW_IN_GROUP), group=GROUP_MAIN
+    )
+
+    buttons = {
+        "lang": onboarding.on_language,
+        "wijk": onboarding.on_wijk,
+        "buurt": onboarding.on_buurt,
+        "kind": preferences.on_kind,
+        "quiet": preferences.on_quiet,
+        "erase": privacy.on_erase,
+        "menu": menu.on_menu,
+    }
+    for action, callback in buttons.items():
+        application.add_handler(
+            CallbackQueryHandler(callback, pattern=pattern(action)), group=GROUP_MAIN
+        )
+
+    application.add_handler(
+        ChatMemberHandler(membership.private_status, ChatMemberHandler.MY_CHAT_MEMBER),
+        group=GROUP_MAIN,
+    )
+
+    # Last in the group: whatever nothing above took. Never silence, never a crash.
+    application.add_handler(CallbackQueryHandler(fallback.stale_button), group=GROUP_MAIN)
+    application.add_handler(
+        MessageHandler(NEW_PRIVATE & filters.COMMAND, fallback.unknown_command), group=GROUP_MAIN
+    )
+    application.add_handler(
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE & PRIVATE, fallback.edited),
+        group=GROUP_MAIN,
+    )
+    application.add_handler(MessageHandler(NEW_PRIVATE, fallback.not_a_button), group=GROUP_MAIN)
 
     application.add_error_handler(errors.on_error)
     return application
@@ -66,6 +146,7 @@ async def _open(application: BotApplication) -> None:
     services = services_of(application)
     services.engine = create_engine(services.settings.database_url)
     services._sessions = create_session_factory(services.engine)
+    await commands.register(application.bot, services)
     log.info("bot @%s ready", application.bot.username)
 
 

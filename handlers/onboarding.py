@@ -1,30 +1,196 @@
-"""First contact: /start in a private chat."""
+"""Joining a wijk: /start (also by deep link), language, wijk, buurt; /wijk and /taal."""
 
 from __future__ import annotations
 
-from html import escape
-
 from telegram import Update
-from telegram.constants import ParseMode
 
+from bot import residents
+from bot.i18n import Lang
+from bot.residents import ResidentError
 from bot.services import BotContext
-from handlers.common import lang_for
-from storage import users
+from handlers import commands, keyboards
+from handlers.callbacks import unpack
+from handlers.common import lang_for, remember_language, show
+from handlers.fallback import stale_button
+from handlers.keyboards import SKIP_BUURT, bold
+
+# After choosing a language: go on to the wijk (first visit) or stop there (/taal).
+THEN_WIJK, THEN_DONE = "wijk", "done"
 
 
-async def start(update: Update, context: BotContext) -> None:
-    """Greet a new or returning user and say what the bot is (and is not) for."""
-    if update.effective_user is None or update.effective_message is None:
-        return
-    async with context.services.sessions() as session:
-        await users.touch_user(session=session, user_id=update.effective_user.id)
-    _ = (await lang_for(update, context)).gettext
-    city = escape(context.services.areas.city)
-    text = "\n\n".join(
+def _welcome(lang: Lang, city: str) -> list[str]:
+    _ = lang.gettext
+    return [
+        _("Welkom bij Buurtbot, de buurtpreventie van {city}.").format(city=bold(city)),
+        _("Hier krijg je berichten over veiligheid in je wijk."),
+        _("Is er nu gevaar? Bel altijd eerst 112."),
+    ]
+
+
+def _joined_text(lang: Lang, joined: residents.Joined) -> str:
+    _ = lang.gettext
+    place = joined.wijk.name if joined.buurt is None else f"{joined.buurt.name}, {joined.wijk.name}"
+    return "\n\n".join(
         [
-            _("Welkom bij Buurtbot, de buurtpreventie van {city}.").format(city=f"<b>{city}</b>"),
-            _("Hier krijg je berichten over veiligheid in je wijk."),
+            _("Gelukt! Je volgt nu {wijk}.").format(wijk=bold(place)),
+            _(
+                "Je krijgt berichten over Witte Voetjes, de BuurtTent, de Buurtsaam Challenge en nieuws uit je wijk."
+            ),
+            _("Meestal is dat een paar keer per maand."),
+            _("Kies zelf welke berichten je wilt met /meldingen. Stoppen kan altijd met /stop."),
             _("Is er nu gevaar? Bel altijd eerst 112."),
         ]
     )
-    await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Greet; a deep link joins its wijk at once, otherwise the choices start."""
+    user = update.effective_user
+    if user is None:
+        return
+    stored = await residents.seen(context.services, user.id)
+    remember_language(context, stored.language or "")  # spares lang_for a query
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    payload = context.args[0] if context.args else None
+    if payload:
+        wijk = context.services.areas.wijk_for_payload(payload)
+        if wijk is not None:
+            # Scanning the same sign twice must not forget the buurt chosen since.
+            keep = stored.buurt if stored.subscribed and stored.wijk == wijk.slug else None
+            joined = await residents.join(context.services, user.id, wijk.slug, keep)
+            ask_buurt = bool(wijk.buurten) and joined.buurt is None
+            keyboard = keyboards.buurten(lang, wijk) if ask_buurt else keyboards.menu(lang)
+            lines = [_welcome(lang, context.services.areas.city)[0], _joined_text(lang, joined)]
+            if ask_buurt:
+                lines.append(_("Wil je ook je buurt kiezen? Dat hoeft niet."))
+            await show(update, "\n\n".join(lines), keyboard)
+            return
+        await show(
+            update,
+            "\n\n".join([_("Die wijk ken ik niet."), _("Kies je wijk:")]),
+            keyboards.wijken(context.services.areas),
+        )
+        return
+    if stored.subscribed and stored.wijk:
+        await _show_home(update, context, lang, stored.wijk)
+        return
+    wijk = context.services.areas.wijk(stored.wijk) if stored.wijk else None
+    if wijk is not None:
+        # Back after /stop: one tap rejoins the wijk and buurt they had.
+        text = "\n\n".join(
+            [_("Welkom terug!"), _("Weer berichten over {wijk}?").format(wijk=bold(wijk.name))]
+        )
+        await show(update, text, keyboards.rejoin(lang, wijk, stored.buurt))
+        return
+    text = "\n\n".join([*_welcome(lang, context.services.areas.city), _("Kies je taal:")])
+    await show(update, text, keyboards.languages(context.services.translator.languages, THEN_WIJK))
+
+
+async def _show_home(update: Update, context: BotContext, lang: Lang, wijk_slug: str) -> None:
+    _ = lang.gettext
+    wijk = context.services.areas.wijk(wijk_slug)
+    name = wijk.name if wijk else wijk_slug
+    text = "\n\n".join(
+        [_("Je volgt {wijk}.").format(wijk=bold(name)), _("Is er nu gevaar? Bel altijd eerst 112.")]
+    )
+    await show(update, text, keyboards.menu(lang))
+
+
+async def choose_language(update: Update, context: BotContext) -> None:
+    """/taal: offer the languages."""
+    lang = await lang_for(update, context)
+    await show(
+        update,
+        lang.gettext("Kies je taal:"),
+        keyboards.languages(context.services.translator.languages, THEN_DONE),
+    )
+
+
+async def on_language(update: Update, context: BotContext) -> None:
+    """A language button: remember it, then go on to the wijk or confirm."""
+    query, user = update.callback_query, update.effective_user
+    parts = unpack(query.data if query else None)
+    if query is None or user is None or parts is None or len(parts) != 3:
+        await stale_button(update, context)
+        return
+    _action, code, then = parts
+    if then not in (THEN_WIJK, THEN_DONE):
+        await stale_button(update, context)
+        return
+    try:
+        stored = await residents.set_language(context.services, user.id, code)
+    except ResidentError:
+        await stale_button(update, context)
+        return
+    remember_language(context, code)
+    translator = context.services.translator
+    # Telegram already shows the menu in the app's language; only a different choice
+    # needs a menu of its own in this chat.
+    if translator.resolve(user.language_code) != code:
+        await commands.set_for_chat(context.bot, context.services, user.id, code)
+    elif then == THEN_DONE:  # back to the app's language: drop an earlier chat menu
+        await commands.clear_for_chat(context.bot, user.id)
+    await query.answer()
+    lang = translator.for_language(code)
+    _ = lang.gettext
+    if then == THEN_WIJK and not stored.subscribed:
+        await show(update, _("Kies je wijk:"), keyboards.wijken(context.services.areas))
+        return
+    subscribed = stored.subscribed
+    await show(
+        update,
+        _("Je taal is nu {language}.").format(language=keyboards.language_name(code)),
+        keyboards.menu(lang) if subscribed else keyboards.way_back(lang, subscribed=False),
+    )
+
+
+async def choose_wijk(update: Update, context: BotContext) -> None:
+    """/wijk: offer the wijken, the current one ticked."""
+    user = update.effective_user
+    if user is None:
+        return
+    lang = await lang_for(update, context)
+    stored = await residents.get(context.services, user.id)
+    current = stored.wijk if stored and stored.subscribed else None
+    await show(
+        update, lang.gettext("Kies je wijk:"), keyboards.wijken(context.services.areas, current)
+    )
+
+
+async def on_wijk(update: Update, context: BotContext) -> None:
+    """A wijk button: ask for the buurt where the wijk has them, else join."""
+    query, user = update.callback_query, update.effective_user
+    parts = unpack(query.data if query else None)
+    wijk = context.services.areas.wijk(parts[1]) if parts and len(parts) == 2 else None
+    if query is None or user is None or wijk is None:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    lang = await lang_for(update, context)
+    if wijk.buurten:
+        text = lang.gettext("Kies je buurt in {wijk}:").format(wijk=bold(wijk.name))
+        await show(update, text, keyboards.buurten(lang, wijk))
+        return
+    joined = await residents.join(context.services, user.id, wijk.slug, None)
+    await show(update, _joined_text(lang, joined), keyboards.menu(lang))
+
+
+async def on_buurt(update: Update, context: BotContext) -> None:
+    """A buurt button (or "the whole wijk"): join."""
+    query, user = update.callback_query, update.effective_user
+    parts = unpack(query.data if query else None)
+    if query is None or user is None or parts is None or len(parts) != 3:
+        await stale_button(update, context)
+        return
+    _action, wijk_slug, buurt_slug = parts
+    try:
+        joined = await residents.join(
+            context.services, user.id, wijk_slug, None if buurt_slug == SKIP_BUURT else buurt_slug
+        )
+    except ResidentError:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    lang = await lang_for(update, context)
+    await show(update, _joined_text(lang, joined), keyboards.menu(lang))

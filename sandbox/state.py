@@ -167,6 +167,7 @@ class StoredMessage:
         """The control API's view: the message plus sandbox bookkeeping."""
         view = dict(self.data)
         view["edited"] = self.edit_count > 0
+        view["edit_count"] = self.edit_count
         view["deleted"] = self.deleted
         view["from_bot"] = self.from_bot
         if self.reply_keyboard is not None:

@@ -32,6 +32,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # SQLite has one writer. With several connections, concurrent updates collide on
+        # the write lock and SQLite's busy handler sleeps in growing steps (1, 2, 5 ...
+        # 100 ms); one connection queues them instead, each taking a millisecond.
+        kwargs |= {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)

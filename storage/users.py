@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.dialect import insert
 from storage.models import User, utcnow
 
 
@@ -11,26 +14,31 @@ async def get_user(*, session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def touch_user(*, session: AsyncSession, user_id: int) -> User:
-    """The user's row, created on first contact; marks them active and seen now."""
-    user = await session.get(User, user_id)
-    now = utcnow()
-    if user is None:
-        user = User(id=user_id, created_at=now, last_seen_at=now)
-    else:
-        user.last_seen_at = now
-        user.active = True
-        user.blocked_at = None
-    session.add(user)
+async def _upsert(session: AsyncSession, user_id: int, changes: dict[str, Any]) -> User:
+    """Create the user's row or change it, in one statement: this runs on every /start
+    and language tap, where a read-then-write would double the database round trips."""
+    new = User(id=user_id, created_at=utcnow(), last_seen_at=utcnow()).model_dump() | changes
+    statement = (
+        insert(session, User)
+        .values(**new)
+        .on_conflict_do_update(index_elements=["id"], set_=changes)
+        .returning(User)
+        .execution_options(populate_existing=True)
+    )
+    user = (await session.exec(statement)).scalars().one()
     await session.commit()
     return user
 
 
-async def set_language(*, session: AsyncSession, user_id: int, language: str) -> None:
-    user = await touch_user(session=session, user_id=user_id)
-    user.language = language
-    session.add(user)
-    await session.commit()
+async def touch_user(*, session: AsyncSession, user_id: int) -> User:
+    """The user's row, created on first contact; marks them active and seen now."""
+    return await _upsert(
+        session, user_id, {"last_seen_at": utcnow(), "active": True, "blocked_at": None}
+    )
+
+
+async def set_language(*, session: AsyncSession, user_id: int, language: str) -> User:
+    return await _upsert(session, user_id, {"language": language, "last_seen_at": utcnow()})
 
 
 async def mark_blocked(*, session: AsyncSession, user_id: int) -> None:

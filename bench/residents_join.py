@@ -1,0 +1,277 @@
+"""2,000 residents join their wijk at once, through the sandbox, beside a bare echo bot.
+
+Three processes: the sandbox (limits off), the driver that plays the residents, and the
+bot under test (this process, alone on its core where the machine allows). The same
+run measures a bare python-telegram-bot echo bot on the same sandbox, so the figures
+are a ratio against a baseline, not absolute numbers from a noisy machine.
+
+Per update it reports the end-to-end latency the resident sees (send or tap until the
+bot's answer is there; with 2,000 residents waiting at once this includes the queue) and
+the bot's own service time (update received until handled).
+
+    .venv/bin/python bench/residents_join.py [--residents 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
+WIJKEN = [
+    "binnenstad", "brandevoort", "brouwhuis", "dierdonk", "helmond-noord", "helmond-oost",
+    "helmond-west", "mierlo-hout", "rijpelberg", "stiphout", "warande",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pin(core: int | None) -> None:
+    if core is not None and hasattr(os, "sched_setaffinity") and core < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, {core})
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---------------------------------------------------------------- driver (a subprocess)
+
+
+async def drive(port: int, residents: int, mode: str) -> dict[str, Any]:
+    from sandbox.client import SandboxClient
+
+    latencies: list[float] = []
+    errors = 0
+    async with SandboxClient(f"http://127.0.0.1:{port}") as client:
+        gate = asyncio.Semaphore(200)
+
+        async def create(i: int) -> int:
+            async with gate:
+                user = await client.create_user(f"Bewoner {i}", language_code="nl")
+                return int(user["id"])
+
+        ids = await asyncio.gather(*(create(i) for i in range(residents)))
+
+        async def timed(step: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+            started = time.perf_counter()
+            result = await step()
+            latencies.append(time.perf_counter() - started)
+            return result
+
+        async def echo_user(uid: int) -> None:
+            for text in ("/start", "nederlands", "binnenstad", "houtsdonk"):
+                sent = await client.send(uid, text)
+                await timed(
+                    lambda s=sent: client.wait_bot_message(uid, after=s["message_id"], timeout=120)
+                )
+
+        async def join_user(index: int, uid: int) -> None:
+            async def send_start() -> dict[str, Any]:
+                sent = await client.send(uid, "/start")
+                return await client.wait_bot_message(uid, after=sent["message_id"], timeout=120)
+
+            message = await timed(send_start)
+            wijk = WIJKEN[index % len(WIJKEN)]
+            for data in ("r1:lang:nl:wijk", f"r1:wijk:{wijk}", f"r1:buurt:{wijk}:-"):
+                labels = {
+                    b.get("callback_data")
+                    for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+                    for b in row
+                }
+                if data not in labels:
+                    break  # a wijk without buurten is joined one tap earlier
+                edits = message.get("edit_count", 0) + 1
+                message_id = message["message_id"]
+
+                async def tap(d: str = data, e: int = edits, m: int = message_id) -> dict[str, Any]:
+                    await client.press(uid, uid, m, d)
+                    return await client.wait_edited(uid, m, edits=e, timeout=120)
+
+                message = await timed(tap)
+
+        async def one(index: int, uid: int) -> None:
+            nonlocal errors
+            try:
+                await (echo_user(uid) if mode == "echo" else join_user(index, uid))
+            except Exception as exc:  # a benchmark counts failures instead of stopping
+                errors += 1
+                if errors <= 3:
+                    print(f"driver: resident {uid} failed: {exc!r}"[:300], file=sys.stderr)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i, uid) for i, uid in enumerate(ids)))
+        elapsed = time.perf_counter() - started
+    return {"updates": len(latencies), "elapsed": elapsed, "latencies": latencies, "errors": errors}
+
+
+# ---------------------------------------------------------------- bots under test
+
+
+async def run_bot(kind: str, api_base: str, database_url: str) -> tuple[Any, list[float]]:
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, MessageHandler, filters
+
+    from bot.app import MAX_CONCURRENT_UPDATES, build_application
+    from bot.settings import load_settings
+    from bot.updates import PerChatUpdateProcessor
+    from storage import migrate
+    from storage.engine import create_engine
+
+    if kind == "echo":
+
+        async def echo(update: Update, context: Any) -> None:
+            message = update.effective_message
+            if message is not None and message.text:
+                await message.reply_text(message.text)
+
+        # The same concurrency as buurtbot, so the ratio compares the work per update.
+        application = (
+            ApplicationBuilder()
+            .token(TOKEN)
+            .base_url(api_base)
+            .job_queue(None)
+            .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+            .build()
+        )
+        application.add_handler(MessageHandler(filters.TEXT, echo))
+    else:
+        engine = create_engine(database_url)
+        await migrate.upgrade(engine)
+        await engine.dispose()
+        settings = load_settings({"DATABASE_URL": database_url, "TELEGRAM_API_BASE_URL": api_base})
+        application = build_application(settings, token=TOKEN)
+
+    service: list[float] = []
+    process = application.process_update
+
+    async def timed_process(update: object) -> None:
+        started = time.perf_counter()
+        await process(update)
+        service.append(time.perf_counter() - started)
+
+    application.process_update = timed_process  # type: ignore[method-assign]
+    return application, service
+
+
+async def measure(kind: str, residents: int, tmp: Path) -> dict[str, Any]:
+    from bot.app import running
+
+    port = free_port()
+    sandbox = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", "--port", str(port),
+        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            await asyncio.sleep(0.1)
+        database_url = f"sqlite+aiosqlite:///{tmp / f'{kind}.db'}"
+        application, service = await run_bot(kind, f"http://127.0.0.1:{port}/bot", database_url)
+        async with running(application, poll_timeout=10):
+            cpu_before = time.process_time()
+            driver = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--drive", "--port", str(port),
+                "--residents", str(residents), "--mode", kind,
+                cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, _ = await driver.communicate()
+            cpu = time.process_time() - cpu_before
+        result = json.loads(out.decode().strip().splitlines()[-1])
+    finally:
+        sandbox.send_signal(signal.SIGINT)
+        await asyncio.wait_for(sandbox.wait(), timeout=10)
+    latencies = result.pop("latencies")
+    return {
+        "kind": kind,
+        **result,
+        "updates_per_s": result["updates"] / result["elapsed"],
+        "e2e_p50_ms": percentile(latencies, 0.50) * 1000,
+        "e2e_p95_ms": percentile(latencies, 0.95) * 1000,
+        "service_p50_ms": percentile(service, 0.50) * 1000,
+        "service_p95_ms": percentile(service, 0.95) * 1000,
+        "service_mean_ms": statistics.fmean(service) * 1000 if service else float("nan"),
+        "cpu_ms_per_update": cpu / max(1, len(service)) * 1000,
+    }
+
+
+def report(row: dict[str, Any]) -> str:
+    return (
+        f"  {row['kind']:<9} {row['updates']:>6} updates in {row['elapsed']:6.2f}s "
+        f"{row['updates_per_s']:8.0f} updates/s   end-to-end p50 {row['e2e_p50_ms']:7.1f} ms "
+        f"p95 {row['e2e_p95_ms']:7.1f} ms   bot service p50 {row['service_p50_ms']:5.1f} ms "
+        f"p95 {row['service_p95_ms']:5.1f} ms   bot CPU {row['cpu_ms_per_update']:.2f} ms/update   "
+        f"errors {row['errors']}"
+    )
+
+
+async def main(residents: int, profile: bool = False) -> None:
+    pin(1)  # the bot alone on the second core; sandbox and driver share the first
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        echo = await measure("echo", residents, Path(tmp))
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        buurtbot = await measure("buurtbot", residents, Path(tmp))
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(str(ROOT / "data" / "residents_join.prof"))
+    print(f"{residents} residents at once, sandbox limits off, SQLite, {os.cpu_count()} CPUs")
+    print(report(echo))
+    print(report(buurtbot))
+    ratio = buurtbot["updates_per_s"] / echo["updates_per_s"]
+    print(f"  throughput buurtbot / echo: {ratio:.2f} (target >= 0.5); "
+          f"buurtbot service p95 {buurtbot['service_p95_ms']:.1f} ms (target < 50 ms)")  # fmt: skip
+    print(f"reproduce: .venv/bin/python bench/residents_join.py --residents {residents}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--residents", type=int, default=2000)
+    parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true", help="cProfile the bot to data/")
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["echo", "buurtbot"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        pin(0)
+        from sandbox.__main__ import main as serve
+
+        serve(["--token", TOKEN, "--port", str(args.port), "--no-limits"])
+    elif args.drive:
+        pin(0)
+        print(json.dumps(asyncio.run(drive(args.port, args.residents, args.mode))))
+    else:
+        asyncio.run(main(args.residents, args.profile))

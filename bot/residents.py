@@ -1,0 +1,145 @@
+"""Residents: joining a wijk, preferences, leaving, and the data rights that go with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+from bot.areas import Buurt, Wijk
+from bot.i18n import N_
+from bot.services import Services
+from storage import residents, users
+from storage.models import User
+
+# Announcement kinds a resident can switch on or off, in the order they are shown.
+KINDS: tuple[str, ...] = ("witte_voetjes", "buurttent", "challenge", "nieuws")
+KIND_LABELS: dict[str, str] = {
+    "witte_voetjes": N_("Witte Voetjes"),
+    "buurttent": N_("BuurtTent"),
+    "challenge": N_("Buurtsaam Challenge"),
+    "nieuws": N_("Nieuws"),
+}
+# Quiet hours as (start, end) in minutes after local midnight; buttons, never typing.
+QUIET_PRESETS: tuple[tuple[int, int] | None, ...] = (
+    None,
+    (22 * 60, 7 * 60),
+    (23 * 60, 8 * 60),
+    (21 * 60, 9 * 60),
+)
+
+
+class ResidentError(Exception):
+    """A request the resident cannot make; `key` is a message id the handler translates."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+@dataclass(frozen=True)
+class Joined:
+    wijk: Wijk
+    buurt: Buurt | None
+    previous: str | None
+    changed: bool
+
+
+def kinds_of(user: User) -> list[str]:
+    return [kind for kind in user.kinds.split(",") if kind in KINDS]
+
+
+def quiet_preset_of(user: User) -> int:
+    current = (
+        (user.quiet_start, user.quiet_end)
+        if user.quiet_start is not None and user.quiet_end is not None
+        else None
+    )
+    return QUIET_PRESETS.index(current) if current in QUIET_PRESETS else 0
+
+
+def minutes_to_time(minutes: int) -> time:
+    return time(minutes // 60, minutes % 60)
+
+
+async def get(services: Services, user_id: int) -> User | None:
+    async with services.sessions() as session:
+        return await users.get_user(session=session, user_id=user_id)
+
+
+async def seen(services: Services, user_id: int) -> User:
+    async with services.sessions() as session:
+        return await users.touch_user(session=session, user_id=user_id)
+
+
+async def join(services: Services, user_id: int, wijk_slug: str, buurt_slug: str | None) -> Joined:
+    """Subscribe to a wijk (and buurt); unknown slugs are refused, not guessed."""
+    wijk = services.areas.wijk(wijk_slug)
+    if wijk is None:
+        raise ResidentError(N_("Die wijk ken ik niet."))
+    buurt = wijk.buurt(buurt_slug) if buurt_slug else None
+    if buurt_slug and buurt is None:
+        raise ResidentError(N_("Die buurt ken ik niet."))
+    async with services.sessions() as session:
+        previous, changed = await residents.subscribe(
+            session=session, user_id=user_id, wijk=wijk.slug, buurt=buurt.slug if buurt else None
+        )
+    return Joined(wijk=wijk, buurt=buurt, previous=previous, changed=changed)
+
+
+async def leave(services: Services, user_id: int) -> bool:
+    async with services.sessions() as session:
+        return await residents.unsubscribe(session=session, user_id=user_id)
+
+
+async def set_language(services: Services, user_id: int, language: str) -> User:
+    if language not in services.translator.languages:
+        raise ResidentError(N_("Die taal ken ik niet."))
+    async with services.sessions() as session:
+        return await users.set_language(session=session, user_id=user_id, language=language)
+
+
+async def toggle_kind(services: Services, user_id: int, kind: str) -> list[str]:
+    if kind not in KINDS:
+        raise ResidentError(N_("Die soort bericht ken ik niet."))
+    async with services.sessions() as session:
+        user = await residents.get_or_create(session=session, user_id=user_id)
+        current = kinds_of(user)
+        wanted = [k for k in KINDS if (k in current) != (k == kind)]
+        await residents.set_kinds(session=session, user_id=user_id, kinds=wanted)
+    return wanted
+
+
+async def set_quiet_preset(services: Services, user_id: int, preset: int) -> None:
+    if not 0 <= preset < len(QUIET_PRESETS):
+        raise ResidentError(N_("Die keuze bestaat niet (meer)."))
+    chosen = QUIET_PRESETS[preset]
+    async with services.sessions() as session:
+        await residents.set_quiet_hours(
+            session=session,
+            user_id=user_id,
+            start=chosen[0] if chosen else None,
+            end=chosen[1] if chosen else None,
+        )
+
+
+async def export(services: Services, user_id: int) -> dict[str, Any]:
+    """All data held about this person, as one JSON-ready document."""
+    async with services.sessions() as session:
+        stored = await residents.export(session=session, user_id=user_id)
+    return {
+        "about": "Buurtbot: all data held about you",
+        "city": services.areas.city,
+        "user": stored,
+    }
+
+
+async def erase(services: Services, user_id: int) -> bool:
+    async with services.sessions() as session:
+        return await residents.erase(session=session, user_id=user_id)
+
+
+async def mark_blocked(services: Services, user_id: int) -> None:
+    async with services.sessions() as session:
+        await users.mark_blocked(session=session, user_id=user_id)

@@ -1,0 +1,38 @@
+"""Callback data: short, versioned, parsed strictly.
+
+Buttons carry their whole state ("r1:wijk:brandevoort"), so a journey survives a
+restart without conversation persistence, and a forged or stale button is just data
+that fails to parse or validate, answered with the way back.
+"""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "r1"  # bump when the layout changes, so old buttons read as stale, not as wrong
+_PART = re.compile(r"^[a-z0-9_-]{1,40}$")
+MAX_BYTES = 64  # Telegram's limit on callback_data
+
+
+def pack(*parts: str) -> str:
+    if not all(_PART.match(part) for part in parts):
+        raise ValueError(f"callback part not in [a-z0-9_-]: {parts!r}")
+    data = ":".join((PREFIX, *parts))
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def unpack(data: str | None) -> tuple[str, ...] | None:
+    """The parts after the prefix, or None for data this version of the bot did not make."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    prefix, *parts = data.split(":")
+    if prefix != PREFIX or not parts or not all(_PART.match(part) for part in parts):
+        return None
+    return tuple(parts)
+
+
+def pattern(action: str) -> re.Pattern[str]:
+    """A CallbackQueryHandler pattern for one action, e.g. pattern("wijk")."""
+    return re.compile(rf"^{PREFIX}:{re.escape(action)}(:|$)")

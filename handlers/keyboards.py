@@ -1,0 +1,156 @@
+"""Inline keyboards: every choice a resident makes is a button."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from babel import Locale
+from babel.dates import format_time
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.areas import Areas, Wijk
+from bot.i18n import Lang
+from bot.residents import KIND_LABELS, KINDS, QUIET_PRESETS, minutes_to_time
+from handlers.callbacks import pack
+
+CHECKED, UNCHECKED = "✅", "⬜"
+SKIP_BUURT = "-"
+
+
+def rows(
+    buttons: Sequence[InlineKeyboardButton], width: int = 2
+) -> list[list[InlineKeyboardButton]]:
+    return [list(buttons[i : i + width]) for i in range(0, len(buttons), width)]
+
+
+def language_name(code: str) -> str:
+    """A language in its own words ("Polski", "Türkçe"), so anyone recognises theirs."""
+    name = Locale.parse(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
+
+
+def languages(codes: Sequence[str], then: str) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(language_name(c), callback_data=pack("lang", c, then)) for c in codes
+    ]
+    return InlineKeyboardMarkup(rows(buttons))
+
+
+def wijken(areas: Areas, current: str | None = None) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(
+            f"{CHECKED} {wijk.name}" if wijk.slug == current else wijk.name,
+            callback_data=pack("wijk", wijk.slug),
+        )
+        for wijk in areas.wijken
+    ]
+    return InlineKeyboardMarkup(rows(buttons))
+
+
+def buurten(lang: Lang, wijk: Wijk) -> InlineKeyboardMarkup:
+    _ = lang.gettext
+    buttons = [
+        InlineKeyboardButton(buurt.name, callback_data=pack("buurt", wijk.slug, buurt.slug))
+        for buurt in wijk.buurten
+    ]
+    whole = InlineKeyboardButton(
+        _("De hele wijk"), callback_data=pack("buurt", wijk.slug, SKIP_BUURT)
+    )
+    return InlineKeyboardMarkup([*rows(buttons), [whole]])
+
+
+def rejoin(lang: Lang, wijk: Wijk, buurt: str | None) -> InlineKeyboardMarkup:
+    _ = lang.gettext
+    again = pack("buurt", wijk.slug, buurt if buurt and wijk.buurt(buurt) else SKIP_BUURT)
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("Ja, {wijk}").format(wijk=wijk.name), callback_data=again)],
+            [InlineKeyboardButton(_("Andere wijk"), callback_data=pack("menu", "wijk"))],
+        ]
+    )
+
+
+def quiet_label(lang: Lang, preset: int) -> str:
+    chosen = QUIET_PRESETS[preset]
+    if chosen is None:
+        return lang.gettext("Geen stille uren")
+    start, end = (format_time(minutes_to_time(m), "short", locale=lang.locale) for m in chosen)
+    return f"{start}–{end}"
+
+
+def preferences(lang: Lang, kinds: Sequence[str], preset: int) -> InlineKeyboardMarkup:
+    _ = lang.gettext
+    kind_rows = [
+        [
+            InlineKeyboardButton(
+                f"{CHECKED if kind in kinds else UNCHECKED} {_(KIND_LABELS[kind])}",
+                callback_data=pack("kind", kind),
+            )
+        ]
+        for kind in KINDS
+    ]
+    quiet = [
+        InlineKeyboardButton(
+            f"{CHECKED} {quiet_label(lang, i)}" if i == preset else quiet_label(lang, i),
+            callback_data=pack("quiet", str(i)),
+        )
+        for i in range(len(QUIET_PRESETS))
+    ]
+    done = [InlineKeyboardButton(_("Klaar"), callback_data=pack("menu", "done"))]
+    return InlineKeyboardMarkup([*kind_rows, *rows(quiet), done])
+
+
+def menu(lang: Lang) -> InlineKeyboardMarkup:
+    _ = lang.gettext
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("Andere wijk"), callback_data=pack("menu", "wijk")),
+                InlineKeyboardButton(
+                    _("Berichten kiezen"), callback_data=pack("menu", "meldingen")
+                ),
+            ],
+            [
+                InlineKeyboardButton(_("Taal"), callback_data=pack("menu", "taal")),
+                InlineKeyboardButton(_("Privacy"), callback_data=pack("menu", "privacy")),
+            ],
+        ]
+    )
+
+
+def way_back(lang: Lang, *, subscribed: bool) -> InlineKeyboardMarkup:
+    """Two buttons back onto the path, for every kind of input the bot did not expect."""
+    _ = lang.gettext
+    first = _("Mijn wijk") if subscribed else _("Aanmelden")
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(first, callback_data=pack("menu", "start")),
+                InlineKeyboardButton(_("Help"), callback_data=pack("menu", "help")),
+            ]
+        ]
+    )
+
+
+def erase_confirm(lang: Lang) -> InlineKeyboardMarkup:
+    _ = lang.gettext
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("Ja, wis alles"), callback_data=pack("erase", "yes")),
+                InlineKeyboardButton(_("Nee"), callback_data=pack("erase", "no")),
+            ]
+        ]
+    )
+
+
+def private_chat(lang: Lang, bot_username: str, payload: str | None = None) -> InlineKeyboardMarkup:
+    url = f"https://t.me/{bot_username}" + (f"?start={payload}" if payload else "")
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(lang.gettext("Open een privégesprek"), url=url)]]
+    )
+
+
+def bold(value: str) -> str:
+    return f"<b>{escape(value)}</b>"

@@ -1,0 +1,45 @@
+"""Menu buttons: each opens the same screen as its command."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+
+from bot.services import BotContext
+from handlers import help as help_
+from handlers import onboarding, preferences, privacy
+from handlers.callbacks import unpack
+from handlers.common import lang_for, show
+from handlers.fallback import stale_button
+
+Screen = Callable[[Update, BotContext], Awaitable[None]]
+
+
+async def _saved(update: Update, context: BotContext) -> None:
+    _ = (await lang_for(update, context)).gettext
+    await show(update, _("Opgeslagen. Aanpassen kan altijd met /meldingen."))
+
+
+SCREENS: dict[str, Screen] = {
+    "start": onboarding.start,
+    "help": help_.show_help,
+    "wijk": onboarding.choose_wijk,
+    "meldingen": preferences.show_preferences,
+    "taal": onboarding.choose_language,
+    "privacy": privacy.privacy,
+    "done": _saved,
+}
+
+
+async def on_menu(update: Update, context: BotContext) -> None:
+    """A menu button: answer the press, then show its screen in place."""
+    query = update.callback_query
+    parts = unpack(query.data if query else None)
+    screen = SCREENS.get(parts[1]) if parts and len(parts) == 2 else None
+    if query is None or screen is None:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    context.args = []
+    await screen(update, context)

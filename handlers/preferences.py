@@ -1,0 +1,96 @@
+"""/meldingen: which announcement kinds, and quiet hours; /stop."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import residents
+from bot.residents import ResidentError
+from bot.services import BotContext
+from handlers import keyboards
+from handlers.callbacks import unpack
+from handlers.common import lang_for, show
+from handlers.fallback import stale_button
+from handlers.keyboards import bold
+
+
+async def _render(update: Update, context: BotContext, user_id: int) -> None:
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    stored = await residents.seen(context.services, user_id)
+    kinds = residents.kinds_of(stored)
+    lines = [
+        _("Welke berichten wil je krijgen? Tik om aan of uit te zetten."),
+        _("Stille uren: dan sturen we je niets. De berichten komen daarna."),
+    ]
+    if not kinds:
+        lines.append(_("Je krijgt nu geen berichten. Zet er één aan, of stop met /stop."))
+    if not stored.subscribed:
+        lines.append(_("Je volgt nog geen wijk. Tik op /start om mee te doen."))
+    await show(
+        update,
+        "\n\n".join(lines),
+        keyboards.preferences(lang, kinds, residents.quiet_preset_of(stored)),
+    )
+
+
+async def show_preferences(update: Update, context: BotContext) -> None:
+    """/meldingen: the switches."""
+    if update.effective_user is not None:
+        await _render(update, context, update.effective_user.id)
+
+
+async def on_kind(update: Update, context: BotContext) -> None:
+    """A kind switch: flip it and redraw."""
+    query, user = update.callback_query, update.effective_user
+    parts = unpack(query.data if query else None)
+    if query is None or user is None or parts is None or len(parts) != 2:
+        await stale_button(update, context)
+        return
+    try:
+        await residents.toggle_kind(context.services, user.id, parts[1])
+    except ResidentError:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    await _render(update, context, user.id)
+
+
+async def on_quiet(update: Update, context: BotContext) -> None:
+    """A quiet-hours button: choose that preset and redraw."""
+    query, user = update.callback_query, update.effective_user
+    parts = unpack(query.data if query else None)
+    if query is None or user is None or parts is None or len(parts) != 2 or not parts[1].isdigit():
+        await stale_button(update, context)
+        return
+    try:
+        await residents.set_quiet_preset(context.services, user.id, int(parts[1]))
+    except ResidentError:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    await _render(update, context, user.id)
+
+
+async def stop(update: Update, context: BotContext) -> None:
+    """/stop: no more messages; the choices stay so /start brings them back."""
+    user = update.effective_user
+    if user is None:
+        return
+    _ = (await lang_for(update, context)).gettext
+    stored = await residents.get(context.services, user.id)
+    if not await residents.leave(context.services, user.id):
+        await show(update, _("Je krijgt al geen berichten. Met /start doe je weer mee."))
+        return
+    wijk = context.services.areas.wijk(stored.wijk) if stored and stored.wijk else None
+    await show(
+        update,
+        "\n\n".join(
+            [
+                _("Je krijgt geen berichten meer over {wijk}.").format(
+                    wijk=bold(wijk.name if wijk else "?")
+                ),
+                _("Met /start doe je weer mee. Alles wissen? Stuur /verwijder."),
+            ]
+        ),
+    )

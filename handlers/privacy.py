@@ -1,0 +1,88 @@
+"""Data rights: /privacy, /mijngegevens (export), /verwijder (erase)."""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+
+from telegram import InputFile, Update
+
+from bot import residents
+from bot.services import BotContext
+from handlers import commands, keyboards
+from handlers.callbacks import unpack
+from handlers.common import forget_user, lang_for, show
+from handlers.fallback import stale_button
+
+
+async def privacy(update: Update, context: BotContext) -> None:
+    """/privacy: what is stored, why, for how long."""
+    _ = (await lang_for(update, context)).gettext
+    text = "\n\n".join(
+        [
+            "<b>" + _("Wat bewaren we over jou?") + "</b>",
+            _(
+                "Je Telegram-ID (een nummer van Telegram, niet je telefoonnummer), je taal, je wijk en buurt, welke berichten je wilt, je stille uren, en wanneer je je aanmeldde en voor het laatst iets stuurde."
+            ),
+            _("We bewaren geen naam, geen telefoonnummer en niets van wat je typt."),
+            "<b>"
+            + _("Waarom?")
+            + "</b> "
+            + _("Om je de berichten van je wijk te sturen, in jouw taal."),
+            "<b>"
+            + _("Hoe lang?")
+            + "</b> "
+            + _(
+                "Tot je /verwijder stuurt. Na /stop bewaren we je keuzes, zodat je met /start weer meedoet."
+            ),
+            _(
+                "Met /mijngegevens krijg je alles wat we over je weten. Met /verwijder wis je het. We houden alleen tellingen per wijk, zonder namen."
+            ),
+        ]
+    )
+    await show(update, text)
+
+
+async def my_data(update: Update, context: BotContext) -> None:
+    """/mijngegevens: everything held about this user, as a JSON file."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    _ = (await lang_for(update, context)).gettext
+    document = await residents.export(context.services, user.id)
+    body = json.dumps(document, ensure_ascii=False, indent=2).encode()
+    await context.bot.send_document(
+        chat.id,
+        InputFile(BytesIO(body), filename="buurtbot-mijn-gegevens.json"),
+        caption=_("Dit is alles wat Buurtbot over je bewaart."),
+    )
+
+
+async def erase(update: Update, context: BotContext) -> None:
+    """/verwijder: ask once, with buttons, before erasing."""
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    await show(
+        update,
+        _("Weet je het zeker? We wissen alles over jou. Dat kan niet terug."),
+        keyboards.erase_confirm(lang),
+    )
+
+
+async def on_erase(update: Update, context: BotContext) -> None:
+    """The answer to /verwijder: erase for real, or leave everything as it was."""
+    query, user = update.callback_query, update.effective_user
+    parts = unpack(query.data if query else None)
+    if query is None or user is None or parts is None or parts[1:] not in (("yes",), ("no",)):
+        await stale_button(update, context)
+        return
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    await query.answer()
+    if parts[1] == "no":
+        await show(update, _("Goed, er is niets gewist."))
+        return
+    await residents.erase(context.services, user.id)
+    await commands.clear_for_chat(context.bot, user.id)
+    forget_user(context)
+    await show(update, _("Alles is gewist. Met /start kun je opnieuw beginnen."))

@@ -1,0 +1,15 @@
+"""The few statements whose SQL differs between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT with ON CONFLICT support for the session's database (an upsert builder)."""
+    bind = session.bind
+    name = bind.dialect.name if bind is not None else "sqlite"
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)

@@ -1,0 +1,106 @@
+"""Queries about residents: their subscription, preferences, export and erasure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import MembershipEvent, User, utcnow
+
+
+async def get_or_create(*, session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        now = utcnow()
+        user = User(id=user_id, created_at=now, last_seen_at=now)
+        session.add(user)
+    return user
+
+
+async def subscribe(
+    *, session: AsyncSession, user_id: int, wijk: str, buurt: str | None
+) -> tuple[str | None, bool]:
+    """Subscribe to `wijk`; returns (the wijk they followed before, whether anything changed).
+
+    Joining the same wijk twice records nothing new, so figures count people, not taps.
+    """
+    user = await get_or_create(session=session, user_id=user_id)
+    previous = user.wijk if user.subscribed else None
+    changed = not user.subscribed or user.wijk != wijk or user.buurt != buurt
+    now = utcnow()
+    if previous != wijk:
+        if previous is not None:
+            session.add(MembershipEvent(at=now, wijk=previous, kind="left"))
+        session.add(MembershipEvent(at=now, wijk=wijk, kind="joined"))
+        user.joined_at = now
+    user.wijk, user.buurt, user.subscribed = wijk, buurt, True
+    user.active, user.blocked_at, user.last_seen_at = True, None, now
+    session.add(user)
+    await session.commit()
+    return previous, changed
+
+
+async def unsubscribe(*, session: AsyncSession, user_id: int) -> bool:
+    """Stop all messages; the wijk and preferences stay so /start can rejoin. False if not subscribed."""
+    user = await session.get(User, user_id)
+    if user is None or not user.subscribed:
+        return False
+    if user.wijk is not None:
+        session.add(MembershipEvent(wijk=user.wijk, kind="left"))
+    user.subscribed = False
+    session.add(user)
+    await session.commit()
+    return True
+
+
+async def set_kinds(*, session: AsyncSession, user_id: int, kinds: list[str]) -> None:
+    user = await get_or_create(session=session, user_id=user_id)
+    user.kinds = ",".join(kinds)
+    session.add(user)
+    await session.commit()
+
+
+async def set_quiet_hours(
+    *, session: AsyncSession, user_id: int, start: int | None, end: int | None
+) -> None:
+    user = await get_or_create(session=session, user_id=user_id)
+    user.quiet_start, user.quiet_end = start, end
+    session.add(user)
+    await session.commit()
+
+
+async def export(*, session: AsyncSession, user_id: int) -> dict[str, Any] | None:
+    """Every stored field about this user, for /mijngegevens."""
+    user = await session.get(User, user_id)
+    if user is None:
+        return None
+    return {
+        column: _jsonable(getattr(user, column)) for column in User.model_fields if column != "id"
+    } | {"telegram_user_id": user.id}
+
+
+async def erase(*, session: AsyncSession, user_id: int) -> bool:
+    """Delete the user's row; the anonymous membership events keep the figures right."""
+    user = await session.get(User, user_id)
+    if user is None:
+        return False
+    if user.subscribed and user.wijk is not None:
+        session.add(MembershipEvent(wijk=user.wijk, kind="left"))
+    await session.exec(delete(User).where(User.id == user_id))  # type: ignore[call-overload,arg-type]
+    await session.commit()
+    return True
+
+
+async def count_subscribed(*, session: AsyncSession, wijk: str | None = None) -> int:
+    query = select(func.count()).select_from(User).where(User.subscribed.is_(True))  # type: ignore[attr-defined]
+    if wijk is not None:
+        query = query.where(User.wijk == wijk)
+    return int((await session.exec(query)).one())
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
