@@ -59,12 +59,17 @@ def percentile(values: list[float], q: float) -> float:
 # ---------------------------------------------------------------- driver (a subprocess)
 
 
-async def drive(port: int, residents: int, mode: str) -> dict[str, Any]:
+async def drive(port: int, residents: int, mode: str, rate: float) -> dict[str, Any]:
     from sandbox.client import SandboxClient
 
     latencies: list[float] = []
     errors = 0
-    async with SandboxClient(f"http://127.0.0.1:{port}") as client:
+    import aiohttp
+
+    # One connection per waiting resident: aiohttp's default pool of 100 would make the
+    # driver, not the bot, the queue the residents wait in.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    async with session, SandboxClient(f"http://127.0.0.1:{port}", session) as client:
         gate = asyncio.Semaphore(200)
 
         async def create(i: int) -> int:
@@ -113,6 +118,8 @@ async def drive(port: int, residents: int, mode: str) -> dict[str, Any]:
 
         async def one(index: int, uid: int) -> None:
             nonlocal errors
+            if rate > 0:  # open loop: resident i arrives at i / rate seconds
+                await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
             try:
                 await (echo_user(uid) if mode == "echo" else join_user(index, uid))
             except Exception as exc:  # a benchmark counts failures instead of stopping
@@ -175,7 +182,7 @@ async def run_bot(kind: str, api_base: str, database_url: str) -> tuple[Any, lis
     return application, service
 
 
-async def measure(kind: str, residents: int, tmp: Path) -> dict[str, Any]:
+async def measure(kind: str, residents: int, tmp: Path, rate: float = 0.0) -> dict[str, Any]:
     from bot.app import running
 
     port = free_port()
@@ -189,13 +196,13 @@ async def measure(kind: str, residents: int, tmp: Path) -> dict[str, Any]:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
                     break
             await asyncio.sleep(0.1)
-        database_url = f"sqlite+aiosqlite:///{tmp / f'{kind}.db'}"
+        database_url = f"sqlite+aiosqlite:///{tmp / f'{kind}-{residents}-{rate:g}.db'}"
         application, service = await run_bot(kind, f"http://127.0.0.1:{port}/bot", database_url)
         async with running(application, poll_timeout=10):
             cpu_before = time.process_time()
             driver = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--drive", "--port", str(port),
-                "--residents", str(residents), "--mode", kind,
+                "--residents", str(residents), "--mode", kind, "--rate", str(rate),
                 cwd=ROOT, stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             out, _ = await driver.communicate()
@@ -228,7 +235,7 @@ def report(row: dict[str, Any]) -> str:
     )
 
 
-async def main(residents: int, profile: bool = False) -> None:
+async def main(residents: int, rate: float, paced: int, profile: bool = False) -> None:
     pin(1)  # the bot alone on the second core; sandbox and driver share the first
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     import logging
@@ -245,13 +252,27 @@ async def main(residents: int, profile: bool = False) -> None:
         if profile:
             profiler.disable()
             profiler.dump_stats(str(ROOT / "data" / "residents_join.prof"))
+        paced_rows = (
+            [await measure(kind, paced, Path(tmp), rate) for kind in ("echo", "buurtbot")]
+            if paced
+            else []
+        )
     print(f"{residents} residents at once, sandbox limits off, SQLite, {os.cpu_count()} CPUs")
     print(report(echo))
     print(report(buurtbot))
     ratio = buurtbot["updates_per_s"] / echo["updates_per_s"]
     print(f"  throughput buurtbot / echo: {ratio:.2f} (target >= 0.5); "
           f"buurtbot service p95 {buurtbot['service_p95_ms']:.1f} ms (target < 50 ms)")  # fmt: skip
-    print(f"reproduce: .venv/bin/python bench/residents_join.py --residents {residents}")
+    if paced_rows:
+        print(
+            f"{paced} residents arriving at {rate:g}/s (the latency a resident sees at a steady pace)"
+        )
+        for row in paced_rows:
+            print(report(row))
+    print(
+        f"reproduce: .venv/bin/python bench/residents_join.py --residents {residents} "
+        f"--rate {rate:g} --paced {paced}"
+    )
 
 
 if __name__ == "__main__":
@@ -264,6 +285,12 @@ if __name__ == "__main__":
     parser.add_argument("--profile", action="store_true", help="cProfile the bot to data/")
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["echo", "buurtbot"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--rate", type=float, default=40.0, help="arrivals per second in the paced run (40)"
+    )
+    parser.add_argument(
+        "--paced", type=int, default=400, help="residents in the paced run (400; 0 skips it)"
+    )
     args = parser.parse_args()
     if args.serve:
         pin(0)
@@ -272,6 +299,6 @@ if __name__ == "__main__":
         serve(["--token", TOKEN, "--port", str(args.port), "--no-limits"])
     elif args.drive:
         pin(0)
-        print(json.dumps(asyncio.run(drive(args.port, args.residents, args.mode))))
+        print(json.dumps(asyncio.run(drive(args.port, args.residents, args.mode, args.rate))))
     else:
-        asyncio.run(main(args.residents, args.profile))
+        asyncio.run(main(args.residents, args.rate, args.paced, args.profile))

@@ -26,8 +26,10 @@ from telegram.ext import (
 
 from bot.areas import load_areas
 from bot.i18n import Translator
+from bot.ratelimit import RetryingRateLimiter
 from bot.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.settings import Settings
+from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
 from handlers import (
     commands,
@@ -73,6 +75,10 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         .token(bot_token)
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.file_base_url)
+        .request(AiohttpRequest(connection_pool_size=MAX_CONCURRENT_UPDATES * 2))
+        # Long polling holds its one connection for up to the poll timeout.
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .rate_limiter(RetryingRateLimiter())
         .context_types(ContextTypes(context=BotContext))
         # Scheduling lives in scheduler/ with a durable store; PTB's in-memory JobQueue
         # would lose jobs on restart, so it is switched off rather than half used.

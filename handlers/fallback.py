@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from telegram import Update
+import functools
+from collections.abc import Awaitable, Callable
+
+from telegram import CallbackQuery, Update, User
 
 from bot import residents
+from bot.residents import ResidentError
 from bot.services import BotContext
 from handlers import keyboards
+from handlers.callbacks import unpack
 from handlers.common import lang_for
+
+ButtonHandler = Callable[
+    [Update, BotContext, CallbackQuery, User, tuple[str, ...]], Awaitable[None]
+]
 
 
 async def _way_back(update: Update, context: BotContext, text: str) -> None:
@@ -52,3 +61,29 @@ async def stale_button(update: Update, context: BotContext) -> None:
         return
     _ = (await lang_for(update, context)).gettext
     await query.answer(_("Deze knop werkt niet meer. Tik op /start."), show_alert=True)
+
+
+def button(size: int) -> Callable[[ButtonHandler], Callable[[Update, BotContext], Awaitable[None]]]:
+    """Parse a button's data into `size` parts after the action, or answer it as stale.
+
+    A ResidentError from the domain (a wijk, language or choice that does not exist)
+    also ends as a stale answer, so the wrapped handler must make its domain call
+    before it answers the press itself.
+    """
+
+    def wrap(handler: ButtonHandler) -> Callable[[Update, BotContext], Awaitable[None]]:
+        @functools.wraps(handler)
+        async def wrapped(update: Update, context: BotContext) -> None:
+            query, user = update.callback_query, update.effective_user
+            parts = unpack(query.data if query else None)
+            if query is None or user is None or parts is None or len(parts) != size + 1:
+                await stale_button(update, context)
+                return
+            try:
+                await handler(update, context, query, user, parts[1:])
+            except ResidentError:
+                await stale_button(update, context)
+
+        return wrapped
+
+    return wrap

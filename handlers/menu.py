@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import Update
+from telegram import CallbackQuery, Update, User
 
 from bot.services import BotContext
 from handlers import help as help_
 from handlers import onboarding, preferences, privacy
-from handlers.callbacks import unpack
 from handlers.common import lang_for, show
-from handlers.fallback import stale_button
+from handlers.fallback import button, stale_button
 
 Screen = Callable[[Update, BotContext], Awaitable[None]]
 
@@ -32,12 +31,13 @@ SCREENS: dict[str, Screen] = {
 }
 
 
-async def on_menu(update: Update, context: BotContext) -> None:
+@button(1)
+async def on_menu(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
     """A menu button: answer the press, then show its screen in place."""
-    query = update.callback_query
-    parts = unpack(query.data if query else None)
-    screen = SCREENS.get(parts[1]) if parts and len(parts) == 2 else None
-    if query is None or screen is None:
+    screen = SCREENS.get(args[0])
+    if screen is None:
         await stale_button(update, context)
         return
     await query.answer()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import CallbackQuery, Update, User
 
 from bot import residents
 from bot.i18n import Lang
-from bot.residents import ResidentError
 from bot.services import BotContext
 from handlers import commands, keyboards
-from handlers.callbacks import unpack
 from handlers.common import lang_for, remember_language, show
-from handlers.fallback import stale_button
+from handlers.fallback import button, stale_button
 from handlers.keyboards import SKIP_BUURT, bold
 
 # After choosing a language: go on to the wijk (first visit) or stop there (/taal).
@@ -107,22 +105,16 @@ async def choose_language(update: Update, context: BotContext) -> None:
     )
 
 
-async def on_language(update: Update, context: BotContext) -> None:
+@button(2)
+async def on_language(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
     """A language button: remember it, then go on to the wijk or confirm."""
-    query, user = update.callback_query, update.effective_user
-    parts = unpack(query.data if query else None)
-    if query is None or user is None or parts is None or len(parts) != 3:
-        await stale_button(update, context)
-        return
-    _action, code, then = parts
+    code, then = args
     if then not in (THEN_WIJK, THEN_DONE):
         await stale_button(update, context)
         return
-    try:
-        stored = await residents.set_language(context.services, user.id, code)
-    except ResidentError:
-        await stale_button(update, context)
-        return
+    stored = await residents.set_language(context.services, user.id, code)
     remember_language(context, code)
     translator = context.services.translator
     # Telegram already shows the menu in the app's language; only a different choice
@@ -158,12 +150,13 @@ async def choose_wijk(update: Update, context: BotContext) -> None:
     )
 
 
-async def on_wijk(update: Update, context: BotContext) -> None:
+@button(1)
+async def on_wijk(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
     """A wijk button: ask for the buurt where the wijk has them, else join."""
-    query, user = update.callback_query, update.effective_user
-    parts = unpack(query.data if query else None)
-    wijk = context.services.areas.wijk(parts[1]) if parts and len(parts) == 2 else None
-    if query is None or user is None or wijk is None:
+    wijk = context.services.areas.wijk(args[0])
+    if wijk is None:
         await stale_button(update, context)
         return
     await query.answer()
@@ -176,21 +169,15 @@ async def on_wijk(update: Update, context: BotContext) -> None:
     await show(update, _joined_text(lang, joined), keyboards.menu(lang))
 
 
-async def on_buurt(update: Update, context: BotContext) -> None:
+@button(2)
+async def on_buurt(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
     """A buurt button (or "the whole wijk"): join."""
-    query, user = update.callback_query, update.effective_user
-    parts = unpack(query.data if query else None)
-    if query is None or user is None or parts is None or len(parts) != 3:
-        await stale_button(update, context)
-        return
-    _action, wijk_slug, buurt_slug = parts
-    try:
-        joined = await residents.join(
-            context.services, user.id, wijk_slug, None if buurt_slug == SKIP_BUURT else buurt_slug
-        )
-    except ResidentError:
-        await stale_button(update, context)
-        return
+    wijk_slug, buurt_slug = args
+    joined = await residents.join(
+        context.services, user.id, wijk_slug, None if buurt_slug == SKIP_BUURT else buurt_slug
+    )
     await query.answer()
     lang = await lang_for(update, context)
     await show(update, _joined_text(lang, joined), keyboards.menu(lang))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import CallbackQuery, Update, User
 
 from bot import residents
-from bot.residents import ResidentError
 from bot.services import BotContext
 from handlers import keyboards
-from handlers.callbacks import unpack
 from handlers.common import lang_for, show
-from handlers.fallback import stale_button
+from handlers.fallback import button
 from handlers.keyboards import bold
 
 
@@ -40,34 +38,23 @@ async def show_preferences(update: Update, context: BotContext) -> None:
         await _render(update, context, update.effective_user.id)
 
 
-async def on_kind(update: Update, context: BotContext) -> None:
+@button(1)
+async def on_kind(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
     """A kind switch: flip it and redraw."""
-    query, user = update.callback_query, update.effective_user
-    parts = unpack(query.data if query else None)
-    if query is None or user is None or parts is None or len(parts) != 2:
-        await stale_button(update, context)
-        return
-    try:
-        await residents.toggle_kind(context.services, user.id, parts[1])
-    except ResidentError:
-        await stale_button(update, context)
-        return
+    await residents.toggle_kind(context.services, user.id, args[0])
     await query.answer()
     await _render(update, context, user.id)
 
 
-async def on_quiet(update: Update, context: BotContext) -> None:
+@button(1)
+async def on_quiet(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
     """A quiet-hours button: choose that preset and redraw."""
-    query, user = update.callback_query, update.effective_user
-    parts = unpack(query.data if query else None)
-    if query is None or user is None or parts is None or len(parts) != 2 or not parts[1].isdigit():
-        await stale_button(update, context)
-        return
-    try:
-        await residents.set_quiet_preset(context.services, user.id, int(parts[1]))
-    except ResidentError:
-        await stale_button(update, context)
-        return
+    preset = int(args[0]) if args[0].isdigit() else -1
+    await residents.set_quiet_preset(context.services, user.id, preset)
     await query.answer()
     await _render(update, context, user.id)
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from io import BytesIO
 
-from telegram import InputFile, Update
+from telegram import CallbackQuery, InputFile, Update, User
 
 from bot import residents
 from bot.services import BotContext
 from handlers import commands, keyboards
-from handlers.callbacks import unpack
 from handlers.common import forget_user, lang_for, show
-from handlers.fallback import stale_button
+from handlers.fallback import button, stale_button
 
 
 async def privacy(update: Update, context: BotContext) -> None:
@@ -69,17 +68,18 @@ async def erase(update: Update, context: BotContext) -> None:
     )
 
 
-async def on_erase(update: Update, context: BotContext) -> None:
+@button(1)
+async def on_erase(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
     """The answer to /verwijder: erase for real, or leave everything as it was."""
-    query, user = update.callback_query, update.effective_user
-    parts = unpack(query.data if query else None)
-    if query is None or user is None or parts is None or parts[1:] not in (("yes",), ("no",)):
+    if args[0] not in ("yes", "no"):
         await stale_button(update, context)
         return
     lang = await lang_for(update, context)
     _ = lang.gettext
     await query.answer()
-    if parts[1] == "no":
+    if args[0] == "no":
         await show(update, _("Goed, er is niets gewist."))
         return
     await residents.erase(context.services, user.id)

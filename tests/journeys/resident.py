@@ -49,7 +49,7 @@ class Resident:
     async def tap(self, message: Json, label: str) -> Json:
         """Press the button with this label; return the message as the bot edited it."""
         data = buttons(message).get(label)
-        assert data is not None, f"no button {label!r} in {list(buttons(message))}"
+        assert data is not None, f"no button {label!r} in {list(buttons(message))}: {message}"
         pressed = await self.client.press(self.id, self.id, message["message_id"], data)
         answer = await self.client.callback_answer(pressed["callback_query_id"])
         if answer is not None:
