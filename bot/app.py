@@ -32,15 +32,21 @@ from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
 from handlers import (
+    channels,
+    chats,
     commands,
+    conversation,
     errors,
     fallback,
     groups,
+    invites,
     membership,
     menu,
     onboarding,
+    overview,
     preferences,
     privacy,
+    teams,
     tracking,
 )
 from handlers import help as help_
@@ -106,6 +112,12 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "privacy": privacy.privacy,
         "mijngegevens": privacy.my_data,
         "verwijder": privacy.erase,
+        "annuleer": conversation.cancel,
+        # Role commands check the role themselves (handlers.auth.requires).
+        "uitnodigen": invites.invite,
+        "rollen": invites.list_roles,
+        "team": teams.team,
+        "overzicht": overview.overview_command,
     }
     for name, callback in private_commands.items():
         application.add_handler(CommandHandler(name, callback, NEW_PRIVATE), group=GROUP_MAIN)
@@ -117,11 +129,22 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     buttons = {
         "lang": onboarding.on_language,
         "wijk": onboarding.on_wijk,
+        "here": onboarding.on_here,
         "buurt": onboarding.on_buurt,
         "kind": preferences.on_kind,
         "quiet": preferences.on_quiet,
         "erase": privacy.on_erase,
         "menu": menu.on_menu,
+        "inv": invites.on_invite,
+        "rev": invites.on_revoke,
+        "team": teams.on_team,
+        "tdec": teams.on_decision,
+        "grp": chats.on_register,
+        "gdec": chats.on_decision,
+        "chn": channels.on_link,
+        "fol": channels.on_follow,
+        "dorm": overview.on_dormant,
+        "alive": overview.on_alive,
     }
     for action, callback in buttons.items():
         application.add_handler(
@@ -129,8 +152,15 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         )
 
     application.add_handler(
-        ChatMemberHandler(membership.private_status, ChatMemberHandler.MY_CHAT_MEMBER),
+        ChatMemberHandler(membership.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
         group=GROUP_MAIN,
+    )
+    # Service messages in groups: the only group messages the bot reads.
+    application.add_handler(
+        MessageHandler(filters.StatusUpdate.MIGRATE, chats.on_migrate), group=GROUP_MAIN
+    )
+    application.add_handler(
+        MessageHandler(filters.StatusUpdate.NEW_CHAT_TITLE, chats.on_title), group=GROUP_MAIN
     )
 
     # Last in the group: whatever nothing above took. Never silence, never a crash.
@@ -141,6 +171,11 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     application.add_handler(
         MessageHandler(filters.UpdateType.EDITED_MESSAGE & PRIVATE, fallback.edited),
         group=GROUP_MAIN,
+    )
+    # Typed text may be a step of a guided conversation (a team's name); the rest is
+    # input nobody asked for.
+    application.add_handler(
+        MessageHandler(NEW_PRIVATE & filters.TEXT, conversation.on_text), group=GROUP_MAIN
     )
     application.add_handler(MessageHandler(NEW_PRIVATE, fallback.not_a_button), group=GROUP_MAIN)
 
@@ -153,6 +188,9 @@ async def _open(application: BotApplication) -> None:
     services.engine = create_engine(services.settings.database_url)
     services._sessions = create_session_factory(services.engine)
     await commands.register(application.bot, services)
+    # Administrators from BUURTBOT_ADMINS see their commands from the first start.
+    for admin_id in sorted(services.settings.admins):
+        await commands.refresh_chat(application.bot, services, admin_id)
     log.info("bot @%s ready", application.bot.username)
 
 

@@ -44,6 +44,7 @@ class Joined:
     buurt: Buurt | None
     previous: str | None
     changed: bool
+    follows_channel: bool = False
 
 
 def kinds_of(user: User) -> list[str]:
@@ -82,10 +83,18 @@ async def join(services: Services, user_id: int, wijk_slug: str, buurt_slug: str
     if buurt_slug and buurt is None:
         raise ResidentError(N_("Die buurt ken ik niet."))
     async with services.sessions() as session:
-        previous, changed = await residents.subscribe(
+        previous, changed, follows = await residents.subscribe(
             session=session, user_id=user_id, wijk=wijk.slug, buurt=buurt.slug if buurt else None
         )
-    return Joined(wijk=wijk, buurt=buurt, previous=previous, changed=changed)
+    return Joined(
+        wijk=wijk, buurt=buurt, previous=previous, changed=changed, follows_channel=follows
+    )
+
+
+async def set_follows_channel(services: Services, user_id: int, follows: bool) -> None:
+    """Announcements for the whole wijk reach them through the channel, or here."""
+    async with services.sessions() as session:
+        await residents.set_follows_channel(session=session, user_id=user_id, follows=follows)
 
 
 async def leave(services: Services, user_id: int) -> bool:

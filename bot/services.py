@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -12,6 +12,9 @@ from bot.areas import Areas
 from bot.i18n import Translator
 from bot.settings import Settings
 from storage.engine import SessionFactory
+
+if TYPE_CHECKING:
+    from bot.roles import Roles
 
 
 @dataclass
@@ -34,6 +37,9 @@ SERVICES_KEY = "services"
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
     """CallbackContext with typed access to the services."""
+
+    # Set by handlers.auth.requires for the handler it guards: the roles it checked.
+    roles: Roles | None = None
 
     @property
     def services(self) -> Services:

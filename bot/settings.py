@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     sandbox_port: int = Field(
         default=8081, ge=0, le=65535, validation_alias=AliasChoices("BUURTBOT_SANDBOX_PORT")
     )
+    dormant_days: int = Field(
+        default=90, ge=1, le=3650, validation_alias=AliasChoices("BUURTBOT_DORMANT_DAYS")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
     log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
 

@@ -1,4 +1,4 @@
-"""The command menu Telegram shows, per language and (after /taal) per chat."""
+"""The command menu Telegram shows: per language, and per chat for role holders."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import ExtBot
 
 from bot.i18n import N_, Lang
+from bot.roles import Role, roles_of
 from bot.services import Services
+from storage import users
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +27,31 @@ RESIDENT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("verwijder", N_("Al je gegevens wissen")),
     ("stop", N_("Stoppen met berichten")),
 )
+_COORDINATION = (
+    ("overzicht", N_("Wijken, teams en groepen")),
+    ("uitnodigen", N_("Iemand uitnodigen voor een rol")),
+    ("rollen", N_("Rollen bekijken en intrekken")),
+)
+# Each role's own commands; they appear in /help and the menu of its holders only.
+ROLE_COMMANDS: dict[Role, tuple[tuple[str, str], ...]] = {
+    Role.ADMIN: _COORDINATION,
+    Role.COORDINATOR: _COORDINATION,
+    Role.TEAM_CONTACT: (("team", N_("Je buurtpreventieteam")),),
+}
 
 
-def resident_commands(lang: Lang) -> list[BotCommand]:
-    return [BotCommand(name, lang.gettext(description)) for name, description in RESIDENT_COMMANDS]
+def role_commands(roles: set[Role]) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for role in Role:
+        if role in roles:
+            for name, description in ROLE_COMMANDS.get(role, ()):
+                seen.setdefault(name, description)
+    return list(seen.items())
+
+
+def resident_commands(lang: Lang, roles: set[Role] | None = None) -> list[BotCommand]:
+    entries = [*RESIDENT_COMMANDS, *role_commands(roles or set())]
+    return [BotCommand(name, lang.gettext(description)) for name, description in entries]
 
 
 async def register(bot: ExtBot[None], services: Services) -> None:
@@ -44,13 +67,22 @@ async def register(bot: ExtBot[None], services: Services) -> None:
 
 
 async def set_for_chat(bot: ExtBot[None], services: Services, chat_id: int, language: str) -> None:
-    """After /taal the menu follows the chosen language, not the phone's."""
+    """This chat's own menu: the chosen language, and the commands of the user's roles."""
     lang = services.translator.for_language(language)
+    held = (await roles_of(services, chat_id)).names
     try:
-        await bot.set_my_commands(resident_commands(lang), scope=BotCommandScopeChat(chat_id))
+        await bot.set_my_commands(resident_commands(lang, held), scope=BotCommandScopeChat(chat_id))
     except (BadRequest, Forbidden):
         # The menu is a convenience; the choice itself is already stored.
         log.warning("could not set the chat's command menu", exc_info=True)
+
+
+async def refresh_chat(bot: ExtBot[None], services: Services, user_id: int) -> None:
+    """After a role ends: the menu in the user's language with what is left."""
+    async with services.sessions() as session:
+        stored = await users.get_user(session=session, user_id=user_id)
+    language = (stored.language if stored else None) or services.translator.default_language
+    await set_for_chat(bot, services, user_id, language)
 
 
 async def clear_for_chat(bot: ExtBot[None], chat_id: int) -> None:

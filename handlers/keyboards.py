@@ -16,6 +16,9 @@ from handlers.callbacks import pack
 
 CHECKED, UNCHECKED = "✅", "⬜"
 SKIP_BUURT = "-"
+# "fol" buttons: follow the wijk channel or not, pressed under a join or in /meldingen.
+FOLLOW_ON, FOLLOW_OFF = "on", "off"
+FROM_JOINED, FROM_PREFERENCES = "j", "m"
 
 
 def rows(
@@ -79,7 +82,10 @@ def quiet_label(lang: Lang, preset: int) -> str:
     return f"{start}–{end}"
 
 
-def preferences(lang: Lang, kinds: Sequence[str], preset: int) -> InlineKeyboardMarkup:
+def preferences(
+    lang: Lang, kinds: Sequence[str], preset: int, *, follows_channel: bool | None = None
+) -> InlineKeyboardMarkup:
+    """The switches; `follows_channel` None when the wijk has no channel to follow."""
     _ = lang.gettext
     kind_rows = [
         [
@@ -98,7 +104,46 @@ def preferences(lang: Lang, kinds: Sequence[str], preset: int) -> InlineKeyboard
         for i in range(len(QUIET_PRESETS))
     ]
     done = [InlineKeyboardButton(_("Klaar"), callback_data=pack("menu", "done"))]
-    return InlineKeyboardMarkup([*kind_rows, *rows(quiet), done])
+    channel: list[list[InlineKeyboardButton]] = []
+    if follows_channel is not None:
+        mark, then = (CHECKED, FOLLOW_OFF) if follows_channel else (UNCHECKED, FOLLOW_ON)
+        follows = _("Ik volg het wijkkanaal")
+        label = f"{mark} {follows}"
+        channel = [[InlineKeyboardButton(label, callback_data=pack("fol", then, FROM_PREFERENCES))]]
+    return InlineKeyboardMarkup([*kind_rows, *channel, *rows(quiet), done])
+
+
+def channel_offer(lang: Lang, url: str, *, follows: bool) -> list[list[InlineKeyboardButton]]:
+    """Rows to add under a join: open the wijk channel, or say you follow it already."""
+    _ = lang.gettext
+    offer = [[InlineKeyboardButton(_("Volg het wijkkanaal"), url=url)]]
+    if not follows:
+        offer.append(
+            [
+                InlineKeyboardButton(
+                    _("Ik volg het kanaal al"),
+                    callback_data=pack("fol", FOLLOW_ON, FROM_JOINED),
+                )
+            ]
+        )
+    return offer
+
+
+def channel_or_here(lang: Lang, url: str, wijk_slug: str) -> InlineKeyboardMarkup:
+    """The two ways to hear from a wijk that has a channel."""
+    _ = lang.gettext
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("Volg het wijkkanaal"), url=url)],
+            [InlineKeyboardButton(_("Abonneer hier"), callback_data=pack("here", wijk_slug))],
+        ]
+    )
+
+
+def with_rows(
+    keyboard: InlineKeyboardMarkup, extra: Sequence[Sequence[InlineKeyboardButton]]
+) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([*keyboard.inline_keyboard, *extra])
 
 
 def menu(lang: Lang) -> InlineKeyboardMarkup:

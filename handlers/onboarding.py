@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, Update, User
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 
-from bot import residents
+from bot import channels, residents
+from bot.areas import Wijk
 from bot.i18n import Lang
+from bot.roles import INVITE_PREFIX
 from bot.services import BotContext
-from handlers import commands, keyboards
+from handlers import commands, invites, keyboards
 from handlers.common import lang_for, remember_language, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import SKIP_BUURT, bold
@@ -41,6 +43,71 @@ def _joined_text(lang: Lang, joined: residents.Joined) -> str:
     )
 
 
+async def _show_joined(
+    update: Update,
+    context: BotContext,
+    lang: Lang,
+    joined: residents.Joined,
+    keyboard: InlineKeyboardMarkup,
+    *,
+    before: tuple[str, ...] = (),
+    after: tuple[str, ...] = (),
+) -> None:
+    """The confirmation of a join; where the wijk has a channel, both ways to follow it."""
+    _ = lang.gettext
+    lines = [*before, _joined_text(lang, joined)]
+    channel = await channels.active_for_wijk(context.services, joined.wijk.slug)
+    if channel is not None and channel.url:
+        lines.append(
+            _("{wijk} heeft ook een wijkkanaal: {channel}.").format(
+                wijk=bold(joined.wijk.name), channel=bold(channel.title)
+            )
+        )
+        if joined.follows_channel:
+            lines.append(_("Je volgt het kanaal. Hier krijg je alleen berichten voor jou zelf."))
+        else:
+            lines.append(
+                _(
+                    "Volg je het kanaal ook? Tik dan op ‘Ik volg het kanaal al’: dan krijg je hier alleen berichten voor jou zelf."
+                )
+            )
+        offer = keyboards.channel_offer(lang, channel.url, follows=joined.follows_channel)
+        keyboard = keyboards.with_rows(keyboard, offer)
+    await show(update, "\n\n".join([*lines, *after]), keyboard)
+
+
+async def _offer_channel(
+    update: Update,
+    context: BotContext,
+    lang: Lang,
+    wijk: Wijk,
+    *,
+    subscribed_to: str | None,
+    before: tuple[str, ...] = (),
+) -> bool:
+    """Where the wijk has a channel, offer both ways before anything is stored; False if not.
+
+    Following the channel is one tap on Telegram's side and the city never learns who
+    follows; subscribing here brings the resident's language, reminders and replies.
+    """
+    if subscribed_to == wijk.slug:
+        return False
+    channel = await channels.active_for_wijk(context.services, wijk.slug)
+    if channel is None or not channel.url:
+        return False
+    _ = lang.gettext
+    lines = [
+        *before,
+        _("{wijk} heeft een wijkkanaal: {channel}.").format(
+            wijk=bold(wijk.name), channel=bold(channel.title)
+        ),
+        _("Volg het kanaal: één tik. De gemeente ziet niet wie het kanaal volgt."),
+        _("Of abonneer je hier: in je eigen taal, met herinneringen en je eigen ‘ik doe mee’."),
+    ]
+    await show(update, "\n\n".join(lines), keyboards.channel_or_here(lang, channel.url, wijk.slug))
+    return True
+
+
 async def start(update: Update, context: BotContext) -> None:
     """Greet; a deep link joins its wijk at once, otherwise the choices start."""
     user = update.effective_user
@@ -50,19 +117,36 @@ async def start(update: Update, context: BotContext) -> None:
     remember_language(context, stored.language or "")  # spares lang_for a query
     lang = await lang_for(update, context)
     _ = lang.gettext
+    if user.id in context.services.settings.admins:
+        # Telegram takes a chat's own menu only once the chat exists: at the first /start.
+        await commands.set_for_chat(context.bot, context.services, user.id, lang.code)
     payload = context.args[0] if context.args else None
+    if payload and payload.startswith(INVITE_PREFIX):
+        await invites.redeem(update, context, payload.removeprefix(INVITE_PREFIX))
+        return
     if payload:
         wijk = context.services.areas.wijk_for_payload(payload)
         if wijk is not None:
+            welcome = (_welcome(lang, context.services.areas.city)[0],)
+            subscribed_to = stored.wijk if stored.subscribed else None
+            if await _offer_channel(
+                update, context, lang, wijk, subscribed_to=subscribed_to, before=welcome
+            ):
+                return
             # Scanning the same sign twice must not forget the buurt chosen since.
             keep = stored.buurt if stored.subscribed and stored.wijk == wijk.slug else None
             joined = await residents.join(context.services, user.id, wijk.slug, keep)
             ask_buurt = bool(wijk.buurten) and joined.buurt is None
             keyboard = keyboards.buurten(lang, wijk) if ask_buurt else keyboards.menu(lang)
-            lines = [_welcome(lang, context.services.areas.city)[0], _joined_text(lang, joined)]
-            if ask_buurt:
-                lines.append(_("Wil je ook je buurt kiezen? Dat hoeft niet."))
-            await show(update, "\n\n".join(lines), keyboard)
+            await _show_joined(
+                update,
+                context,
+                lang,
+                joined,
+                keyboard,
+                before=(_welcome(lang, context.services.areas.city)[0],),
+                after=(_("Wil je ook je buurt kiezen? Dat hoeft niet."),) if ask_buurt else (),
+            )
             return
         await show(
             update,
@@ -154,19 +238,50 @@ async def choose_wijk(update: Update, context: BotContext) -> None:
 async def on_wijk(
     update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
 ) -> None:
-    """A wijk button: ask for the buurt where the wijk has them, else join."""
-    wijk = context.services.areas.wijk(args[0])
+    """A wijk button: offer its channel if it has one, else go on to the buurt or join."""
+    await _chosen_wijk(update, context, query, user, args[0], offer_channel=True)
+
+
+@button(1)
+async def on_here(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """ "Subscribe here" on a wijk with a channel: go on as for any wijk."""
+    await _chosen_wijk(update, context, query, user, args[0], offer_channel=False)
+
+
+async def _chosen_wijk(
+    update: Update,
+    context: BotContext,
+    query: CallbackQuery,
+    user: User,
+    slug: str,
+    *,
+    offer_channel: bool,
+) -> None:
+    wijk = context.services.areas.wijk(slug)
     if wijk is None:
         await stale_button(update, context)
         return
     await query.answer()
     lang = await lang_for(update, context)
+    if offer_channel:
+        stored = await residents.get(context.services, user.id)
+        subscribed_to = stored.wijk if stored and stored.subscribed else None
+        if await _offer_channel(update, context, lang, wijk, subscribed_to=subscribed_to):
+            return
+    await _continue_here(update, context, lang, user, wijk)
+
+
+async def _continue_here(
+    update: Update, context: BotContext, lang: Lang, user: User, wijk: Wijk
+) -> None:
     if wijk.buurten:
         text = lang.gettext("Kies je buurt in {wijk}:").format(wijk=bold(wijk.name))
         await show(update, text, keyboards.buurten(lang, wijk))
         return
     joined = await residents.join(context.services, user.id, wijk.slug, None)
-    await show(update, _joined_text(lang, joined), keyboards.menu(lang))
+    await _show_joined(update, context, lang, joined, keyboards.menu(lang))
 
 
 @button(2)
@@ -180,4 +295,4 @@ async def on_buurt(
     )
     await query.answer()
     lang = await lang_for(update, context)
-    await show(update, _joined_text(lang, joined), keyboards.menu(lang))
+    await _show_joined(update, context, lang, joined, keyboards.menu(lang))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import CallbackQuery, Update, User
 
-from bot import residents
+from bot import channels, residents
 from bot.services import BotContext
 from handlers import keyboards
 from handlers.common import lang_for, show
@@ -25,10 +25,20 @@ async def _render(update: Update, context: BotContext, user_id: int) -> None:
         lines.append(_("Je krijgt nu geen berichten. Zet er één aan, of stop met /stop."))
     if not stored.subscribed:
         lines.append(_("Je volgt nog geen wijk. Tik op /start om mee te doen."))
+    channel = (
+        await channels.active_for_wijk(context.services, stored.wijk)
+        if stored.subscribed and stored.wijk
+        else None
+    )
+    if stored.follows_channel:
+        lines.append(_("Je volgt het wijkkanaal: berichten voor de hele wijk komen daar."))
+    follows = stored.follows_channel if channel is not None or stored.follows_channel else None
     await show(
         update,
         "\n\n".join(lines),
-        keyboards.preferences(lang, kinds, residents.quiet_preset_of(stored)),
+        keyboards.preferences(
+            lang, kinds, residents.quiet_preset_of(stored), follows_channel=follows
+        ),
     )
 
 

@@ -214,8 +214,13 @@ class SandboxClient:
         }
         return await self._call("POST", "/sandbox/chats", json_body=body)
 
-    async def create_channel(self, title: str, *, creator_id: int) -> Json:
-        body = {"type": "channel", "title": title, "creator_id": creator_id}
+    async def create_channel(
+        self, title: str, *, creator_id: int, username: str | None = None
+    ) -> Json:
+        """A channel; with a username it is public (t.me/<username>)."""
+        body = self._clean(
+            {"type": "channel", "title": title, "creator_id": creator_id, "username": username}
+        )
         return await self._call("POST", "/sandbox/chats", json_body=body)
 
     async def chats(self) -> list[Json]:

@@ -308,7 +308,10 @@ class ControlApi:
         if chat_type == "group" and _bool(body.get("supergroup")):
             chat_type = "supergroup"
         chat = self.world.create_chat(
-            chat_type, str(body.get("title") or ""), _int(body.get("creator_id"), "creator_id")
+            chat_type,
+            str(body.get("title") or ""),
+            _int(body.get("creator_id"), "creator_id"),
+            str(body["username"]) if body.get("username") else None,
         )
         return chat.to_dict()
 

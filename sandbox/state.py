@@ -617,7 +617,9 @@ class World:
 
     # ------------------------------------------------------------------ chats (control side)
 
-    def create_chat(self, chat_type: str, title: str, creator_id: int) -> ChatRecord:
+    def create_chat(
+        self, chat_type: str, title: str, creator_id: int, username: str | None = None
+    ) -> ChatRecord:
         if chat_type not in ("group", "supergroup", "channel"):
             raise ControlError(f"unknown chat type {chat_type!r}")
         if not title:
@@ -629,7 +631,15 @@ class World:
         else:
             self.supergroup_seq += 1
             chat_id = SUPERGROUP_ID_BASE - self.supergroup_seq
-        chat = ChatRecord(id=chat_id, type=chat_type, title=title, members={creator_id: "creator"})
+        if username is not None and self.chat_by_username(username) is not None:
+            raise ControlError(f"username {username!r} is taken")
+        chat = ChatRecord(
+            id=chat_id,
+            type=chat_type,
+            title=title,
+            username=username,
+            members={creator_id: "creator"},
+        )
         self.chats[chat_id] = chat
         if chat_type != "channel":
             service = self.base_message(chat, self.users[creator_id])

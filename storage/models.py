@@ -30,6 +30,8 @@ class UserBase(SQLModel):
     # Quiet hours as minutes after local midnight; None means no quiet hours.
     quiet_start: int | None = Field(default=None, ge=0, lt=1440)
     quiet_end: int | None = Field(default=None, ge=0, lt=1440)
+    # Also follows the wijk channel: announcements come there, only personal messages here.
+    follows_channel: bool = Field(default=False)
 
 
 class User(UserBase, table=True):
@@ -59,3 +61,120 @@ class MembershipEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
     wijk: str = Field(max_length=40, index=True)
     kind: str = Field(max_length=16)  # joined | left
+
+
+class RoleGrant(SQLModel, table=True):
+    """A role someone holds, with its scope ("team:12", "park:bzob", "wijk:binnenstad")."""
+
+    __tablename__ = "role_grants"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    role: str = Field(max_length=20)
+    scope: str | None = Field(default=None, max_length=60)
+    # How the coordinator recognises the person; taken from Telegram when the role is
+    # accepted, kept only while the role is.
+    name: str = Field(default="", max_length=64)
+    granted_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    granted_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    revoked_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class Invite(SQLModel, table=True):
+    """A deep-link code that grants a role with its scope, a limited number of times."""
+
+    __tablename__ = "invites"
+
+    code: str = Field(primary_key=True, max_length=32)
+    role: str = Field(max_length=20)
+    scope: str | None = Field(default=None, max_length=60)
+    max_uses: int = Field(default=1, ge=1)
+    uses: int = Field(default=0, ge=0)
+    expires_at: datetime = Field(sa_column=_timestamp())
+    created_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    revoked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to whom, and when: grants, revokes, approvals, report views."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+    actor_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    action: str = Field(max_length=40)
+    subject: str = Field(max_length=80)
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class Team(SQLModel, table=True):
+    """A buurtpreventieteam: volunteers who walk rounds in their buurt."""
+
+    __tablename__ = "teams"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80)
+    wijk: str = Field(max_length=40, index=True)
+    area: str = Field(default="", max_length=300)
+    contact_user_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, index=True)
+    )
+    contact_info: str = Field(default="", max_length=200)
+    status: str = Field(default="pending", max_length=12, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    decided_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    decided_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Group(SQLModel, table=True):
+    """A neighbourhood chat group the bot is a member of."""
+
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    title: str = Field(max_length=128)
+    wijk: str | None = Field(default=None, max_length=40, index=True)
+    team_id: int | None = Field(default=None, foreign_key="teams.id")
+    # new (bot added, not registered) | pending | approved | rejected | paused | inactive
+    status: str = Field(default="new", max_length=12, index=True)
+    registered_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    decided_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    decided_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Channel(SQLModel, table=True):
+    """A wijk channel: the bot posts, followers read; the city never learns who follows."""
+
+    __tablename__ = "channels"
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    title: str = Field(max_length=128)
+    wijk: str | None = Field(default=None, max_length=40, index=True)
+    url: str | None = Field(default=None, max_length=200)
+    # new (bot made admin, not linked) | active | inactive (bot removed or lost post rights)
+    status: str = Field(default="new", max_length=12)
+    linked_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    linked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class Conversation(SQLModel, table=True):
+    """Where a person is in a guided conversation that needs typed text (a team's name).
+
+    Kept in the database so a restart in the middle loses nothing.
+    """
+
+    __tablename__ = "conversations"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    flow: str = Field(max_length=20)
+    step: str = Field(max_length=20)
+    data: str = Field(default="{}", max_length=2000)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -23,8 +23,9 @@ async def get_or_create(*, session: AsyncSession, user_id: int) -> User:
 
 async def subscribe(
     *, session: AsyncSession, user_id: int, wijk: str, buurt: str | None
-) -> tuple[str | None, bool]:
-    """Subscribe to `wijk`; returns (the wijk they followed before, whether anything changed).
+) -> tuple[str | None, bool, bool]:
+    """Subscribe to `wijk`; returns (the wijk they followed before, whether anything changed,
+    whether they follow the wijk's channel).
 
     Joining the same wijk twice records nothing new, so figures count people, not taps.
     """
@@ -37,11 +38,14 @@ async def subscribe(
             session.add(MembershipEvent(at=now, wijk=previous, kind="left"))
         session.add(MembershipEvent(at=now, wijk=wijk, kind="joined"))
         user.joined_at = now
+    if user.wijk != wijk:
+        # Following the old wijk's channel says nothing about the new wijk's.
+        user.follows_channel = False
     user.wijk, user.buurt, user.subscribed = wijk, buurt, True
     user.active, user.blocked_at, user.last_seen_at = True, None, now
     session.add(user)
     await session.commit()
-    return previous, changed
+    return previous, changed, user.follows_channel
 
 
 async def unsubscribe(*, session: AsyncSession, user_id: int) -> bool:
@@ -55,6 +59,13 @@ async def unsubscribe(*, session: AsyncSession, user_id: int) -> bool:
     session.add(user)
     await session.commit()
     return True
+
+
+async def set_follows_channel(*, session: AsyncSession, user_id: int, follows: bool) -> None:
+    user = await get_or_create(session=session, user_id=user_id)
+    user.follows_channel = follows
+    session.add(user)
+    await session.commit()
 
 
 async def set_kinds(*, session: AsyncSession, user_id: int, kinds: list[str]) -> None:
@@ -104,3 +115,12 @@ async def count_subscribed(*, session: AsyncSession, wijk: str | None = None) ->
 
 def _jsonable(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def subscribed_by_wijk(*, session: AsyncSession) -> dict[str, int]:
+    rows = await session.exec(
+        select(User.wijk, func.count())
+        .where(User.subscribed.is_(True))  # type: ignore[attr-defined]
+        .group_by(User.wijk)
+    )
+    return {wijk: int(count) for wijk, count in rows if wijk}

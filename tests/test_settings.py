@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import AliasChoices
 
-from bot.settings import ConfigError, load_settings
+from bot.settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +76,7 @@ def test_empty_token_means_sandbox_mode() -> None:
         ("BUURTBOT_AREAS_FILE", "/nonexistent/areas.json", "no such file"),
         ("BUURTBOT_SANDBOX_PORT", "70000", "less than or equal to 65535"),
         ("BUURTBOT_SANDBOX_PORT", "eighty", "valid integer"),
+        ("BUURTBOT_DORMANT_DAYS", "0", "greater than or equal to 1"),
         ("BUURTBOT_LOG_LEVEL", "LOUD", "expected DEBUG"),
         ("BUURTBOT_LOG_FORMAT", "xml", "expected text or json"),
     ],
@@ -121,3 +123,12 @@ def test_program_stops_with_one_clear_line(tmp_path: Path) -> None:
         "buurtbot: configuration error: BUURTBOT_TIMEZONE: unknown time zone 'Nowhere/Land' "
         "(e.g. Europe/Amsterdam)"
     ]
+
+
+def test_readme_documents_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        name = alias.choices[0] if isinstance(alias, AliasChoices) else None
+        assert name is not None
+        assert f"| `{name}` |" in readme, f"README's configuration table lacks {name}"

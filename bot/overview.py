@@ -1,0 +1,108 @@
+"""The coordinator's overview: per wijk who is active, what waits, what sleeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.areas import Wijk
+from bot.i18n import N_
+from bot.services import Services
+from storage import channels as channel_store
+from storage import groups as group_store
+from storage import residents as resident_store
+from storage import teams as team_store
+from storage.models import Channel, Group, Team, utcnow
+
+
+class OverviewError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass
+class WijkLine:
+    wijk: Wijk
+    residents: int = 0
+    channel: Channel | None = None
+    followers: int | None = None
+    teams: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def uncovered(self) -> bool:
+        """No living team or group at all: where the coordinator has work to do."""
+        living = ("approved", "pending", "paused")
+        return not any(self.teams.get(s) or self.groups.get(s) for s in living)
+
+
+@dataclass
+class Overview:
+    wijken: list[WijkLine]
+    pending_teams: list[Team]
+    pending_groups: list[Group]
+    dormant_teams: list[Team]
+    dormant_groups: list[Group]
+
+
+async def build(services: Services) -> Overview:
+    """Everything /overzicht shows, from a handful of grouped queries."""
+    before = utcnow() - timedelta(days=services.settings.dormant_days)
+    async with services.sessions() as session:
+        residents = await resident_store.subscribed_by_wijk(session=session)
+        teams = await team_store.by_wijk_and_status(session=session)
+        groups = await group_store.counts_by_wijk(session=session)
+        channels = await channel_store.active_by_wijk(session=session)
+        overview = Overview(
+            wijken=[],
+            pending_teams=await team_store.pending(session=session),
+            pending_groups=await group_store.pending(session=session),
+            dormant_teams=await team_store.dormant(session=session, before=before),
+            dormant_groups=await group_store.dormant(session=session, before=before),
+        )
+    for wijk in services.areas.wijken:
+        overview.wijken.append(
+            WijkLine(
+                wijk=wijk,
+                residents=residents.get(wijk.slug, 0),
+                channel=channels.get(wijk.slug),
+                teams=teams.get(wijk.slug, {}),
+                groups=groups.get(wijk.slug, {}),
+            )
+        )
+    return overview
+
+
+async def still_active(
+    services: Services, user_id: int, kind: str, item_id: int, active: bool
+) -> Team | Group:
+    """The contact's answer to "still active?": activity now, or paused."""
+    async with services.sessions() as session:
+        if kind == "t":
+            team = await team_store.get(session=session, team_id=item_id)
+            if (
+                team is None
+                or team.contact_user_id != user_id
+                or team.status not in ("approved", "paused")
+            ):
+                raise OverviewError(N_("Dat team beheer jij niet."))
+            return await team_store.set_status(
+                session=session,
+                team=team,
+                status="approved" if active else "paused",
+                actor_id=user_id,
+            )
+        group = await group_store.get_by_id(session=session, group_id=item_id)
+        if (
+            group is None
+            or group.registered_by != user_id
+            or group.status not in ("approved", "paused")
+        ):
+            raise OverviewError(N_("Die groep beheer jij niet."))
+        return await group_store.set_status(
+            session=session,
+            group=group,
+            status="approved" if active else "paused",
+            actor_id=user_id,
+        )

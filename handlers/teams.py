@@ -1,0 +1,343 @@
+"""/team: a team contact registers and keeps up their buurtpreventieteam; coordinators decide."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+
+from bot import teams
+from bot.i18n import N_, Lang
+from bot.roles import Role
+from bot.services import BotContext
+from bot.teams import Draft, TeamError
+from handlers import keyboards, notify
+from handlers.auth import requires
+from handlers.callbacks import pack
+from handlers.common import lang_for, show
+from handlers.fallback import button, stale_button
+from handlers.keyboards import bold
+from storage import conversations
+from storage.models import Conversation, Team
+
+FLOW = "team"
+# Steps of the registration conversation, and of editing one field.
+ASK_NAME, ASK_WIJK, ASK_AREA, ASK_CONTACT, CONFIRM = "name", "wijk", "area", "contact", "confirm"
+EDIT_STEPS = {"edit-name": "name", "edit-area": "area", "edit-contact": "contact_info"}
+STATUS_LABELS = {
+    "pending": N_("wacht op goedkeuring"),
+    "approved": N_("actief"),
+    "paused": N_("gepauzeerd"),
+    "rejected": N_("afgewezen"),
+    "dissolved": N_("opgeheven"),
+}
+QUESTIONS = {
+    ASK_NAME: N_("Hoe heet je team?"),
+    ASK_AREA: N_("Welke buurten of straten lopen jullie? Schrijf het kort op."),
+    ASK_CONTACT: N_(
+        "Hoe kan de coördinator jou bereiken? Bijvoorbeeld een telefoonnummer of e-mailadres."
+    ),
+    "edit-name": N_("Wat is de nieuwe naam van het team?"),
+    "edit-area": N_("Welke buurten of straten lopen jullie nu?"),
+    "edit-contact": N_("Hoe kan de coördinator jou nu bereiken?"),
+}
+
+
+def card(lang: Lang, team: Team, wijk_name: str, *, with_status: bool = True) -> str:
+    _ = lang.gettext
+    lines = [
+        bold(team.name),
+        _("Wijk: {wijk}").format(wijk=escape(wijk_name)),
+        _("Gebied: {area}").format(area=escape(team.area)),
+        _("Contact: {contact}").format(contact=escape(team.contact_info)),
+    ]
+    if with_status:
+        lines.append(
+            _("Status: {status}").format(status=_(STATUS_LABELS.get(team.status, team.status)))
+        )
+    return "\n".join(lines)
+
+
+def manage_keyboard(lang: Lang, team: Team) -> InlineKeyboardMarkup:
+    _ = lang.gettext
+    tid = str(team.id)
+    rows = [
+        [
+            InlineKeyboardButton(_("Naam"), callback_data=pack("team", "name", tid)),
+            InlineKeyboardButton(_("Gebied"), callback_data=pack("team", "area", tid)),
+            InlineKeyboardButton(_("Contact"), callback_data=pack("team", "contact", tid)),
+        ]
+    ]
+    if team.status == "approved":
+        rows.append([InlineKeyboardButton(_("Pauzeren"), callback_data=pack("team", "pause", tid))])
+    elif team.status == "paused":
+        rows.append(
+            [InlineKeyboardButton(_("Hervatten"), callback_data=pack("team", "resume", tid))]
+        )
+    rows.append(
+        [InlineKeyboardButton(_("Team opheffen"), callback_data=pack("team", "dissolve", tid))]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def decision_keyboard(lang: Lang, team_id: int) -> InlineKeyboardMarkup:
+    _ = lang.gettext
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Goedkeuren"), callback_data=pack("tdec", "ok", str(team_id))
+                ),
+                InlineKeyboardButton(_("Afwijzen"), callback_data=pack("tdec", "no", str(team_id))),
+            ]
+        ]
+    )
+
+
+async def _ask(
+    update: Update, context: BotContext, user_id: int, step: str, data: dict[str, str]
+) -> None:
+    async with context.services.sessions() as session:
+        await conversations.put(session=session, user_id=user_id, flow=FLOW, step=step, data=data)
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    if step == ASK_WIJK:
+        await show(update, _("In welke wijk loopt het team?"), _wijk_keyboard(context))
+        return
+    await show(update, "\n\n".join([_(QUESTIONS[step]), _("Stoppen? Stuur /annuleer.")]))
+
+
+def _wijk_keyboard(context: BotContext) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(wijk.name, callback_data=pack("team", "wijk", wijk.slug))
+        for wijk in context.services.areas.wijken
+    ]
+    return InlineKeyboardMarkup(keyboards.rows(buttons))
+
+
+async def _show_team(update: Update, context: BotContext, team: Team) -> None:
+    lang = await lang_for(update, context)
+    wijk = context.services.areas.wijk(team.wijk)
+    await show(
+        update, card(lang, team, wijk.name if wijk else team.wijk), manage_keyboard(lang, team)
+    )
+
+
+@requires(Role.TEAM_CONTACT)
+async def team(update: Update, context: BotContext) -> None:
+    """/team: your team's card with what you can change, or the registration."""
+    user = update.effective_user
+    if user is None:
+        return
+    own = await teams.teams_of(context.services, user.id)
+    if own:
+        await _show_team(update, context, own[0])
+        return
+    await _ask(update, context, user.id, ASK_NAME, {})
+
+
+async def on_text(update: Update, context: BotContext, state: Conversation) -> None:
+    """A typed answer in the team conversation: store it and ask the next question."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None or not message.text:
+        return
+    data = conversations.data_of(state)
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    try:
+        if state.step in EDIT_STEPS:
+            changed = await teams.edit(
+                context.services,
+                user.id,
+                int(data.get("team_id", 0)),
+                EDIT_STEPS[state.step],
+                message.text,
+            )
+            await _finish(context, user.id)
+            await show(update, _("Opgeslagen."))
+            await _show_team(update, context, changed)
+            return
+        if state.step == ASK_NAME:
+            data["name"] = teams.clean_name(message.text)
+            await _ask(update, context, user.id, ASK_WIJK, data)
+        elif state.step == ASK_AREA:
+            data["area"] = teams.clean_text(message.text, teams.AREA_LIMIT)
+            await _ask(update, context, user.id, ASK_CONTACT, data)
+        elif state.step == ASK_CONTACT:
+            data["contact_info"] = teams.clean_text(message.text, teams.CONTACT_LIMIT)
+            await _confirm(update, context, user.id, data)
+        else:
+            await show(update, _("Gebruik de knoppen hierboven, of stuur /annuleer."))
+    except TeamError as error:
+        await show(update, _(error.key))
+
+
+async def _confirm(update: Update, context: BotContext, user_id: int, data: dict[str, str]) -> None:
+    async with context.services.sessions() as session:
+        await conversations.put(
+            session=session, user_id=user_id, flow=FLOW, step=CONFIRM, data=data
+        )
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    draft = Team(
+        name=data["name"], wijk=data["wijk"], area=data["area"], contact_info=data["contact_info"]
+    )
+    wijk = context.services.areas.wijk(draft.wijk)
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("Aanmelden"), callback_data=pack("team", "send", "-")),
+                InlineKeyboardButton(_("Opnieuw"), callback_data=pack("team", "restart", "-")),
+            ]
+        ]
+    )
+    summary = card(lang, draft, wijk.name if wijk else draft.wijk, with_status=False)
+    await show(update, "\n\n".join([_("Klopt dit?"), summary]), keyboard)
+
+
+async def _finish(context: BotContext, user_id: int) -> None:
+    async with context.services.sessions() as session:
+        await conversations.clear(session=session, user_id=user_id)
+
+
+async def _state(context: BotContext, user_id: int) -> Conversation | None:
+    async with context.services.sessions() as session:
+        state = await conversations.get(session=session, user_id=user_id)
+    return state if state is not None and state.flow == FLOW else None
+
+
+@requires(Role.TEAM_CONTACT)
+@button(2)
+async def on_team(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """The team buttons: a step of the registration, or a change to your team."""
+    action, value = args
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    try:
+        if action in ("wijk", "send", "restart"):
+            await _registration_button(update, context, query, user, action, value)
+            return
+        if not value.isdigit():
+            await stale_button(update, context)
+            return
+        team_id = int(value)
+        if action in ("name", "area", "contact"):
+            await teams.own_team(context.services, user.id, team_id)
+            await query.answer()
+            await _ask(update, context, user.id, f"edit-{action}", {"team_id": value})
+        elif action in ("pause", "resume"):
+            changed = await teams.pause(context.services, user.id, team_id, action == "pause")
+            await query.answer()
+            await _show_team(update, context, changed)
+        elif action == "dissolve":
+            await teams.own_team(context.services, user.id, team_id)
+            await query.answer()
+            confirm = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            _("Ja, opheffen"), callback_data=pack("team", "gone", value)
+                        ),
+                        InlineKeyboardButton(_("Nee"), callback_data=pack("team", "keep", value)),
+                    ]
+                ]
+            )
+            await show(
+                update,
+                _("Weet je het zeker? Het team wordt dan opgeheven en verdwijnt uit de bot."),
+                confirm,
+            )
+        elif action == "gone":
+            ended = await teams.dissolve(context.services, user.id, team_id)
+            await query.answer()
+            await show(update, _("Het team {team} is opgeheven.").format(team=bold(ended.name)))
+        elif action == "keep":
+            await query.answer()
+            await _show_team(
+                update, context, await teams.own_team(context.services, user.id, team_id)
+            )
+        else:
+            await stale_button(update, context)
+    except TeamError as error:
+        await query.answer(_(error.key), show_alert=True)
+
+
+async def _registration_button(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, action: str, value: str
+) -> None:
+    state = await _state(context, user.id)
+    if state is None:
+        await stale_button(update, context)
+        return
+    data = conversations.data_of(state)
+    _ = (await lang_for(update, context)).gettext
+    if action == "wijk" and state.step == ASK_WIJK and context.services.areas.wijk(value):
+        await query.answer()
+        data["wijk"] = value
+        await _ask(update, context, user.id, ASK_AREA, data)
+    elif action == "restart":
+        await query.answer()
+        await _ask(update, context, user.id, ASK_NAME, {})
+    elif action == "send" and state.step == CONFIRM:
+        created = await teams.register(
+            context.services,
+            user.id,
+            Draft(**{k: data[k] for k in ("name", "wijk", "area", "contact_info")}),
+        )
+        await _finish(context, user.id)
+        await query.answer()
+        await show(update, _("Aangemeld! De coördinator kijkt ernaar. Je hoort het hier."))
+        await _tell_coordinators(context, created)
+    else:
+        await stale_button(update, context)
+
+
+async def _tell_coordinators(context: BotContext, created: Team) -> None:
+    wijk = context.services.areas.wijk(created.wijk)
+
+    def render(lang: Lang) -> tuple[str, InlineKeyboardMarkup]:
+        _ = lang.gettext
+        text = "\n\n".join(
+            [_("Nieuw team aangemeld:"), card(lang, created, wijk.name if wijk else created.wijk)]
+        )
+        return text, decision_keyboard(lang, created.id or 0)
+
+    await notify.tell_coordinators(context, render)
+
+
+@requires(Role.COORDINATOR)
+@button(2)
+async def on_decision(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """A coordinator approves or rejects a pending team; its contact is told."""
+    verdict, value = args
+    _ = (await lang_for(update, context)).gettext
+    if verdict not in ("ok", "no") or not value.isdigit():
+        await stale_button(update, context)
+        return
+    try:
+        decided = await teams.decide(context.services, user.id, int(value), verdict == "ok")
+    except TeamError as error:
+        await query.answer(_(error.key), show_alert=True)
+        return
+    await query.answer()
+    approved = decided.status == "approved"
+    done = _("Goedgekeurd: {team}.") if approved else _("Afgewezen: {team}.")
+    await show(update, done.format(team=bold(decided.name)))
+    if decided.contact_user_id is not None:
+
+        def render(lang: Lang) -> tuple[str, None]:
+            _ = lang.gettext
+            told = (
+                _("Goed nieuws: je team {team} is goedgekeurd. Met /team beheer je het.")
+                if approved
+                else _(
+                    "Je team {team} is niet goedgekeurd. Vragen? Neem contact op met de coördinator."
+                )
+            )
+            return told.format(team=bold(decided.name)), None
+
+        await notify.tell(context, decided.contact_user_id, render)
