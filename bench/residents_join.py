@@ -31,29 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, percentile, pin  # noqa: E402 - needs ROOT on the path
+
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 WIJKEN = [
     "binnenstad", "brandevoort", "brouwhuis", "dierdonk", "helmond-noord", "helmond-oost",
     "helmond-west", "mierlo-hout", "rijpelberg", "stiphout", "warande",
 ]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pin(core: int | None) -> None:
-    if core is not None and hasattr(os, "sched_setaffinity") and core < (os.cpu_count() or 1):
-        os.sched_setaffinity(0, {core})
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # ---------------------------------------------------------------- driver (a subprocess)

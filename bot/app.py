@@ -6,9 +6,11 @@ the handlers.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -24,7 +26,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot import broadcasts as broadcast_service
 from bot.areas import load_areas
+from bot.delivery import DeliveryEngine, delivery_bot
 from bot.i18n import Translator
 from bot.ratelimit import RetryingRateLimiter
 from bot.services import SERVICES_KEY, BotContext, Services, services_of
@@ -32,6 +36,7 @@ from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
 from handlers import (
+    broadcasts,
     channels,
     chats,
     commands,
@@ -51,6 +56,7 @@ from handlers import (
 )
 from handlers import help as help_
 from handlers.callbacks import pattern
+from scheduler.runner import BroadcastScheduler
 from storage.engine import create_engine, create_session_factory
 
 log = logging.getLogger(__name__)
@@ -118,6 +124,10 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "rollen": invites.list_roles,
         "team": teams.team,
         "overzicht": overview.overview_command,
+        "bericht": broadcasts.compose,
+        "gepland": broadcasts.planned,
+        "verzonden": broadcasts.sent,
+        "resultaat": broadcasts.result,
     }
     for name, callback in private_commands.items():
         application.add_handler(CommandHandler(name, callback, NEW_PRIVATE), group=GROUP_MAIN)
@@ -145,6 +155,9 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "fol": channels.on_follow,
         "dorm": overview.on_dormant,
         "alive": overview.on_alive,
+        "bc": broadcasts.on_compose,
+        "rep": broadcasts.on_reply,
+        "res": broadcasts.on_result,
     }
     for action, callback in buttons.items():
         application.add_handler(
@@ -177,6 +190,10 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     application.add_handler(
         MessageHandler(NEW_PRIVATE & filters.TEXT, conversation.on_text), group=GROUP_MAIN
     )
+    # A photo may belong to an announcement being composed.
+    application.add_handler(
+        MessageHandler(NEW_PRIVATE & filters.PHOTO, broadcasts.on_photo), group=GROUP_MAIN
+    )
     application.add_handler(MessageHandler(NEW_PRIVATE, fallback.not_a_button), group=GROUP_MAIN)
 
     application.add_error_handler(errors.on_error)
@@ -187,6 +204,32 @@ async def _open(application: BotApplication) -> None:
     services = services_of(application)
     services.engine = create_engine(services.settings.database_url)
     services._sessions = create_session_factory(services.engine)
+    # Broadcasts go out on a Bot of their own (own connection pool) at a pace that leaves
+    # room for residents' answers. render/on_progress are looked up on each call: the
+    # broadcasts service sets them on Services after this hook.
+    services.delivery = DeliveryEngine(
+        bot=delivery_bot(
+            application.bot.token,
+            base_url=services.settings.telegram_api_base_url,
+            base_file_url=services.settings.file_base_url,
+        ),
+        sessions=services.sessions,
+        render=lambda delivery: services.render_delivery(delivery),
+        on_progress=lambda broadcast_id, counts: services.on_progress(broadcast_id, counts),
+    )
+    services.render_delivery = broadcast_service.delivery_renderer(
+        services, application.bot.username
+    )
+    services.on_progress = functools.partial(broadcasts.report_progress, application.bot, services)
+    await services.delivery.bot.initialize()
+    await services.delivery.start()
+    # After the engine: a broadcast missed while the bot was down may be sent right away.
+    services.scheduler = BroadcastScheduler(
+        services,
+        grace=timedelta(minutes=services.settings.misfire_grace_minutes),
+        ask_late=functools.partial(broadcasts.ask_late, application.bot, services),
+    )
+    await services.scheduler.start()
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
@@ -196,6 +239,14 @@ async def _open(application: BotApplication) -> None:
 
 async def _close(application: BotApplication) -> None:
     services = services_of(application)
+    if services.scheduler is not None:
+        await services.scheduler.stop()
+        services.scheduler = None
+    # Then: sends under way finish and are recorded while the database is still open.
+    if services.delivery is not None:
+        await services.delivery.stop()
+        await services.delivery.bot.shutdown()
+        services.delivery = None
     if services.engine is not None:
         await services.engine.dispose()
         services.engine = None

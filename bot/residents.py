@@ -69,9 +69,10 @@ async def get(services: Services, user_id: int) -> User | None:
         return await users.get_user(session=session, user_id=user_id)
 
 
-async def seen(services: Services, user_id: int) -> User:
+async def seen(services: Services, user_id: int, telegram_language: str | None = None) -> User:
+    language = services.translator.resolve(telegram_language) if telegram_language else None
     async with services.sessions() as session:
-        return await users.touch_user(session=session, user_id=user_id)
+        return await users.touch_user(session=session, user_id=user_id, language=language)
 
 
 async def join(services: Services, user_id: int, wijk_slug: str, buurt_slug: str | None) -> Joined:

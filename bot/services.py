@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,7 +15,20 @@ from bot.settings import Settings
 from storage.engine import SessionFactory
 
 if TYPE_CHECKING:
+    from bot.delivery import Counts, DeliveryEngine, Outgoing
     from bot.roles import Roles
+    from scheduler.runner import BroadcastScheduler
+    from storage.models import Delivery
+
+
+async def _no_renderer(delivery: Delivery) -> Outgoing:
+    raise RuntimeError(
+        "no broadcast renderer: set Services.render_delivery before queueing deliveries"
+    )
+
+
+async def _no_progress(broadcast_id: int, counts: Counts) -> None:
+    """Nobody watches yet."""
 
 
 @dataclass
@@ -24,6 +38,14 @@ class Services:
     areas: Areas
     engine: AsyncEngine | None = None
     _sessions: SessionFactory | None = None
+    # Started in post_init after the delivery engine; None in tests that build no scheduler.
+    scheduler: BroadcastScheduler | None = None
+    # Sends every broadcast; opened in post_init with its own Bot and connection pool.
+    delivery: DeliveryEngine | None = None
+    # What one outbox row says, per recipient and language: set by the broadcasts service.
+    render_delivery: Callable[[Delivery], Awaitable[Outgoing]] = field(default=_no_renderer)
+    # Told a broadcast's counts while it is sent, and once when it is done.
+    on_progress: Callable[[int, Counts], Awaitable[None]] = field(default=_no_progress)
 
     @property
     def sessions(self) -> SessionFactory:

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     dormant_days: int = Field(
         default=90, ge=1, le=3650, validation_alias=AliasChoices("BUURTBOT_DORMANT_DAYS")
     )
+    misfire_grace_minutes: int = Field(
+        default=60, ge=0, le=10080, validation_alias=AliasChoices("BUURTBOT_MISFIRE_GRACE_MINUTES")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
     log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
 

@@ -28,6 +28,9 @@ RESIDENT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("stop", N_("Stoppen met berichten")),
 )
 _COORDINATION = (
+    ("bericht", N_("Een bericht sturen")),
+    ("gepland", N_("Ingeplande berichten")),
+    ("verzonden", N_("Verzonden berichten en reacties")),
     ("overzicht", N_("Wijken, teams en groepen")),
     ("uitnodigen", N_("Iemand uitnodigen voor een rol")),
     ("rollen", N_("Rollen bekijken en intrekken")),
@@ -36,7 +39,10 @@ _COORDINATION = (
 ROLE_COMMANDS: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.ADMIN: _COORDINATION,
     Role.COORDINATOR: _COORDINATION,
-    Role.TEAM_CONTACT: (("team", N_("Je buurtpreventieteam")),),
+    Role.TEAM_CONTACT: (
+        ("team", N_("Je buurtpreventieteam")),
+        ("resultaat", N_("Resultaat van Witte Voetjes doorgeven")),
+    ),
 }
 
 

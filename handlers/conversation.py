@@ -6,13 +6,13 @@ from telegram import Update
 
 from bot.i18n import N_
 from bot.services import BotContext
-from handlers import fallback, teams
+from handlers import broadcasts, fallback, teams
 from handlers.common import lang_for, show
 from storage import conversations
 
 # Longer than any field needs; a pasted essay is refused, not cut off.
 MAX_TEXT = 300
-FLOWS = {"team": teams.on_text}
+FLOWS = {"team": teams.on_text, "bc": broadcasts.on_text}
 CANCELLED = N_("Gestopt. Er is niets bewaard.")
 
 

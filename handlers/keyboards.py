@@ -21,6 +21,11 @@ FOLLOW_ON, FOLLOW_OFF = "on", "off"
 FROM_JOINED, FROM_PREFERENCES = "j", "m"
 
 
+def tick(on: bool, label: str) -> str:
+    """A switch's label: ticked or not."""
+    return f"{CHECKED if on else UNCHECKED} {label}"
+
+
 def rows(
     buttons: Sequence[InlineKeyboardButton], width: int = 2
 ) -> list[list[InlineKeyboardButton]]:
@@ -43,7 +48,7 @@ def languages(codes: Sequence[str], then: str) -> InlineKeyboardMarkup:
 def wijken(areas: Areas, current: str | None = None) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(
-            f"{CHECKED} {wijk.name}" if wijk.slug == current else wijk.name,
+            tick(True, wijk.name) if wijk.slug == current else wijk.name,
             callback_data=pack("wijk", wijk.slug),
         )
         for wijk in areas.wijken
@@ -90,7 +95,7 @@ def preferences(
     kind_rows = [
         [
             InlineKeyboardButton(
-                f"{CHECKED if kind in kinds else UNCHECKED} {_(KIND_LABELS[kind])}",
+                tick(kind in kinds, _(KIND_LABELS[kind])),
                 callback_data=pack("kind", kind),
             )
         ]

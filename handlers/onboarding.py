@@ -6,10 +6,11 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 
 from bot import channels, residents
 from bot.areas import Wijk
+from bot.broadcasts import REMIND_PREFIX
 from bot.i18n import Lang
 from bot.roles import INVITE_PREFIX
 from bot.services import BotContext
-from handlers import commands, invites, keyboards
+from handlers import broadcasts, commands, invites, keyboards
 from handlers.common import lang_for, remember_language, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import SKIP_BUURT, bold
@@ -113,7 +114,7 @@ async def start(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None:
         return
-    stored = await residents.seen(context.services, user.id)
+    stored = await residents.seen(context.services, user.id, user.language_code)
     remember_language(context, stored.language or "")  # spares lang_for a query
     lang = await lang_for(update, context)
     _ = lang.gettext
@@ -123,6 +124,9 @@ async def start(update: Update, context: BotContext) -> None:
     payload = context.args[0] if context.args else None
     if payload and payload.startswith(INVITE_PREFIX):
         await invites.redeem(update, context, payload.removeprefix(INVITE_PREFIX))
+        return
+    if payload and payload.startswith(REMIND_PREFIX):
+        await broadcasts.remind_link(update, context, payload.removeprefix(REMIND_PREFIX))
         return
     if payload:
         wijk = context.services.areas.wijk_for_payload(payload)

@@ -7,6 +7,7 @@ Telegram does: ``"123"`` is an int, ``"true"`` a bool, a JSON string an object.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -292,6 +293,12 @@ class BotApi:
         params: Params | None = None
         try:
             params = await self._read_params(request)
+            fault = self.world.take_fault(method, params.raw.get("chat_id"))
+            if fault is not None:
+                if fault.delay > 0:
+                    await asyncio.sleep(fault.delay)
+                if fault.error_code is not None:
+                    raise ApiError(fault.error_code, fault.description)
             result = await handler(params)
         except ApiError as exc:
             logged = params.raw if params is not None else {}

@@ -101,7 +101,9 @@ class SandboxClient:
         last_name: str | None = None,
         username: str | None = None,
         language_code: str | None = "nl",
+        started: bool = False,
     ) -> Json:
+        """A user; with ``started`` one who wrote to the bot before (reachable, no update)."""
         body = self._clean(
             {
                 "first_name": first_name,
@@ -111,6 +113,8 @@ class SandboxClient:
             }
         )
         body["language_code"] = language_code or ""
+        if started:
+            body["started"] = True
         return await self._call("POST", "/sandbox/users", json_body=body)
 
     async def users(self) -> list[Json]:
@@ -350,6 +354,35 @@ class SandboxClient:
 
     async def set_limits(self, **fields: Any) -> Json:
         return await self._call("POST", "/sandbox/limits", json_body=fields)
+
+    async def add_fault(
+        self,
+        method: str,
+        *,
+        chat_id: int | None = None,
+        times: int = 1,
+        delay: float = 0.0,
+        error_code: int | None = None,
+        description: str | None = None,
+    ) -> Json:
+        """Make the next ``times`` calls of ``method`` (to ``chat_id``) wait and/or fail."""
+        body = self._clean(
+            {
+                "method": method,
+                "chat_id": chat_id,
+                "times": times,
+                "delay": delay,
+                "error_code": error_code,
+                "description": description,
+            }
+        )
+        return await self._call("POST", "/sandbox/faults", json_body=body)
+
+    async def faults(self) -> list[Json]:
+        return await self._call("GET", "/sandbox/faults")
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/sandbox/faults")
 
     async def reset(self) -> None:
         await self._call("POST", "/sandbox/reset")

@@ -17,7 +17,15 @@ from aiohttp import web
 from sandbox.botapi import BotApi, Params, json_response
 from sandbox.config import Limits
 from sandbox.errors import ApiError, ControlError
-from sandbox.state import ChatRecord, FloodControl, Json, StoredMessage, UserRecord, World
+from sandbox.state import (
+    ChatRecord,
+    Fault,
+    FloodControl,
+    Json,
+    StoredMessage,
+    UserRecord,
+    World,
+)
 
 MAX_WAIT = 120.0
 # A tiny valid WebP (1x1) so that a sticker can be downloaded like a real file.
@@ -130,6 +138,9 @@ class ControlApi:
             web.get("/sandbox/commands", w(self.commands)),
             web.get("/sandbox/limits", w(self.get_limits)),
             web.post("/sandbox/limits", w(self.set_limits)),
+            web.get("/sandbox/faults", w(self.get_faults)),
+            web.post("/sandbox/faults", w(self.add_fault)),
+            web.delete("/sandbox/faults", w(self.clear_faults)),
             web.post("/sandbox/reset", w(self.reset)),
         ]
 
@@ -195,6 +206,9 @@ class ControlApi:
             language_code=body.get("language_code", "nl") or None,
         )
         world.users[user_id] = user
+        if _bool(body.get("started")):
+            # As if the user had written to the bot long ago: reachable, no update queued.
+            world.private_chat(user).started = True
         return user.to_dict()
 
     async def block(self, request: web.Request) -> bool:
@@ -454,6 +468,35 @@ class ControlApi:
                 changes[key] = _float(value, key, default)
         self.world.flood = FloodControl(dataclasses.replace(current, **changes))
         return dataclasses.asdict(self.world.flood.limits)
+
+    async def get_faults(self, request: web.Request) -> list[Json]:
+        return [fault.to_dict() for fault in self.world.faults]
+
+    async def add_fault(self, request: web.Request) -> Json:
+        body = await self._body(request)
+        method = str(body.get("method") or "")
+        if not method:
+            raise ControlError("method is required")
+        times = _int(body.get("times", 1), "times")
+        if times < 1:
+            raise ControlError("times must be at least 1")
+        error_code = _opt_int(body.get("error_code"), "error_code")
+        if error_code is not None and not 400 <= error_code <= 599:
+            raise ControlError("error_code must be an HTTP error status (400-599)")
+        fault = Fault(
+            method=method.lower(),
+            chat_id=_opt_int(body.get("chat_id"), "chat_id"),
+            times=times,
+            delay=_float(body.get("delay"), "delay", 0.0),
+            error_code=error_code,
+            description=str(body.get("description") or "Internal Server Error"),
+        )
+        self.world.faults.append(fault)
+        return fault.to_dict()
+
+    async def clear_faults(self, request: web.Request) -> bool:
+        self.world.faults.clear()
+        return True
 
     async def reset(self, request: web.Request) -> bool:
         self.world.reset()

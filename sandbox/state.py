@@ -271,6 +271,33 @@ class StoredFile:
 
 
 @dataclass(slots=True)
+class Fault:
+    """A failure the next matching Bot API calls meet (tests of the bot's error paths).
+
+    The call waits ``delay`` seconds; then, with an ``error_code``, it fails with that code
+    without taking effect, otherwise it is carried out. A delay beyond the bot's read timeout
+    thus plays both kinds of timeout: lost before Telegram acted, or acted on but answered late.
+    """
+
+    method: str  # lower case
+    chat_id: int | None = None
+    times: int = 1
+    delay: float = 0.0
+    error_code: int | None = None
+    description: str = "Internal Server Error"
+
+    def to_dict(self) -> Json:
+        return {
+            "method": self.method,
+            "chat_id": self.chat_id,
+            "times": self.times,
+            "delay": self.delay,
+            "error_code": self.error_code,
+            "description": self.description,
+        }
+
+
+@dataclass(slots=True)
 class CallbackRecord:
     id: str
     user_id: int
@@ -354,7 +381,23 @@ class World:
         self.files_by_path: dict[str, StoredFile] = {}
         self.callbacks: dict[str, CallbackRecord] = {}
         self.callback_seq = 0
+        self.faults: list[Fault] = []
         self.requests.clear()
+
+    def take_fault(self, method: str, chat_id: Any) -> Fault | None:
+        """The first fault matching this call, used up once; None if there is none."""
+        if not self.faults:
+            return None
+        name = method.lower()
+        for fault in self.faults:
+            if fault.method == name and (
+                fault.chat_id is None or str(fault.chat_id) == str(chat_id)
+            ):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
 
     # ------------------------------------------------------------------ signalling & updates
 

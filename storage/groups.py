@@ -172,3 +172,10 @@ async def dormant(*, session: AsyncSession, before: datetime) -> list[Group]:
         .order_by(col(Group.last_activity_at))
     )
     return list(result)
+
+
+async def approved(*, session: AsyncSession) -> list[Group]:
+    result = await session.exec(
+        select(Group).where(Group.status == "approved").order_by(col(Group.title))
+    )
+    return list(result)

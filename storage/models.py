@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, Index
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -178,3 +178,85 @@ class Conversation(SQLModel, table=True):
     step: str = Field(max_length=20)
     data: str = Field(default="{}", max_length=2000)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Broadcast(SQLModel, table=True):
+    """An announcement: its kind, the coordinator's fields, the audience, when to send."""
+
+    __tablename__ = "broadcasts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # witte_voetjes | buurttent | challenge | nieuws | update
+    # draft | scheduled | sending | sent | cancelled
+    status: str = Field(default="draft", max_length=12, index=True)
+    author_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # The coordinator's own fields (date, place, note, ...) as JSON; rendered per language.
+    fields: str = Field(default="{}", max_length=4000)
+    photo_file_id: str | None = Field(default=None, max_length=200)
+    # {"all": true} or {"wijken": [...], "teams": [...], "groups": [...], "parks": [...]}
+    audience: str = Field(default="{}", max_length=2000)
+    send_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, index=True))
+    repeat_weekly: bool = Field(default=False)
+    started_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # Where the coordinator watches progress ("3.120 van 10.200 verzonden").
+    progress_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    progress_message_id: int | None = Field(default=None)
+    # An update (cancelled, moved) points at the announcement it is about.
+    update_of: int | None = Field(default=None, foreign_key="broadcasts.id")
+    # Bumped on every edit, so two coordinators editing at once cannot overwrite each other.
+    version: int = Field(default=1)
+
+
+class Delivery(SQLModel, table=True):
+    """One recipient of one broadcast: the durable outbox the delivery engine works from."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "chat_id", name="uq_deliveries_broadcast_chat"),
+        Index("ix_deliveries_status_broadcast", "status", "broadcast_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcasts.id")
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    recipient: str = Field(max_length=8)  # user | group | channel
+    language: str | None = Field(default=None, max_length=16)
+    # queued | sending | sent | failed | blocked | gone
+    status: str = Field(default="queued", max_length=8)
+    attempts: int = Field(default=0)
+    message_id: int | None = Field(default=None)
+    error: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # Held back until then: the end of the resident's quiet hours.
+    not_before: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class Reply(SQLModel, table=True):
+    """A tap under an announcement ("ik doe mee"): one per person and choice, changeable."""
+
+    __tablename__ = "replies"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id", "choice", name="uq_replies_once"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcasts.id", index=True)
+    user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    choice: str = Field(max_length=12)  # join | come | remind | team
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class ActionResult(SQLModel, table=True):
+    """What a Witte Voetjes evening found: homes that got footprints, told by the team."""
+
+    __tablename__ = "action_results"
+    __table_args__ = (UniqueConstraint("broadcast_id", "team_id", name="uq_action_results_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcasts.id", index=True)
+    team_id: int = Field(foreign_key="teams.id")
+    homes: int = Field(ge=0)
+    recorded_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -14,10 +14,20 @@ async def get_user(*, session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def _upsert(session: AsyncSession, user_id: int, changes: dict[str, Any]) -> User:
+async def _upsert(
+    session: AsyncSession,
+    user_id: int,
+    changes: dict[str, Any],
+    first: dict[str, Any] | None = None,
+) -> User:
     """Create the user's row or change it, in one statement: this runs on every /start
-    and language tap, where a read-then-write would double the database round trips."""
-    new = User(id=user_id, created_at=utcnow(), last_seen_at=utcnow()).model_dump() | changes
+    and language tap, where a read-then-write would double the database round trips.
+    `first` holds values only a new row gets."""
+    new = (
+        User(id=user_id, created_at=utcnow(), last_seen_at=utcnow()).model_dump()
+        | (first or {})
+        | changes
+    )
     statement = (
         insert(session, User)
         .values(**new)
@@ -30,10 +40,17 @@ async def _upsert(session: AsyncSession, user_id: int, changes: dict[str, Any]) 
     return user
 
 
-async def touch_user(*, session: AsyncSession, user_id: int) -> User:
-    """The user's row, created on first contact; marks them active and seen now."""
+async def touch_user(*, session: AsyncSession, user_id: int, language: str | None = None) -> User:
+    """The user's row, created on first contact; marks them active and seen now.
+
+    A new row starts in `language` (what their Telegram app uses), so announcements reach
+    them in it even if they never choose one; a choice made later replaces it.
+    """
     return await _upsert(
-        session, user_id, {"last_seen_at": utcnow(), "active": True, "blocked_at": None}
+        session,
+        user_id,
+        {"last_seen_at": utcnow(), "active": True, "blocked_at": None},
+        {"language": language} if language else None,
     )
 
 

@@ -490,4 +490,4 @@ async def test_forged_or_stale_buttons_are_refused_kindly(
     user = await stored(sessions, eve.id)
     assert user is not None
     assert not user.subscribed
-    assert user.language is None
+    assert user.language == code  # Telegram's, from the first /start; nothing forged changed it

@@ -1,0 +1,619 @@
+"""Broadcasts: the four kinds, their templates per language, audiences, sending and replies."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from html import escape
+from typing import Any
+
+from babel.dates import format_date, format_time
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.delivery import Outgoing
+from bot.delivery import Recipient as Outbound
+from bot.i18n import N_, SUPPORTED_LANGUAGES, Lang
+from bot.services import Services
+from handlers.callbacks import pack
+from storage import broadcasts as store
+from storage import channels as channel_store
+from storage import teams as team_store
+from storage.models import Broadcast, utcnow
+
+KINDS: tuple[str, ...] = ("witte_voetjes", "buurttent", "challenge", "nieuws")
+TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024  # Telegram's, after entities are parsed
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One thing the coordinator fills in: asked as a question, checked as it comes."""
+
+    name: str
+    question: str
+    kind: str = "text"  # text | date | time
+    limit: int = 200
+    optional: bool = False
+
+
+FIELDS: dict[str, tuple[Spec, ...]] = {
+    "witte_voetjes": (
+        Spec("date", N_("Op welke dag? Bijvoorbeeld 24-11 of 24-11-2026."), "date"),
+        Spec("time", N_("Hoe laat verzamelen de vrijwilligers? Bijvoorbeeld 19:30."), "time"),
+        Spec("place", N_("Waar verzamelen ze? Bijvoorbeeld: de kerk, Kerkstraat 1."), limit=120),
+        Spec(
+            "team", N_("Welk team loopt mee? Stuur - als er geen team is."), limit=80, optional=True
+        ),
+        Spec(
+            "note",
+            N_("Nog iets voor de bewoners? Stuur - als er niets bij hoeft."),
+            limit=400,
+            optional=True,
+        ),
+    ),
+    "buurttent": (
+        Spec("date", N_("Op welke dag staat de BuurtTent? Bijvoorbeeld 24-11."), "date"),
+        Spec("start", N_("Hoe laat begint het? Bijvoorbeeld 10:00."), "time"),
+        Spec("end", N_("Hoe laat is het afgelopen? Bijvoorbeeld 16:00."), "time"),
+        Spec("place", N_("In welke straat of op welke plek?"), limit=120),
+        Spec("about", N_("Waar gaat het over? Kort, in een of twee zinnen."), limit=400),
+    ),
+    "challenge": (
+        Spec("title", N_("Wat is de titel van de challenge?"), limit=80),
+        Spec(
+            "period",
+            N_("Wanneer loopt de challenge? Bijvoorbeeld: 1 tot en met 30 juni."),
+            limit=80,
+        ),
+        Spec("what", N_("Wat doen de teams?"), limit=500),
+        Spec("how", N_("Hoe doe je mee?"), limit=300),
+    ),
+    "nieuws": (
+        Spec("title", N_("Wat is de kop van het bericht?"), limit=80),
+        Spec("text", N_("Wat is het bericht?"), limit=2000),
+    ),
+}
+# The reply buttons each kind carries, in order.
+CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
+    "witte_voetjes": (("join", N_("Ik doe mee")),),
+    "buurttent": (("come", N_("Ik kom")), ("remind", N_("Herinner me"))),
+    "challenge": (("team", N_("Ons team doet mee")),),
+    "nieuws": (),
+}
+CHOICE_LABELS = {choice: label for kind in CHOICES.values() for choice, label in kind}
+SKIP = "-"
+
+
+class BroadcastError(Exception):
+    """A request about a broadcast that cannot be honoured; `key` is a message id."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+@dataclass
+class Audience:
+    everyone: bool = False
+    wijken: list[str] = field(default_factory=list)
+    teams: list[int] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    parks: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.everyone or self.wijken or self.teams or self.groups or self.parks)
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def loads(cls, raw: str | None) -> Audience:
+        data = json.loads(raw or "{}")
+        return cls(**{key: data[key] for key in asdict(cls()) if key in data})
+
+
+@dataclass(frozen=True)
+class Recipient:
+    chat_id: int
+    kind: str  # user | group | channel
+    language: str | None = None
+    not_before: datetime | None = None
+
+
+def quiet_until(now: datetime, start: int | None, end: int | None) -> datetime | None:
+    """When a resident's quiet hours end, if `now` (city time) falls inside them."""
+    if start is None or end is None or start == end:
+        return None
+    minute = now.hour * 60 + now.minute
+    inside = start <= minute < end if start < end else (minute >= start or minute < end)
+    if not inside:
+        return None
+    ends = now.replace(hour=end // 60, minute=end % 60, second=0, microsecond=0)
+    return ends if ends > now else ends + timedelta(days=1)
+
+
+# ---------------------------------------------------------------- reading what is typed
+
+_DATE = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{2}|\d{4}))?\s*$")
+_TIME = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
+
+
+def parse_date(text: str, today: date) -> date:
+    """ "24-11", "24/11/2026", "24.11.26": a day from today on; a date without a year is the next one."""
+    found = _DATE.match(text)
+    if not found:
+        raise BroadcastError(
+            N_("Die datum kan ik niet lezen. Schrijf hem zo: 24-11 of 24-11-2026.")
+        )
+    day, month, year = int(found[1]), int(found[2]), found[3]
+    try:
+        if year:
+            wanted = date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+        else:
+            wanted = date(today.year, month, day)
+            if wanted < today:
+                wanted = date(today.year + 1, month, day)
+    except ValueError:
+        raise BroadcastError(
+            N_("Die datum bestaat niet. Schrijf hem zo: 24-11 of 24-11-2026.")
+        ) from None
+    if wanted < today:
+        raise BroadcastError(N_("Die datum is al voorbij."))
+    return wanted
+
+
+def parse_time(text: str) -> time:
+    found = _TIME.match(text)
+    if not found or int(found[1]) > 23 or int(found[2]) > 59:
+        raise BroadcastError(N_("Die tijd kan ik niet lezen. Schrijf hem zo: 19:30."))
+    return time(int(found[1]), int(found[2]))
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """ "24-11 19:30" in the city's time zone (`now` carries it); it must lie ahead."""
+    parts = text.split()
+    if len(parts) != 2:
+        raise BroadcastError(N_("Schrijf dag en tijd zo: 24-11 19:30."))
+    moment = datetime.combine(
+        parse_date(parts[0], now.date()), parse_time(parts[1]), tzinfo=now.tzinfo
+    )
+    if moment <= now:
+        raise BroadcastError(N_("Dat moment is al voorbij."))
+    return moment
+
+
+def check_field(spec: Spec, text: str, today: date) -> str:
+    """The typed answer as stored (dates ISO, times HH:MM), or a BroadcastError."""
+    value = " ".join(text.split())
+    if spec.optional and value == SKIP:
+        return ""
+    if not value:
+        raise BroadcastError(N_("Dit mag niet leeg zijn."))
+    if len(value) > spec.limit:
+        raise BroadcastError(N_("Dat is te lang: hoogstens {n} tekens."), n=spec.limit)
+    if spec.kind == "date":
+        return parse_date(value, today).isoformat()
+    if spec.kind == "time":
+        return parse_time(value).strftime("%H:%M")
+    return value
+
+
+# ---------------------------------------------------------------- templates
+
+
+def _day(lang: Lang, iso: str) -> str:
+    return format_date(date.fromisoformat(iso), "EEEE d MMMM", locale=lang.locale)
+
+
+def day_label(lang: Lang, iso: str) -> str:
+    """A stored date as the reader writes it ("dinsdag 24 november"); "" for none."""
+    return _day(lang, iso) if iso else ""
+
+
+def _clock(lang: Lang, hhmm: str) -> str:
+    return format_time(time.fromisoformat(hhmm), "short", locale=lang.locale)
+
+
+def render_text(lang: Lang, kind: str, fields: dict[str, str]) -> str:
+    """The announcement in one language: fixed parts translated, the coordinator's words escaped."""
+    _ = lang.gettext
+    f = {key: escape(value) for key, value in fields.items()}
+    if kind == "witte_voetjes":
+        lines = [
+            "👣 <b>" + _("Witte Voetjes") + "</b>",
+            _("{day} om {time}: vrijwilligers lopen door de buurt.").format(
+                day=_day(lang, fields["date"]), time=_clock(lang, fields["time"])
+            ),
+            _("Doe je ramen en deuren dicht, ook als je even weg bent."),
+            _("Meelopen? Verzamelen bij {place}.").format(place=f["place"]),
+        ]
+        if f.get("team"):
+            lines.append(_("Met het team {team}.").format(team=f["team"]))
+        if f.get("note"):
+            lines.append(f["note"])
+    elif kind == "buurttent":
+        lines = [
+            "⛺ <b>" + _("BuurtTent") + "</b>",
+            _("{day}, van {start} tot {end}").format(
+                day=_day(lang, fields["date"]),
+                start=_clock(lang, fields["start"]),
+                end=_clock(lang, fields["end"]),
+            ),
+            "📍 " + f["place"],
+            f["about"],
+            _("Kom langs voor tips tegen inbraak en over buurtpreventie."),
+        ]
+    elif kind == "challenge":
+        lines = [
+            "🏆 <b>" + _("Buurtsaam Challenge") + ": " + f["title"] + "</b>",
+            f["period"],
+            f["what"],
+            _("Meedoen: {how}").format(how=f["how"]),
+        ]
+    elif kind == "update":
+        what = fields.get("what")
+        title = _("Gaat niet door") if what == "cancelled" else _("Nieuwe datum of tijd")
+        lines = ["⚠️ <b>" + _("BuurtTent") + ": " + title + "</b>"]
+        if what == "cancelled":
+            lines.append(
+                _("De BuurtTent van {day} gaat niet door.").format(day=_day(lang, fields["date"]))
+            )
+        else:
+            lines.append(
+                _("De BuurtTent komt nu op {day}, van {start} tot {end}.").format(
+                    day=_day(lang, fields["new_date"]),
+                    start=_clock(lang, fields["new_start"]),
+                    end=_clock(lang, fields["new_end"]),
+                )
+            )
+        if f.get("reason"):
+            lines.append(f["reason"])
+    elif kind == "reminder":
+        lines = [
+            "⏰ "
+            + _("Herinnering: vandaag staat de BuurtTent van {start} tot {end}.").format(
+                start=_clock(lang, fields["start"]), end=_clock(lang, fields["end"])
+            ),
+            "📍 " + f["place"],
+        ]
+    else:
+        lines = ["📰 <b>" + f["title"] + "</b>", f["text"]]
+    lines.append(_("Is er nu gevaar? Bel altijd eerst 112."))
+    return "\n\n".join(line for line in lines if line)
+
+
+def check_length(lang: Lang, kind: str, fields: dict[str, str], with_photo: bool) -> None:
+    """Refuse, with the reason, what Telegram would refuse; measured on the longest language."""
+    limit = CAPTION_LIMIT if with_photo else TEXT_LIMIT
+    for code in SUPPORTED_LANGUAGES:
+        text = render_text(lang.translator.for_language(code), kind, fields)
+        visible = len(re.sub(r"<[^>]+>", "", text).encode("utf-16-le")) // 2
+        if visible > limit:
+            raise BroadcastError(
+                N_(
+                    "Het bericht is {over} tekens te lang voor Telegram (hoogstens {limit}). Maak het korter."
+                ),
+                over=visible - limit,
+                limit=limit,
+            )
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def fields_of(broadcast: Broadcast) -> dict[str, str]:
+    loaded = json.loads(broadcast.fields or "{}")
+    return loaded if isinstance(loaded, dict) else {}
+
+
+async def create(
+    services: Services,
+    author_id: int,
+    kind: str,
+    fields: dict[str, str],
+    audience: Audience,
+    photo: str | None,
+) -> Broadcast:
+    if kind not in KINDS:
+        raise BroadcastError(N_("Die soort bericht ken ik niet."))
+    if audience.empty:
+        raise BroadcastError(N_("Kies eerst wie het bericht krijgt."))
+    broadcast = Broadcast(
+        kind=kind,
+        author_id=author_id,
+        fields=json.dumps(fields, ensure_ascii=False),
+        audience=audience.dumps(),
+        photo_file_id=photo,
+    )
+    async with services.sessions() as session:
+        return await store.save(session=session, broadcast=broadcast)
+
+
+async def recipients(
+    services: Services, audience: Audience, kind: str | None = None
+) -> list[Recipient]:
+    """Who gets it: per wijk its channel (one post), its approved groups, and its private
+    subscribers who do not also follow that channel and want this kind; teams and groups;
+    park entrepreneurs. A resident inside their quiet hours is held back until they end."""
+    wijken = [w.slug for w in services.areas.wijken] if audience.everyone else list(audience.wijken)
+    found: dict[int, Recipient] = {}
+    now = now_in(services.settings.tz)
+    async with services.sessions() as session:
+        channels = await store.active_channels(session=session, wijken=wijken) if wijken else []
+        with_channel = await _wijken_with_channel(session, wijken)
+        for chat_id in channels:
+            found[chat_id] = Recipient(chat_id, "channel")
+        groups = await store.approved_groups(
+            session=session, wijken=wijken, teams=audience.teams, groups=audience.groups
+        )
+        for chat_id in groups:
+            found.setdefault(chat_id, Recipient(chat_id, "group"))
+        users = []
+        if with_channel:
+            users += await store.subscribers(
+                session=session, wijken=with_channel, skip_channel_followers=True, kind=kind
+            )
+        rest = [w for w in wijken if w not in with_channel]
+        if rest:
+            users += await store.subscribers(
+                session=session, wijken=rest, skip_channel_followers=False, kind=kind
+            )
+        if audience.parks:
+            users += [
+                (uid, language, None, None)
+                for uid, language in await store.park_entrepreneurs(
+                    session=session, parks=audience.parks
+                )
+            ]
+    for user_id, language, quiet_start, quiet_end in users:
+        held = quiet_until(now, quiet_start, quiet_end)
+        found.setdefault(user_id, Recipient(user_id, "user", language, held))
+    return list(found.values())
+
+
+async def _wijken_with_channel(session: Any, wijken: list[str]) -> list[str]:
+    active = await channel_store.active_by_wijk(session=session)
+    return [w for w in wijken if w in active]
+
+
+async def start_sending(services: Services, broadcast_id: int, actor_id: int | None) -> int:
+    """Hand a draft or due broadcast to the delivery engine; how many recipients it has."""
+    broadcast = await _move(services, broadcast_id, "sending", actor_id)
+    if broadcast.kind == "reminder":
+        async with services.sessions() as session:
+            languages = await store.languages_of(
+                session=session, user_ids=list(json.loads(broadcast.audience).get("users", []))
+            )
+        targets = [Recipient(uid, "user", language) for uid, language in languages]
+    elif broadcast.update_of is not None:
+        async with services.sessions() as session:
+            sent = await store.delivered_to(session=session, broadcast_id=broadcast.update_of)
+        targets = [Recipient(d.chat_id, d.recipient, d.language) for d in sent]
+    else:
+        targets = await recipients(services, Audience.loads(broadcast.audience), broadcast.kind)
+    if not targets:
+        # Nobody in the audience (yet): done at once, or it would wait for a progress
+        # report that never comes.
+        await finished(services, broadcast_id)
+        return 0
+    if services.delivery is None:
+        raise RuntimeError("the delivery engine is not running")
+    await services.delivery.enqueue(
+        broadcast_id, [Outbound(r.chat_id, r.kind, r.language, r.not_before) for r in targets]
+    )
+    return len(targets)
+
+
+async def schedule(
+    services: Services, broadcast_id: int, send_at: datetime, weekly: bool, actor_id: int
+) -> Broadcast:
+    async with services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+        if broadcast is None or broadcast.status != "draft":
+            raise BroadcastError(N_("Dit bericht is al verstuurd of geannuleerd."))
+        broadcast.send_at, broadcast.repeat_weekly = send_at, weekly
+        await store.save(session=session, broadcast=broadcast)
+        scheduled = await store.set_status(
+            session=session,
+            broadcast_id=broadcast_id,
+            status="scheduled",
+            expected={"draft"},
+            actor_id=actor_id,
+        )
+    assert scheduled is not None
+    return scheduled
+
+
+async def cancel(services: Services, broadcast_id: int, actor_id: int) -> Broadcast:
+    return await _move(services, broadcast_id, "cancelled", actor_id)
+
+
+async def _move(
+    services: Services, broadcast_id: int, status: str, actor_id: int | None
+) -> Broadcast:
+    """From draft or scheduled on to `status`, once: a second press or the scheduler
+    racing a coordinator finds it gone."""
+    async with services.sessions() as session:
+        moved = await store.set_status(
+            session=session,
+            broadcast_id=broadcast_id,
+            status=status,
+            expected={"draft", "scheduled"},
+            actor_id=actor_id,
+        )
+    if moved is None:
+        raise BroadcastError(N_("Dit bericht is al verstuurd of geannuleerd."))
+    return moved
+
+
+async def next_week(services: Services, done: Broadcast) -> Broadcast | None:
+    """A weekly broadcast plans its next occurrence when one is sent."""
+    if not done.repeat_weekly or done.send_at is None:
+        return None
+    again = Broadcast(
+        kind=done.kind, author_id=done.author_id, fields=done.fields, audience=done.audience,
+        photo_file_id=done.photo_file_id, send_at=done.send_at + timedelta(days=7), repeat_weekly=True, status="scheduled",
+    )  # fmt: skip
+    async with services.sessions() as session:
+        return await store.save(session=session, broadcast=again)
+
+
+async def update_about(
+    services: Services, original_id: int, actor_id: int, fields: dict[str, str]
+) -> Broadcast:
+    """A BuurtTent called off or moved: a short update for everyone who got the original."""
+    async with services.sessions() as session:
+        original = await store.get(session=session, broadcast_id=original_id)
+        if (
+            original is None
+            or original.kind != "buurttent"
+            or original.status not in ("sending", "sent")
+        ):
+            raise BroadcastError(
+                N_("Alleen een verstuurde BuurtTent kun je afzeggen of verplaatsen.")
+            )
+        update = Broadcast(
+            kind="update", author_id=actor_id, update_of=original_id,
+            fields=json.dumps({**fields_of(original), **fields}, ensure_ascii=False), audience=original.audience,
+        )  # fmt: skip
+        return await store.save(session=session, broadcast=update)
+
+
+async def reply(services: Services, broadcast_id: int, user_id: int, choice: str) -> bool:
+    async with services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+        if broadcast is None or choice not in dict(CHOICES.get(broadcast.kind, ())):
+            raise BroadcastError(N_("Deze knop werkt niet meer. Tik op /start."))
+        return await store.toggle_reply(
+            session=session, broadcast_id=broadcast_id, user_id=user_id, choice=choice
+        )
+
+
+async def remind_me(services: Services, broadcast_id: int, user_id: int) -> Broadcast:
+    async with services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+        if broadcast is None or broadcast.kind != "buurttent":
+            raise BroadcastError(N_("Deze herinnering ken ik niet."))
+        await store.set_reply(
+            session=session, broadcast_id=broadcast_id, user_id=user_id, choice="remind"
+        )
+    return broadcast
+
+
+def starts_at(broadcast: Broadcast, tz: Any) -> datetime | None:
+    """When a BuurtTent opens, in the city's time zone; for the reminder."""
+    fields = fields_of(broadcast)
+    if broadcast.kind != "buurttent" or "date" not in fields:
+        return None
+    return datetime.combine(
+        date.fromisoformat(fields["date"]), time.fromisoformat(fields["start"]), tzinfo=tz
+    )
+
+
+def now_in(tz: Any) -> datetime:
+    return utcnow().astimezone(tz)
+
+
+REMIND_PREFIX = "rem-"
+
+
+async def render_for(
+    services: Services,
+    bot_username: str,
+    broadcast: Broadcast,
+    language: str | None,
+    recipient: str,
+) -> Outgoing:
+    """One recipient's message: their language, and buttons that work where they read it.
+
+    In a channel or group, "herinner me" is a link into the private chat: the bot may
+    not write first to someone who never started it, so the reminder is asked there.
+    """
+    lang = services.translator.for_language(language or services.translator.default_language)
+    _ = lang.gettext
+    fields = fields_of(broadcast)
+    buttons = []
+    for choice, label in CHOICES.get(broadcast.kind, ()):
+        if choice == "remind" and recipient != "user":
+            url = f"https://t.me/{bot_username}?start={REMIND_PREFIX}{broadcast.id}"
+            buttons.append(InlineKeyboardButton(_(label), url=url))
+        else:
+            buttons.append(
+                InlineKeyboardButton(_(label), callback_data=pack("rep", str(broadcast.id), choice))
+            )
+    return Outgoing(
+        text=render_text(lang, broadcast.kind, fields),
+        keyboard=InlineKeyboardMarkup([buttons]) if buttons else None,
+        photo=broadcast.photo_file_id,
+    )
+
+
+def delivery_renderer(services: Services, bot_username: str) -> Any:
+    """The engine's render callback: one outbox row -> its message, broadcasts read once."""
+    cache: dict[int, Broadcast] = {}
+
+    async def render(delivery: Any) -> Outgoing:
+        broadcast = cache.get(delivery.broadcast_id)
+        if broadcast is None:
+            async with services.sessions() as session:
+                broadcast = await store.get(session=session, broadcast_id=delivery.broadcast_id)
+            if broadcast is None:
+                raise LookupError(f"broadcast {delivery.broadcast_id} is gone")
+            cache[delivery.broadcast_id] = broadcast
+        return await render_for(
+            services, bot_username, broadcast, delivery.language, delivery.recipient
+        )
+
+    return render
+
+
+async def finished(services: Services, broadcast_id: int) -> Broadcast | None:
+    """All recipients done: the broadcast is sent, and a weekly one plans its next week."""
+    async with services.sessions() as session:
+        done = await store.set_status(
+            session=session,
+            broadcast_id=broadcast_id,
+            status="sent",
+            expected={"sending"},
+            actor_id=None,
+        )
+    if done is not None:
+        await next_week(services, done)
+    return done
+
+
+async def reminder_for(services: Services, broadcast_id: int) -> Broadcast | None:
+    """A reminder broadcast to those who asked for one; None if nobody did."""
+    async with services.sessions() as session:
+        original = await store.get(session=session, broadcast_id=broadcast_id)
+        asked = await store.repliers(session=session, broadcast_id=broadcast_id, choice="remind")
+        if original is None or not asked or original.kind != "buurttent":
+            return None
+        reminder = Broadcast(
+            kind="reminder", author_id=original.author_id, fields=original.fields,
+            audience=json.dumps({"users": asked}),
+        )  # fmt: skip
+        return await store.save(session=session, broadcast=reminder)
+
+
+async def record_result(services: Services, user_id: int, broadcast_id: int, text: str) -> int:
+    """A team contact's count of homes that got footprints after a Witte Voetjes action."""
+    value = text.strip()
+    if not value.isdigit() or int(value) > 100_000:
+        raise BroadcastError(N_("Typ alleen een getal, bijvoorbeeld 12."))
+    async with services.sessions() as session:
+        own = await team_store.of_contact(session=session, user_id=user_id)
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+        if not own or broadcast is None or broadcast.kind != "witte_voetjes":
+            raise BroadcastError(N_("Deze actie ken ik niet."))
+        await store.record_result(
+            session=session,
+            broadcast_id=broadcast_id,
+            team_id=own[0].id or 0,
+            homes=int(value),
+            by=user_id,
+        )
+    return int(value)

@@ -1,0 +1,779 @@
+"""Coordinators compose, preview, send and schedule announcements; everyone replies with a tap."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from html import escape
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from bot import broadcasts
+from bot.broadcasts import FIELDS, KINDS, Audience, BroadcastError
+from bot.delivery import Counts
+from bot.i18n import N_, Lang
+from bot.residents import KIND_LABELS
+from bot.roles import Role
+from bot.services import BotContext, Services
+from handlers import fallback, keyboards, notify
+from handlers.auth import requires
+from handlers.callbacks import pack, unpack
+from handlers.common import lang_for, show
+from handlers.fallback import button, stale_button
+from handlers.keyboards import bold, tick
+from storage import broadcasts as store
+from storage import conversations
+from storage import groups as group_store
+from storage import teams as team_store
+from storage.models import Broadcast, Conversation
+
+log = logging.getLogger(__name__)
+
+FLOW = "bc"
+MAX_PHOTO_BYTES = 10 * 1024 * 1024  # Telegram's limit for a photo sent by file
+KIND_ICONS = {"witte_voetjes": "👣", "buurttent": "⛺", "challenge": "🏆", "nieuws": "📰"}
+
+
+# ---------------------------------------------------------------- conversation state
+
+
+async def _state(context: BotContext, user_id: int) -> dict[str, object] | None:
+    async with context.services.sessions() as session:
+        state = await conversations.get(session=session, user_id=user_id)
+    return (
+        conversations.data_of(state) | {"_step": state.step}
+        if state and state.flow == FLOW
+        else None
+    )
+
+
+async def _put(context: BotContext, user_id: int, step: str, data: dict[str, object]) -> None:
+    clean = {key: value for key, value in data.items() if not key.startswith("_")}
+    async with context.services.sessions() as session:
+        await conversations.put(session=session, user_id=user_id, flow=FLOW, step=step, data=clean)
+
+
+async def _clear(context: BotContext, user_id: int) -> None:
+    async with context.services.sessions() as session:
+        await conversations.clear(session=session, user_id=user_id)
+
+
+# ---------------------------------------------------------------- composing
+
+
+@requires(Role.COORDINATOR)
+async def compose(update: Update, context: BotContext) -> None:
+    """/bericht: which kind of announcement?"""
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    buttons = [
+        InlineKeyboardButton(
+            f"{KIND_ICONS[kind]} {_(KIND_LABELS[kind])}", callback_data=pack("bc", "kind", kind)
+        )
+        for kind in KINDS
+    ]
+    await show(
+        update, _("Wat voor bericht wil je sturen?"), InlineKeyboardMarkup(keyboards.rows(buttons))
+    )
+
+
+async def _ask_field(
+    update: Update, context: BotContext, user_id: int, data: dict[str, object]
+) -> None:
+    kind, index = str(data["kind"]), int(str(data["i"]))
+    spec = FIELDS[kind][index]
+    await _put(context, user_id, "field", data)
+    _ = (await lang_for(update, context)).gettext
+    await show(update, "\n\n".join([_(spec.question), _("Stoppen? Stuur /annuleer.")]))
+
+
+async def on_text(update: Update, context: BotContext, state: Conversation) -> None:
+    """A typed answer while composing: a field, a moment to send, or a new moment."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None or not message.text:
+        return
+    data: dict[str, object] = conversations.data_of(state)
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    now = broadcasts.now_in(context.services.settings.tz)
+    try:
+        if state.step == "field":
+            kind, index = str(data["kind"]), int(str(data["i"]))
+            fields = dict(data.get("fields") or {})  # type: ignore[call-overload]
+            fields[FIELDS[kind][index].name] = broadcasts.check_field(
+                FIELDS[kind][index], message.text, now.date()
+            )
+            data["fields"] = fields
+            if index + 1 < len(FIELDS[kind]):
+                data["i"] = index + 1
+                await _ask_field(update, context, user.id, data)
+            else:
+                await _ask_audience(update, context, user.id, data)
+        elif state.step in ("when", "move"):
+            moment = broadcasts.parse_moment(message.text, now)
+            await _clear(context, user.id)
+            bid = int(str(data["broadcast"]))
+            if state.step == "when":
+                planned = await broadcasts.schedule(
+                    context.services, bid, moment, bool(data.get("weekly")), user.id
+                )
+            else:
+                async with context.services.sessions() as session:
+                    moved = await store.reschedule(
+                        session=session,
+                        broadcast_id=bid,
+                        send_at=moment,
+                        version=int(str(data["version"])),
+                        actor_id=user.id,
+                    )
+                if moved is None:
+                    raise BroadcastError(
+                        N_(
+                            "Iemand anders heeft dit bericht net gewijzigd. Kijk opnieuw bij /gepland."
+                        )
+                    )
+                planned = moved
+            context.services.scheduler.plan(planned) if context.services.scheduler else None
+            await show(update, _("Ingepland voor {when}.").format(when=_when(lang, planned)))
+        elif state.step == "result":
+            homes = await broadcasts.record_result(
+                context.services, user.id, int(str(data["broadcast"])), message.text
+            )
+            await _clear(context, user.id)
+            await show(
+                update, _("Genoteerd: {n} woningen met witte voetjes. Dank je!").format(n=homes)
+            )
+        elif state.step == "reason":
+            await _send_update(
+                update,
+                context,
+                user.id,
+                int(str(data["broadcast"])),
+                {
+                    "what": "cancelled",
+                    "reason": "" if message.text.strip() == "-" else message.text.strip()[:300],
+                },
+            )
+        elif state.step == "newtime":
+            parts = message.text.split()
+            if len(parts) != 2 or "-" not in parts[1][1:]:
+                raise BroadcastError(N_("Schrijf het zo: 24-11 10:00-16:00."))
+            start, end = parts[1].split("-", 1)
+            day = broadcasts.parse_date(parts[0], now.date())
+            fields = {
+                "what": "moved",
+                "new_date": day.isoformat(),
+                "new_start": broadcasts.parse_time(start).strftime("%H:%M"),
+                "new_end": broadcasts.parse_time(end).strftime("%H:%M"),
+            }
+            await _send_update(update, context, user.id, int(str(data["broadcast"])), fields)
+        else:
+            await show(update, _("Gebruik de knoppen hierboven, of stuur /annuleer."))
+    except BroadcastError as error:
+        await show(update, _(error.key).format(**error.values))
+
+
+def _when(lang: Lang, broadcast: Broadcast) -> str:
+    if broadcast.send_at is None:
+        return "-"
+    return format_datetime(
+        broadcast.send_at, "EEEE d MMMM HH:mm", tzinfo=lang.translator.timezone, locale=lang.locale
+    )
+
+
+async def _ask_audience(
+    update: Update, context: BotContext, user_id: int, data: dict[str, object]
+) -> None:
+    await _put(context, user_id, "audience", data)
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    audience = Audience(**dict(data.get("audience") or {}))  # type: ignore[arg-type]
+    team_word, group_word, park_word = _("Team"), _("Groep"), _("Ondernemers")
+    rows = [
+        [
+            InlineKeyboardButton(
+                tick(audience.everyone, _("Iedereen")), callback_data=pack("bc", "all", "-")
+            )
+        ]
+    ]
+    wijk_buttons = [
+        InlineKeyboardButton(
+            tick(w.slug in audience.wijken, w.name),
+            callback_data=pack("bc", "aw", w.slug),
+        )
+        for w in context.services.areas.wijken
+    ]
+    rows += keyboards.rows(wijk_buttons)
+    extra = []
+    async with context.services.sessions() as session:
+        teams = [
+            t
+            for w in context.services.areas.wijken
+            for t in await team_store.approved_in(session=session, wijk=w.slug)
+        ]
+        groups = await group_store.approved(session=session)
+    extra += [
+        InlineKeyboardButton(
+            tick(t.id in audience.teams, f"{team_word} {t.name}"),
+            callback_data=pack("bc", "at", str(t.id)),
+        )
+        for t in teams
+    ]
+    extra += [
+        InlineKeyboardButton(
+            tick(g.id in audience.groups, f"{group_word} {g.title}"[:60]),
+            callback_data=pack("bc", "ag", str(g.id)),
+        )
+        for g in groups
+    ]
+    extra += [
+        InlineKeyboardButton(
+            tick(p.slug in audience.parks, f"{park_word} {p.name}"),
+            callback_data=pack("bc", "ap", p.slug),
+        )
+        for p in context.services.areas.business_parks
+    ]
+    rows += keyboards.rows(extra, 1)
+    rows.append([InlineKeyboardButton(_("Verder"), callback_data=pack("bc", "adone", "-"))])
+    text = "\n\n".join(
+        [
+            _("Wie krijgt het bericht? Tik aan wie je wilt, dan op Verder."),
+            _(
+                "Een wijk is: het wijkkanaal, de goedgekeurde groepen en de bewoners die hier zijn aangemeld."
+            ),
+        ]
+    )
+    await show(update, text, InlineKeyboardMarkup(rows))
+
+
+def _toggle(values: list[object], value: object) -> list[object]:
+    return [v for v in values if v != value] if value in values else [*values, value]
+
+
+@requires(Role.COORDINATOR)
+async def on_compose(update: Update, context: BotContext) -> None:
+    """Every button of composing, scheduling and changing broadcasts (coordinators only)."""
+    query, user = update.callback_query, update.effective_user
+    parts = unpack(query.data if query else None)
+    if query is None or user is None or parts is None or len(parts) != 3:
+        await stale_button(update, context)
+        return
+    _action, action, value = parts
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    try:
+        if action == "kind" and value in KINDS:
+            await query.answer()
+            await _ask_field(update, context, user.id, {"kind": value, "i": 0, "fields": {}})
+            return
+        if action in ("all", "aw", "at", "ag", "ap", "adone", "nophoto"):
+            await _audience_button(update, context, query, user, action, value)
+            return
+        if (
+            action in ("send", "plan", "week", "drop", "late", "cancel", "move", "off", "moved")
+            and value.isdigit()
+        ):
+            await _broadcast_button(update, context, query, user, action, int(value))
+            return
+    except BroadcastError as error:
+        await query.answer(_(error.key).format(**error.values), show_alert=True)
+        return
+    await stale_button(update, context)
+
+
+async def _audience_button(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, action: str, value: str
+) -> None:
+    data = await _state(context, user.id)
+    if data is None or data["_step"] not in ("audience", "photo"):
+        await stale_button(update, context)
+        return
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    audience = dict(data.get("audience") or {})  # type: ignore[call-overload]
+    areas = context.services.areas
+    if action == "all":
+        audience["everyone"] = not audience.get("everyone", False)
+    elif action == "aw" and areas.wijk(value):
+        audience["wijken"] = _toggle(list(audience.get("wijken", [])), value)
+    elif action in ("at", "ag") and value.isdigit():
+        key = "teams" if action == "at" else "groups"
+        audience[key] = _toggle(list(audience.get(key, [])), int(value))
+    elif action == "ap" and areas.park(value):
+        audience["parks"] = _toggle(list(audience.get("parks", [])), value)
+    elif action == "adone":
+        if Audience(**audience).empty:
+            await query.answer(_("Kies eerst wie het bericht krijgt."), show_alert=True)
+            return
+        await query.answer()
+        data["audience"] = audience
+        await _put(context, user.id, "photo", data)
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Zonder foto"), callback_data=pack("bc", "nophoto", "-"))]]
+        )
+        await show(
+            update, _("Wil je er een foto bij? Stuur hem nu, of tik op Zonder foto."), keyboard
+        )
+        return
+    elif action == "nophoto" and data["_step"] == "photo":
+        await query.answer()
+        await _preview(update, context, user.id, data, None)
+        return
+    else:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    data["audience"] = audience
+    await _ask_audience(update, context, user.id, data)
+
+
+async def on_photo(update: Update, context: BotContext) -> None:
+    """A photo sent while composing: attached to the announcement."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None or not message.photo:
+        return
+    data = await _state(context, user.id)
+    _ = (await lang_for(update, context)).gettext
+    if data is None or data["_step"] != "photo":
+        await fallback.not_a_button(update, context)
+        return
+    largest = message.photo[-1]
+    if largest.file_size is not None and largest.file_size > MAX_PHOTO_BYTES:
+        await show(update, _("Die foto is te groot (hoogstens 10 MB). Stuur een kleinere."))
+        return
+    await _preview(update, context, user.id, data, largest.file_id)
+
+
+async def _preview(
+    update: Update, context: BotContext, user_id: int, data: dict[str, object], photo: str | None
+) -> None:
+    """Exactly what a recipient in this language will see, then the ways to send it."""
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    kind, fields = str(data["kind"]), dict(data.get("fields") or {})  # type: ignore[call-overload]
+    try:
+        broadcasts.check_length(lang, kind, fields, photo is not None)
+        draft = await broadcasts.create(
+            context.services,
+            user_id,
+            kind,
+            fields,
+            Audience(**dict(data.get("audience") or {})),
+            photo,
+        )  # type: ignore[arg-type]
+    except BroadcastError as error:
+        await show(update, _(error.key).format(**error.values))
+        return
+    await _clear(context, user_id)
+    chat = update.effective_chat
+    assert chat is not None
+    outgoing = await broadcasts.render_for(
+        context.services, context.bot.username, draft, lang.code, "user"
+    )
+    await context.bot.send_message(chat.id, _("Voorbeeld: zo ziet het eruit."))
+    if outgoing.photo:
+        await context.bot.send_photo(
+            chat.id,
+            outgoing.photo,
+            caption=outgoing.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=outgoing.keyboard,
+        )
+    else:
+        await context.bot.send_message(
+            chat.id, outgoing.text, parse_mode=ParseMode.HTML, reply_markup=outgoing.keyboard
+        )
+    size = len(
+        await broadcasts.recipients(context.services, Audience.loads(draft.audience), draft.kind)
+    )
+    bid = str(draft.id)
+    actions = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("Nu versturen"), callback_data=pack("bc", "send", bid))],
+            [
+                InlineKeyboardButton(_("Inplannen"), callback_data=pack("bc", "plan", bid)),
+                InlineKeyboardButton(_("Elke week"), callback_data=pack("bc", "week", bid)),
+            ],
+            [InlineKeyboardButton(_("Niet versturen"), callback_data=pack("bc", "drop", bid))],
+        ]
+    )
+    await context.bot.send_message(
+        chat.id,
+        _("Dit gaat naar {n} ontvangers (kanalen, groepen en bewoners).").format(n=size),
+        reply_markup=actions,
+    )
+
+
+async def _broadcast_button(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, action: str, bid: int
+) -> None:
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    if action in ("send", "late"):
+        total = await broadcasts.start_sending(context.services, bid, user.id)
+        await query.answer()
+        if total == 0:
+            await show(update, _("Bij deze keuze hoort nog niemand. Er is niets verstuurd."))
+            return
+        shown = await show(
+            update,
+            _("Bezig: {sent} van {total} verzonden.").format(
+                sent=0, total=format_decimal(total, locale=lang.locale)
+            ),
+        )
+        if isinstance(shown, Message):
+            async with context.services.sessions() as session:
+                broadcast = await store.get(session=session, broadcast_id=bid)
+                if broadcast is not None:
+                    broadcast.progress_chat_id, broadcast.progress_message_id = (
+                        shown.chat_id,
+                        shown.message_id,
+                    )
+                    await store.save(session=session, broadcast=broadcast)
+    elif action in ("plan", "week"):
+        await query.answer()
+        await _put(context, user.id, "when", {"broadcast": bid, "weekly": action == "week"})
+        await show(update, _("Wanneer? Schrijf dag en tijd, bijvoorbeeld 24-11 19:30."))
+    elif action in ("drop", "cancel"):
+        await broadcasts.cancel(context.services, bid, user.id)
+        if context.services.scheduler:
+            context.services.scheduler.forget(bid)
+        await query.answer()
+        await show(update, _("Dit bericht wordt niet verstuurd."))
+    elif action == "move":
+        async with context.services.sessions() as session:
+            broadcast = await store.get(session=session, broadcast_id=bid)
+        if broadcast is None or broadcast.status != "scheduled":
+            raise BroadcastError(N_("Dit bericht is al verstuurd of geannuleerd."))
+        await query.answer()
+        await _put(context, user.id, "move", {"broadcast": bid, "version": broadcast.version})
+        await show(update, _("Wanneer dan? Schrijf dag en tijd, bijvoorbeeld 24-11 19:30."))
+    elif action == "off":
+        await query.answer()
+        await _put(context, user.id, "reason", {"broadcast": bid})
+        await show(
+            update,
+            _("Waarom gaat het niet door? Bijvoorbeeld: slecht weer. Stuur - om niets te zeggen."),
+        )
+    elif action == "moved":
+        await query.answer()
+        await _put(context, user.id, "newtime", {"broadcast": bid})
+        await show(update, _("Wanneer dan? Schrijf dag en tijden, bijvoorbeeld 24-11 10:00-16:00."))
+
+
+async def _send_update(
+    update: Update, context: BotContext, user_id: int, original: int, fields: dict[str, str]
+) -> None:
+    _ = (await lang_for(update, context)).gettext
+    made = await broadcasts.update_about(context.services, original, user_id, fields)
+    await _clear(context, user_id)
+    total = await broadcasts.start_sending(context.services, made.id or 0, user_id)
+    await _mark_original(context, original, fields.get("what", ""))
+    await show(update, _("De wijziging gaat naar {n} ontvangers.").format(n=total))
+
+
+async def _mark_original(context: BotContext, original: int, what: str) -> None:
+    """Edit the announcement itself where Telegram allows it: in channels and groups.
+
+    Residents' own copies stay as they were; the update message reaches them instead
+    (editing ten thousand private messages would cost as much as a second broadcast).
+    """
+    lang = context.services.translator.for_language(context.services.translator.default_language)
+    _ = lang.gettext
+    banner = (
+        "⚠️ <b>"
+        + (_("Gaat niet door") if what == "cancelled" else _("Nieuwe datum of tijd"))
+        + "</b>"
+    )
+    async with context.services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=original)
+        targets = [
+            d
+            for d in await store.delivered_to(session=session, broadcast_id=original)
+            if d.recipient != "user" and d.message_id
+        ]
+    if broadcast is None:
+        return
+    for delivery in targets:
+        outgoing = await broadcasts.render_for(
+            context.services, context.bot.username, broadcast, None, delivery.recipient
+        )
+        text = f"{banner}\n\n{outgoing.text}"
+        try:
+            if broadcast.photo_file_id:
+                await context.bot.edit_message_caption(
+                    delivery.chat_id,
+                    delivery.message_id,
+                    caption=text[:1024],
+                    parse_mode=ParseMode.HTML,
+                )
+            else:
+                await context.bot.edit_message_text(
+                    text, delivery.chat_id, delivery.message_id, parse_mode=ParseMode.HTML
+                )
+        except TelegramError:
+            # Too old, deleted, or the bot lost its rights there: the update message still goes out.
+            log.info("could not edit an original announcement")
+
+
+# ---------------------------------------------------------------- lists
+
+
+def _audience_label(lang: Lang, context: BotContext, broadcast: Broadcast) -> str:
+    _ = lang.gettext
+    audience = Audience.loads(broadcast.audience)
+    if audience.everyone:
+        return _("iedereen")
+    names = [w.name for w in context.services.areas.wijken if w.slug in audience.wijken]
+    names += [_("{n} teams").format(n=len(audience.teams))] if audience.teams else []
+    names += [_("{n} groepen").format(n=len(audience.groups))] if audience.groups else []
+    names += [p.name for p in context.services.areas.business_parks if p.slug in audience.parks]
+    return ", ".join(names)
+
+
+@requires(Role.COORDINATOR)
+async def planned(update: Update, context: BotContext) -> None:
+    """/gepland: what is scheduled, with cancel and move."""
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    async with context.services.sessions() as session:
+        items = await store.scheduled(session=session)
+    if not items:
+        await show(update, _("Er staat niets ingepland."))
+        return
+    lines, rows = ["<b>" + _("Ingepland") + "</b>"], []
+    for number, item in enumerate(items, start=1):
+        size = len(
+            await broadcasts.recipients(context.services, Audience.loads(item.audience), item.kind)
+        )
+        weekly = " 🔁" if item.repeat_weekly else ""
+        lines.append(
+            f"{number}. {KIND_ICONS.get(item.kind, '')} {escape(_(KIND_LABELS.get(item.kind, item.kind)))}: {_when(lang, item)}{weekly} · "
+            + escape(_audience_label(lang, context, item))
+            + " · "
+            + _("{n} ontvangers").format(n=size)
+        )
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("Verzet {n}").format(n=number), callback_data=pack("bc", "move", str(item.id))
+                ),
+                InlineKeyboardButton(
+                    _("Annuleer {n}").format(n=number),
+                    callback_data=pack("bc", "cancel", str(item.id)),
+                ),
+            ]
+        )
+    await show(update, "\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+@requires(Role.COORDINATOR)
+async def sent(update: Update, context: BotContext) -> None:
+    """/verzonden: recent broadcasts with delivered, failed, blocked and replies."""
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    async with context.services.sessions() as session:
+        items = await store.recent(session=session)
+        stats = [
+            (
+                item,
+                await store.delivery_counts(session=session, broadcast_id=item.id or 0),
+                await store.reply_counts(session=session, broadcast_id=item.id or 0),
+                await store.homes_marked(session=session, broadcast_id=item.id or 0),
+            )
+            for item in items
+        ]
+    if not items:
+        await show(update, _("Er is nog niets verzonden."))
+        return
+    lines, rows = ["<b>" + _("Verzonden") + "</b>"], []
+    for number, (item, counts, replies, homes) in enumerate(stats, start=1):
+        label = _(KIND_LABELS.get(item.kind, "")) if item.kind in KIND_LABELS else _("Wijziging")
+        reply_text = ", ".join(
+            f"{_(broadcasts.CHOICE_LABELS[c])}: {n}"
+            for c, n in replies.items()
+            if c in broadcasts.CHOICE_LABELS
+        )
+        if homes is not None:
+            reply_text += (", " if reply_text else "") + _("woningen met voetjes: {n}").format(
+                n=homes
+            )
+        lines.append(
+            f"{number}. {KIND_ICONS.get(item.kind, '⚠️')} {escape(label)} · "
+            + _("bezorgd {sent}, mislukt {failed}, geblokkeerd {blocked}").format(
+                sent=counts["sent"],
+                failed=counts["failed"],
+                blocked=counts["blocked"] + counts["gone"],
+            )
+            + (f" · {escape(reply_text)}" if reply_text else "")
+        )
+        if item.kind == "buurttent":
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        _("Gaat niet door {n}").format(n=number),
+                        callback_data=pack("bc", "off", str(item.id)),
+                    ),
+                    InlineKeyboardButton(
+                        _("Verplaatst {n}").format(n=number),
+                        callback_data=pack("bc", "moved", str(item.id)),
+                    ),
+                ]
+            )
+    await show(update, "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
+
+
+@requires(Role.TEAM_CONTACT)
+async def result(update: Update, context: BotContext) -> None:
+    """/resultaat: after a Witte Voetjes evening, how many homes got footprints."""
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    since = broadcasts.now_in(context.services.settings.tz) - timedelta(days=30)
+    async with context.services.sessions() as session:
+        actions = await store.recent_of_kind(session=session, kind="witte_voetjes", since=since)
+    if not actions:
+        await show(update, _("Er was de laatste 30 dagen geen Witte Voetjes-actie."))
+        return
+    rows = []
+    for action in actions[:10]:
+        fields = broadcasts.fields_of(action)
+        label = f"{broadcasts.day_label(lang, fields.get('date', ''))} · {fields.get('place', '')}"[
+            :60
+        ]
+        rows.append([InlineKeyboardButton(label, callback_data=pack("res", str(action.id)))])
+    await show(update, _("Over welke actie?"), InlineKeyboardMarkup(rows))
+
+
+@requires(Role.TEAM_CONTACT)
+@button(1)
+async def on_result(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """The action chosen: ask the number."""
+    _ = (await lang_for(update, context)).gettext
+    if not args[0].isdigit():
+        await stale_button(update, context)
+        return
+    await query.answer()
+    await _put(context, user.id, "result", {"broadcast": int(args[0])})
+    await show(update, _("Hoeveel woningen kregen witte voetjes? Typ een getal."))
+
+
+# ---------------------------------------------------------------- replies (everyone)
+
+
+async def on_reply(update: Update, context: BotContext) -> None:
+    """ "Ik doe mee", "ik kom", "herinner me": one tap, one count, a second tap takes it back."""
+    query, user = update.callback_query, update.effective_user
+    parts = unpack(query.data if query else None)
+    if query is None or user is None or parts is None or len(parts) != 3 or not parts[1].isdigit():
+        await stale_button(update, context)
+        return
+    _ = (await lang_for(update, context)).gettext
+    try:
+        on = await broadcasts.reply(context.services, int(parts[1]), user.id, parts[2])
+    except BroadcastError as error:
+        await query.answer(_(error.key), show_alert=True)
+        return
+    await query.answer(_("Geteld. Dank je!") if on else _("Niet meer geteld."))
+
+
+async def remind_link(update: Update, context: BotContext, payload: str) -> None:
+    """/start rem-<id>: a reminder asked for under a channel or group post."""
+    user = update.effective_user
+    _ = (await lang_for(update, context)).gettext
+    if user is None or not payload.isdigit():
+        await show(update, _("Deze herinnering ken ik niet."))
+        return
+    try:
+        await broadcasts.remind_me(context.services, int(payload), user.id)
+    except BroadcastError as error:
+        await show(update, _(error.key))
+        return
+    await show(update, _("Goed! Op de dag zelf krijg je hier een herinnering."))
+
+
+def late_question(lang: Lang, broadcast: Broadcast) -> tuple[str, InlineKeyboardMarkup]:
+    """For the scheduler: a broadcast missed while the bot was down, too late to just send."""
+    _ = lang.gettext
+    keyboard = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Toch versturen"), callback_data=pack("bc", "late", str(broadcast.id))
+                ),
+                InlineKeyboardButton(
+                    _("Niet meer versturen"), callback_data=pack("bc", "drop", str(broadcast.id))
+                ),
+            ]
+        ]
+    )
+    text = _(
+        "De bot stond uit toen dit bericht weg moest ({when}): {kind}. Nu nog versturen?"
+    ).format(
+        when=_when(lang, broadcast), kind=bold(_(KIND_LABELS.get(broadcast.kind, broadcast.kind)))
+    )
+    return text, keyboard
+
+
+# ---------------------------------------------------------------- called by the engine and scheduler
+
+
+async def report_progress(bot: Bot, services: Services, broadcast_id: int, counts: Counts) -> None:
+    """Edit the coordinator's progress line as the engine goes; at the end, the report."""
+    async with services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+    if broadcast is None:
+        return
+    done = counts.queued + counts.sending == 0
+    if done:
+        await broadcasts.finished(services, broadcast_id)
+        if services.scheduler is not None:
+            services.scheduler.plan_reminder(broadcast)
+    if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
+        return
+    lang = await notify.language_of(services, broadcast.author_id)
+    _ = lang.gettext
+    number = lambda n: format_decimal(n, locale=lang.locale)  # noqa: E731 - a local shorthand
+    if done:
+        text = _(
+            "Klaar: {sent} van {total} bezorgd. Mislukt: {failed}. Geblokkeerd of verdwenen: {blocked}."
+        ).format(
+            sent=number(counts.sent),
+            total=number(counts.total),
+            failed=number(counts.failed),
+            blocked=number(counts.blocked + counts.gone),
+        )
+    else:
+        text = _("Bezig: {sent} van {total} verzonden.").format(
+            sent=number(counts.sent), total=number(counts.total)
+        )
+    try:
+        await bot.edit_message_text(text, broadcast.progress_chat_id, broadcast.progress_message_id)
+    except TelegramError:
+        # "Not modified" when nothing moved since the last edit; or the message is gone.
+        log.debug("progress line not edited", exc_info=True)
+
+
+async def ask_late(bot: Bot, services: Services, broadcast: Broadcast) -> None:
+    """The scheduler found a broadcast missed by more than the grace: its author decides."""
+    lang = await notify.language_of(services, broadcast.author_id)
+    text, keyboard = late_question(lang, broadcast)
+    try:
+        await bot.send_message(
+            broadcast.author_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+        )
+    except TelegramError:
+        log.warning("could not ask the author about a missed broadcast")

@@ -1,0 +1,299 @@
+"""Queries about broadcasts, their audiences and the replies they get."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    ActionResult,
+    Broadcast,
+    Channel,
+    Delivery,
+    Group,
+    Reply,
+    RoleGrant,
+    User,
+    utcnow,
+)
+from storage.roles import audit
+
+
+async def get(*, session: AsyncSession, broadcast_id: int) -> Broadcast | None:
+    return await session.get(Broadcast, broadcast_id)
+
+
+async def save(*, session: AsyncSession, broadcast: Broadcast) -> Broadcast:
+    session.add(broadcast)
+    await session.commit()
+    await session.refresh(broadcast)
+    return broadcast
+
+
+async def set_status(
+    *,
+    session: AsyncSession,
+    broadcast_id: int,
+    status: str,
+    expected: set[str],
+    actor_id: int | None,
+) -> Broadcast | None:
+    """Move a broadcast on, only from one of the `expected` states; None if it was not there.
+
+    The guard is what keeps two coordinators (or a coordinator and the scheduler) from
+    sending or cancelling the same broadcast twice.
+    """
+    broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
+    if broadcast is None or broadcast.status not in expected:
+        return None
+    broadcast.status = status
+    broadcast.version += 1
+    now = utcnow()
+    if status == "sending":
+        broadcast.started_at = now
+    if status == "sent":
+        broadcast.finished_at = now
+    session.add(broadcast)
+    audit(
+        session,
+        actor_id=actor_id,
+        action=f"broadcast_{status}",
+        subject=f"broadcast:{broadcast_id}",
+    )
+    await session.commit()
+    await session.refresh(broadcast)
+    return broadcast
+
+
+async def reschedule(
+    *, session: AsyncSession, broadcast_id: int, send_at: datetime, version: int, actor_id: int
+) -> Broadcast | None:
+    """A new time, only if nobody changed the broadcast since `version` was read."""
+    broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
+    if broadcast is None or broadcast.status != "scheduled" or broadcast.version != version:
+        return None
+    broadcast.send_at, broadcast.version = send_at, broadcast.version + 1
+    session.add(broadcast)
+    audit(session, actor_id=actor_id, action="broadcast_moved", subject=f"broadcast:{broadcast_id}")
+    await session.commit()
+    await session.refresh(broadcast)
+    return broadcast
+
+
+async def scheduled(*, session: AsyncSession) -> list[Broadcast]:
+    result = await session.exec(
+        select(Broadcast).where(Broadcast.status == "scheduled").order_by(col(Broadcast.send_at))
+    )
+    return list(result)
+
+
+async def recent(*, session: AsyncSession, limit: int = 10) -> list[Broadcast]:
+    result = await session.exec(
+        select(Broadcast)
+        .where(col(Broadcast.status).in_(["sending", "sent"]))
+        .order_by(col(Broadcast.id).desc())
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def subscribers(
+    *,
+    session: AsyncSession,
+    wijken: list[str],
+    skip_channel_followers: bool,
+    kind: str | None = None,
+) -> list[tuple[int, str | None, int | None, int | None]]:
+    """(user id, language, quiet start, quiet end) of active subscribers of these wijken
+    who want this kind of announcement."""
+    query = select(User.id, User.language, User.quiet_start, User.quiet_end).where(
+        col(User.wijk).in_(wijken), col(User.subscribed).is_(True), col(User.active).is_(True)
+    )
+    if skip_channel_followers:
+        query = query.where(col(User.follows_channel).is_(False))
+    if kind is not None:
+        # kinds is a short comma-separated list of fixed words; no word contains another.
+        query = query.where(col(User.kinds).contains(kind))
+    return [
+        (int(uid), language, start, end) for uid, language, start, end in await session.exec(query)
+    ]
+
+
+async def approved_groups(
+    *, session: AsyncSession, wijken: list[str] | None = None, teams: list[int] | None = None,
+    groups: list[int] | None = None,
+) -> list[int]:  # fmt: skip
+    """Chat ids of approved groups in these wijken, of these teams, or with these ids."""
+    query = select(Group.chat_id).where(Group.status == "approved")
+    clauses = []
+    if wijken:
+        clauses.append(col(Group.wijk).in_(wijken))
+    if teams:
+        clauses.append(col(Group.team_id).in_(teams))
+    if groups:
+        clauses.append(col(Group.id).in_(groups))
+    if not clauses:
+        return []
+    return [int(chat_id) for chat_id in await session.exec(query.where(or_(*clauses)))]
+
+
+async def active_channels(*, session: AsyncSession, wijken: list[str]) -> list[int]:
+    query = select(Channel.chat_id).where(Channel.status == "active", col(Channel.wijk).in_(wijken))
+    return [int(chat_id) for chat_id in await session.exec(query)]
+
+
+async def park_entrepreneurs(
+    *, session: AsyncSession, parks: list[str]
+) -> list[tuple[int, str | None]]:
+    scopes = [f"park:{park}" for park in parks]
+    query = (
+        select(RoleGrant.user_id, User.language)
+        .join(User, col(User.id) == col(RoleGrant.user_id), isouter=True)
+        .where(
+            RoleGrant.role == "entrepreneur",
+            col(RoleGrant.scope).in_(scopes),
+            col(RoleGrant.revoked_at).is_(None),
+        )
+    )
+    return [(int(uid), language) for uid, language in await session.exec(query)]
+
+
+async def toggle_reply(
+    *, session: AsyncSession, broadcast_id: int, user_id: int, choice: str
+) -> bool:
+    """Switch one person's reply on or off; True if it is on now. One count per person."""
+    existing = (
+        await session.exec(
+            select(Reply).where(
+                Reply.broadcast_id == broadcast_id, Reply.user_id == user_id, Reply.choice == choice
+            )
+        )
+    ).first()
+    if existing is not None:
+        await session.delete(existing)
+        await session.commit()
+        return False
+    session.add(Reply(broadcast_id=broadcast_id, user_id=user_id, choice=choice))
+    await session.commit()
+    return True
+
+
+async def set_reply(*, session: AsyncSession, broadcast_id: int, user_id: int, choice: str) -> None:
+    """Make sure a reply is on (a reminder asked for through the private chat)."""
+    exists = (
+        await session.exec(
+            select(Reply).where(
+                Reply.broadcast_id == broadcast_id, Reply.user_id == user_id, Reply.choice == choice
+            )
+        )
+    ).first()
+    if exists is None:
+        session.add(Reply(broadcast_id=broadcast_id, user_id=user_id, choice=choice))
+        await session.commit()
+
+
+async def reply_counts(*, session: AsyncSession, broadcast_id: int) -> dict[str, int]:
+    rows = await session.exec(
+        select(Reply.choice, func.count())
+        .where(Reply.broadcast_id == broadcast_id)
+        .group_by(Reply.choice)
+    )
+    return {choice: int(count) for choice, count in rows}
+
+
+async def repliers(*, session: AsyncSession, broadcast_id: int, choice: str) -> list[int]:
+    rows = await session.exec(
+        select(Reply.user_id).where(Reply.broadcast_id == broadcast_id, Reply.choice == choice)
+    )
+    return [int(uid) for uid in rows]
+
+
+async def delivered_to(*, session: AsyncSession, broadcast_id: int) -> list[Delivery]:
+    """Everyone who got a broadcast: the audience of an update about it."""
+    rows = await session.exec(
+        select(Delivery).where(Delivery.broadcast_id == broadcast_id, Delivery.status == "sent")
+    )
+    return list(rows)
+
+
+async def delivery_counts(*, session: AsyncSession, broadcast_id: int) -> Counter[str]:
+    rows = await session.exec(
+        select(Delivery.status, func.count())
+        .where(Delivery.broadcast_id == broadcast_id)
+        .group_by(Delivery.status)
+    )
+    return Counter({status: int(count) for status, count in rows})
+
+
+async def forget_replies(*, session: AsyncSession, user_id: int) -> None:
+    """On /verwijder: the replies stay counted but no longer say whose they were.
+
+    Each gets its own negative id in place of the person's, so the one-per-person rule
+    still holds and nobody can be traced.
+    """
+    await session.exec(  # type: ignore[call-overload]
+        update(Reply).where(col(Reply.user_id) == user_id).values(user_id=-col(Reply.id))
+    )
+    await session.commit()
+
+
+async def languages_of(
+    *, session: AsyncSession, user_ids: list[int]
+) -> list[tuple[int, str | None]]:
+    """Active users among these ids, with their language (for reminders)."""
+    if not user_ids:
+        return []
+    rows = await session.exec(
+        select(User.id, User.language).where(col(User.id).in_(user_ids), col(User.active).is_(True))
+    )
+    return [(int(uid), language) for uid, language in rows]
+
+
+async def recent_of_kind(*, session: AsyncSession, kind: str, since: datetime) -> list[Broadcast]:
+    result = await session.exec(
+        select(Broadcast)
+        .where(
+            Broadcast.kind == kind, Broadcast.status == "sent", col(Broadcast.started_at) >= since
+        )
+        .order_by(col(Broadcast.started_at).desc())
+    )
+    return list(result)
+
+
+async def record_result(
+    *, session: AsyncSession, broadcast_id: int, team_id: int, homes: int, by: int
+) -> None:
+    """A team's count for one action; telling it again corrects it."""
+    existing = (
+        await session.exec(
+            select(ActionResult).where(
+                ActionResult.broadcast_id == broadcast_id, ActionResult.team_id == team_id
+            )
+        )
+    ).first()
+    result = existing or ActionResult(
+        broadcast_id=broadcast_id, team_id=team_id, homes=homes, recorded_by=by
+    )
+    result.homes, result.recorded_by, result.at = homes, by, utcnow()
+    session.add(result)
+    audit(
+        session,
+        actor_id=by,
+        action="action_result",
+        subject=f"broadcast:{broadcast_id}",
+        detail=str(homes),
+    )
+    await session.commit()
+
+
+async def homes_marked(*, session: AsyncSession, broadcast_id: int) -> int | None:
+    total = (
+        await session.exec(
+            select(func.sum(ActionResult.homes)).where(ActionResult.broadcast_id == broadcast_id)
+        )
+    ).one()
+    return int(total) if total is not None else None

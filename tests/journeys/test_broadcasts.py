@@ -1,0 +1,521 @@
+"""Announcements end to end: composed, previewed, sent, scheduled, answered, changed (issue 5)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.app import BotApplication, build_application, running
+from bot.cli import SANDBOX_TOKEN
+from bot.services import services_of
+from bot.settings import Settings
+from handlers.keyboards import language_name
+from sandbox.client import SandboxClient
+from storage.engine import SessionFactory
+from storage.models import Broadcast, Group, Reply, utcnow
+from tests.journeys.resident import Json, Resident, buttons
+
+MakePerson = Callable[..., Awaitable[Resident]]
+ADMIN_ID = 900001
+
+
+def day(offset: int) -> str:
+    return (datetime.now() + timedelta(days=offset)).strftime("%d-%m")
+
+
+ANSWERS = {
+    "witte_voetjes": lambda: [day(2), "19:30", "de kerk", "-", "-"],
+    "buurttent": lambda: [day(3), "10:00", "16:00", "Steenweg 12", "Tips tegen inbraak."],
+    "challenge": lambda: [
+        "Schoonste straat",
+        "1 tot en met 30 juni",
+        "Teams ruimen samen op.",
+        "Meld je team aan bij de coördinator.",
+    ],
+    "nieuws": lambda: ["Nieuwe wijkboa", "Vanaf maandag is Sanne de wijkboa van Stiphout."],
+}
+LABELS = {
+    "witte_voetjes": "Witte Voetjes",
+    "buurttent": "BuurtTent",
+    "challenge": "Buurtsaam Challenge",
+    "nieuws": "Nieuws",
+}
+ICONS = {"witte_voetjes": "👣", "buurttent": "⛺", "challenge": "🏆", "nieuws": "📰"}
+
+
+@pytest.fixture
+def person(bot: BotApplication, client: SandboxClient) -> MakePerson:
+    translator = services_of(bot).translator
+
+    async def make(
+        name: str, code: str = "nl", *, user_id: int | None = None, wijk: str | None = None
+    ) -> Resident:
+        user = await client.create_user(name, language_code=code, user_id=user_id)
+        someone = Resident(client, user, translator.for_language(code))
+        welcome = await someone.say(f"/start wijk-{wijk}" if wijk else "/start")
+        if language_name(code) in buttons(welcome):
+            await someone.tap(welcome, language_name(code))
+        return someone
+
+    return make
+
+
+async def compose(
+    coord: Resident, kind: str, wijken: list[str], *, preview_checks: bool = True
+) -> Json:
+    """/bericht through to the message with the send buttons; returns that message."""
+    choice = await coord.say("/bericht")
+    step = await coord.tap(choice, f"{ICONS[kind]} {coord._(LABELS[kind])}")
+    for answer in ANSWERS[kind]():
+        step = await coord.say(answer)
+    for wijk in wijken:
+        step = await coord.tap(step, f"⬜ {wijk}")
+    step = await coord.tap(step, coord._("Verder"))
+    pressed = await coord.client.press(
+        coord.id, coord.id, step["message_id"], buttons(step)[coord._("Zonder foto")]
+    )
+    await coord.client.callback_answer(pressed["callback_query_id"])
+    intro, preview, actions = await coord.client.wait_bot_messages(
+        coord.id, 3, after=step["message_id"]
+    )
+    coord.last_id = actions["message_id"]
+    if preview_checks:
+        assert intro["text"] == coord._("Voorbeeld: zo ziet het eruit.")
+        assert coord._("Is er nu gevaar? Bel altijd eerst 112.") in preview["text"]
+    return actions
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
+        await asyncio.sleep(0.05)
+
+
+async def status_of(sessions: SessionFactory, broadcast_id: int) -> str:
+    async with sessions() as session:
+        broadcast = await session.get(Broadcast, broadcast_id)
+    return broadcast.status if broadcast else "?"
+
+
+def bid_of(actions: Json) -> int:
+    return int(next(iter(buttons(actions).values())).split(":")[-1])
+
+
+@pytest.mark.parametrize("kind", list(ANSWERS))
+@pytest.mark.parametrize("code", ["nl", "en"])
+async def test_each_kind_is_composed_previewed_and_sent(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory, kind: str, code: str
+) -> None:
+    coord = await person("Carla", code, user_id=ADMIN_ID)
+    anna = await person("Anna", "nl", wijk="stiphout")
+    ewa = await person("Ewa", "pl", wijk="stiphout")
+    far = await person("Ver", "nl", wijk="brandevoort")
+    group = await client.create_group("Buurtapp Dorp", creator_id=anna.id)
+    await client.add_bot(group["id"], by=anna.id)
+    intro = await client.wait_bot_message(group["id"])  # the bot introduces itself
+    async with sessions() as session:  # registered and approved (tests/journeys/test_groups.py)
+        stored = (await session.exec(select(Group))).one()
+        stored.wijk, stored.status = "stiphout", "approved"
+        session.add(stored)
+        await session.commit()
+
+    actions = await compose(coord, kind, ["Stiphout"])
+    assert (
+        coord._("Dit gaat naar {n} ontvangers (kanalen, groepen en bewoners).").format(n=3)
+        in actions["text"]
+    )
+    progress = await coord.tap(actions, coord._("Nu versturen"))
+    bid = bid_of(actions)
+
+    async def done() -> bool:
+        return await status_of(sessions, bid) == "sent"
+
+    await wait_for(done)
+    for reader in (anna, ewa):
+        got = await client.wait_bot_message(reader.id, after=reader.last_id)
+        assert reader._("Is er nu gevaar? Bel altijd eerst 112.") in got["text"]
+    polish = (await client.bot_messages(ewa.id))[-1]["text"]
+    assert "Bel altijd" not in polish  # the fixed parts in Polish
+    in_group = [
+        m for m in await client.bot_messages(group["id"]) if m["message_id"] > intro["message_id"]
+    ]
+    assert len(in_group) == 1  # exactly once
+    assert not [
+        m
+        for m in await client.bot_messages(far.id)
+        if "112" in m["text"] and m["message_id"] > far.last_id
+    ]
+    final = await client.wait_edited(
+        coord.id, progress["message_id"], edits=progress["edit_count"] + 1
+    )
+    assert coord._("Klaar:")[:4] in final["text"] or "3" in final["text"]
+
+
+async def test_replies_count_once_and_can_be_taken_back(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    anna = await person("Anna", wijk="stiphout")
+    actions = await compose(coord, "witte_voetjes", ["Stiphout"])
+    await coord.tap(actions, "Nu versturen")
+    post = await client.wait_bot_message(anna.id, after=anna.last_id)
+    first = await anna.press_data(post, buttons(post)["Ik doe mee"])
+    second = await anna.press_data(post, buttons(post)["Ik doe mee"])
+    third = await anna.press_data(post, buttons(post)["Ik doe mee"])
+    assert [a["text"] for a in (first, second, third) if a] == [
+        "Geteld. Dank je!",
+        "Niet meer geteld.",
+        "Geteld. Dank je!",
+    ]
+    async with sessions() as session:
+        replies = (await session.exec(select(Reply))).all()
+    assert [(r.user_id, r.choice) for r in replies] == [(anna.id, "join")]
+    report = await coord.say("/verzonden")
+    assert "Ik doe mee: 1" in report["text"]
+    forged = await anna.press_data(
+        post, f"r1:rep:{bid_of(actions)}:remind"
+    )  # not a Witte Voetjes choice
+    assert forged is not None
+    assert forged["text"] == "Deze knop werkt niet meer. Tik op /start."
+
+
+async def test_a_buurttent_called_off_reaches_everyone_who_got_it(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    anna = await person("Anna", wijk="stiphout")
+    bram = await person("Bram", "en", wijk="stiphout")
+    actions = await compose(coord, "buurttent", ["Stiphout"])
+    await coord.tap(actions, "Nu versturen")
+    bid = bid_of(actions)
+
+    async def sent() -> bool:
+        return await status_of(sessions, bid) == "sent"
+
+    await wait_for(sent)
+    for reader in (anna, bram):
+        reader.last_id = (await client.wait_bot_message(reader.id, after=reader.last_id))[
+            "message_id"
+        ]
+    report = await coord.say("/verzonden")
+    ask = await coord.tap(report, "Gaat niet door 1")
+    assert "Waarom gaat het niet door?" in ask["text"]
+    await coord.say("Slecht weer")
+    for reader in (anna, bram):
+        update = await client.wait_bot_message(reader.id, after=reader.last_id)
+        assert reader._("Gaat niet door") in update["text"]
+        assert "Slecht weer" in update["text"]
+
+
+async def test_bad_input_while_composing(person: MakePerson) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    choice = await coord.say("/bericht")
+    await coord.tap(choice, "⛺ BuurtTent")
+    past = await coord.say((datetime.now() - timedelta(days=3)).strftime("%d-%m-%Y"))
+    assert past["text"] == "Die datum is al voorbij."
+    await coord.say(day(3))
+    unreadable = await coord.say("tien uur")
+    assert unreadable["text"] == "Die tijd kan ik niet lezen. Schrijf hem zo: 19:30."
+    await coord.say("10:00")
+    await coord.say("16:00")
+    await coord.say("Steenweg")
+    audience = await coord.say("Tips")
+    nobody = await coord.press_data(audience, buttons(audience)["Verder"])
+    assert nobody is not None
+    assert nobody["text"] == "Kies eerst wie het bericht krijgt."
+    stopped = await coord.say("/annuleer")
+    assert stopped["text"] == "Gestopt. Er is niets bewaard."
+
+
+async def test_a_scheduled_broadcast_survives_a_restart_and_can_be_moved_or_cancelled(
+    app: BotApplication,
+    settings: Settings,
+    person: MakePerson,
+    client: SandboxClient,
+    sessions: SessionFactory,
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    await person("Anna", wijk="stiphout")
+    actions = await compose(coord, "nieuws", ["Stiphout"])
+    ask = await coord.tap(actions, "Inplannen")
+    assert "Wanneer?" in ask["text"]
+    when = (datetime.now() + timedelta(days=1)).strftime("%d-%m %H:%M")
+    planned = await coord.say(when)
+    assert planned["text"].startswith("Ingepland voor ")
+    bid = bid_of(actions)
+    assert f"broadcast:{bid}" in services_of(app).scheduler.job_ids()  # type: ignore[union-attr]
+
+    listing = await coord.say("/gepland")
+    assert "Nieuws" in listing["text"]
+    # Another coordinator moved it meanwhile: the first one's move is refused, not lost.
+    moving = await coord.tap(listing, "Verzet 1")
+    async with sessions() as session:
+        broadcast = await session.get(Broadcast, bid)
+        assert broadcast is not None
+        broadcast.version += 1
+        session.add(broadcast)
+        await session.commit()
+    refused = await coord.say((datetime.now() + timedelta(days=2)).strftime("%d-%m %H:%M"))
+    assert (
+        refused["text"]
+        == "Iemand anders heeft dit bericht net gewijzigd. Kijk opnieuw bij /gepland."
+    )
+    assert moving
+
+    # A restart: the job is rebuilt from the database, once.
+    second = build_application(settings, token=SANDBOX_TOKEN)
+    async with running(second, poll_timeout=1):
+        assert services_of(second).scheduler.job_ids().count(f"broadcast:{bid}") == 1  # type: ignore[union-attr]
+
+    listing = await coord.say("/gepland")
+    gone = await coord.tap(listing, "Annuleer 1")
+    assert gone["text"] == "Dit bericht wordt niet verstuurd."
+    assert await status_of(sessions, bid) == "cancelled"
+
+
+async def test_missed_while_down_a_little_is_sent_a_lot_is_asked(
+    settings: Settings,
+    person: MakePerson,
+    client: SandboxClient,
+    sessions: SessionFactory,
+    app: BotApplication,
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    anna = await person("Anna", wijk="stiphout")
+    async with sessions() as session:
+        little = Broadcast(kind="nieuws", author_id=ADMIN_ID, status="scheduled", fields='{"title": "Kort", "text": "Even laat"}',
+                           audience='{"wijken": ["stiphout"]}', send_at=utcnow() - timedelta(minutes=10))  # fmt: skip
+        lot = Broadcast(kind="nieuws", author_id=ADMIN_ID, status="scheduled", fields='{"title": "Oud", "text": "Te laat"}',
+                        audience='{"wijken": ["stiphout"]}', send_at=utcnow() - timedelta(hours=5))  # fmt: skip
+        session.add_all([little, lot])
+        await session.commit()
+        little_id, lot_id = little.id, lot.id
+    restarted = build_application(settings, token=SANDBOX_TOKEN)
+    async with running(restarted, poll_timeout=1):
+        got = await client.wait_bot_message(anna.id, after=anna.last_id)
+        assert "Even laat" in got["text"]
+        question = await client.wait_bot_message(ADMIN_ID, after=coord.last_id)
+        assert "Nu nog versturen?" in question["text"]
+        coord.last_id = question["message_id"]
+        await coord.tap(question, "Niet meer versturen")
+    assert await status_of(sessions, lot_id) == "cancelled"
+    assert little_id is not None
+
+
+async def test_a_channel_post_counts_presses_and_links_reminders_privately(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    channel = await client.create_channel(
+        "Stiphout Veilig", creator_id=ADMIN_ID, username="stiphout_veilig"
+    )
+    await client.add_bot(channel["id"], by=ADMIN_ID, admin=True)
+    question = await client.wait_bot_message(ADMIN_ID, after=coord.last_id)
+    coord.last_id = question["message_id"]
+    await coord.tap(question, "Stiphout")  # linked as in tests/journeys/test_channels.py
+    follower = await client.create_user("Volger", language_code="nl")
+    await client.follow(channel["id"], follower["id"])
+    actions = await compose(coord, "buurttent", ["Stiphout"])
+    await coord.tap(actions, "Nu versturen")
+    post = await client.wait_bot_message(channel["id"])
+    assert "Steenweg 12" in post["text"]
+    pressed = await client.press(
+        follower["id"], channel["id"], post["message_id"], buttons(post)["Ik kom"]
+    )
+    answer = await client.callback_answer(pressed["callback_query_id"])
+    assert answer is not None
+    assert answer["text"] == "Geteld. Dank je!"
+    remind = buttons(post)["Herinner me"]
+    assert remind == f"https://t.me/buurtbot_sandbox_bot?start=rem-{bid_of(actions)}"
+    reader = Resident(client, follower, coord.lang.translator.for_language("nl"))
+    confirmed = await reader.say(f"/start rem-{bid_of(actions)}")
+    assert confirmed["text"] == "Goed! Op de dag zelf krijg je hier een herinnering."
+    async with sessions() as session:
+        choices = sorted(r.choice for r in (await session.exec(select(Reply))).all())
+    assert choices == ["come", "remind"]
+
+
+async def test_a_team_contact_records_the_homes_that_got_footprints(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    from bot.roles import Role, grant
+    from storage.models import Team
+
+    coord = await person("Carla", user_id=ADMIN_ID)
+    tom = await person("Tom", wijk="stiphout")
+    async with sessions() as session:
+        team = Team(name="De Uilen", wijk="stiphout", status="approved", contact_user_id=tom.id)
+        session.add(team)
+        await session.commit()
+        team_id = team.id
+    await grant(
+        services_of(bot), tom.id, Role.TEAM_CONTACT, f"team:{team_id}", name="Tom", by=ADMIN_ID
+    )
+    actions = await compose(coord, "witte_voetjes", ["Stiphout"])
+    await coord.tap(actions, "Nu versturen")
+    bid = bid_of(actions)
+
+    async def sent() -> bool:
+        return await status_of(sessions, bid) == "sent"
+
+    await wait_for(sent)
+    which = await tom.say("/resultaat")
+    ask = await tom.tap(which, next(iter(buttons(which))))
+    assert ask["text"] == "Hoeveel woningen kregen witte voetjes? Typ een getal."
+    wrong = await tom.say("twaalf")
+    assert wrong["text"] == "Typ alleen een getal, bijvoorbeeld 12."
+    done = await tom.say("12")
+    assert done["text"] == "Genoteerd: 12 woningen met witte voetjes. Dank je!"
+    report = await coord.say("/verzonden")
+    assert "woningen met voetjes: 12" in report["text"]
+    refused = await coord.say("/resultaat")  # a coordinator is no team contact
+    assert refused["text"] == "Dat mag je niet. Kijk bij /help wat je wel kunt."
+
+
+async def test_a_weekly_broadcast_plans_its_next_week_and_reminders_reach_who_asked(
+    app: BotApplication,
+    settings: Settings,
+    person: MakePerson,
+    client: SandboxClient,
+    sessions: SessionFactory,
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    anna = await person("Anna", wijk="stiphout")
+    actions = await compose(coord, "buurttent", ["Stiphout"])
+    await coord.tap(actions, "Elke week")
+    await coord.say((datetime.now() + timedelta(days=1)).strftime("%d-%m %H:%M"))
+    bid = bid_of(actions)
+    async with sessions() as session:
+        broadcast = await session.get(Broadcast, bid)
+        assert broadcast is not None
+        assert broadcast.repeat_weekly
+        first_at = broadcast.send_at
+        broadcast.send_at = utcnow() - timedelta(minutes=1)  # as if its time came while down
+        session.add(broadcast)
+        await session.commit()
+    restarted = build_application(settings, token=SANDBOX_TOKEN)
+    async with running(restarted, poll_timeout=1):
+        post = await client.wait_bot_message(anna.id, after=anna.last_id)
+        anna.last_id = post["message_id"]
+
+        async def planned_again() -> bool:
+            async with sessions() as session:
+                rows = (
+                    await session.exec(select(Broadcast).where(Broadcast.status == "scheduled"))
+                ).all()
+            return len(rows) == 1
+
+        await wait_for(planned_again)
+        answer = await anna.press_data(post, buttons(post)["Herinner me"])
+        assert answer is not None
+        assert answer["text"] == "Geteld. Dank je!"
+        await services_of(restarted).scheduler.remind(bid)  # type: ignore[union-attr]
+        reminder = await client.wait_bot_message(anna.id, after=anna.last_id)
+        assert "Herinnering: vandaag staat de BuurtTent" in reminder["text"]
+    async with sessions() as session:
+        again = (await session.exec(select(Broadcast).where(Broadcast.status == "scheduled"))).one()
+    assert again.send_at is not None
+    assert first_at is not None
+    assert again.repeat_weekly
+    assert again.send_at - (utcnow() - timedelta(minutes=1)) > timedelta(days=6)
+
+
+async def test_an_audience_with_nobody_in_it_sends_nothing(
+    person: MakePerson, sessions: SessionFactory
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    actions = await compose(coord, "nieuws", ["Warande"])
+    assert "Dit gaat naar 0 ontvangers" in actions["text"]
+    nothing = await coord.tap(actions, "Nu versturen")
+    assert nothing["text"] == "Bij deze keuze hoort nog niemand. Er is niets verstuurd."
+    assert await status_of(sessions, bid_of(actions)) == "sent"
+
+
+async def test_kinds_switched_off_and_quiet_hours_are_respected(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    from storage.models import Delivery, User
+
+    coord = await person("Carla", user_id=ADMIN_ID)
+    wants = await person("Wil", wijk="stiphout")
+    no_news = await person("Geen", wijk="stiphout")
+    sleeping = await person("Slaap", wijk="stiphout")
+    async with sessions() as session:
+        for user_id, kinds, quiet in (
+            (no_news.id, "witte_voetjes,buurttent,challenge", None),
+            (sleeping.id, "witte_voetjes,buurttent,challenge,nieuws", (0, 24 * 60 - 1)),
+        ):
+            user = await session.get(User, user_id)
+            assert user is not None
+            user.kinds = kinds
+            user.quiet_start, user.quiet_end = quiet if quiet else (None, None)
+            session.add(user)
+        await session.commit()
+    actions = await compose(coord, "nieuws", ["Stiphout"])
+    assert "Dit gaat naar 2 ontvangers" in actions["text"]  # not the one without news
+    await coord.tap(actions, "Nu versturen")
+    got = await client.wait_bot_message(wants.id, after=wants.last_id)
+    assert "Nieuwe wijkboa" in got["text"]
+    async with sessions() as session:
+        held = (await session.exec(select(Delivery).where(Delivery.chat_id == sleeping.id))).one()
+        nothing = (await session.exec(select(Delivery).where(Delivery.chat_id == no_news.id))).all()
+    assert held.status == "queued"
+    assert held.not_before is not None
+    assert held.not_before > utcnow()
+    assert nothing == []
+    assert not [
+        m for m in await client.bot_messages(sleeping.id) if m["message_id"] > sleeping.last_id
+    ]
+
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+    b"\x90wS\xde\x00\x00\x00\x0cIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x9a\xa0\xa1"
+    b"\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+async def test_a_photo_goes_with_the_announcement_and_a_moved_buurttent_is_told(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    anna = await person("Anna", wijk="stiphout")
+    choice = await coord.say("/bericht")
+    step = await coord.tap(choice, "⛺ BuurtTent")
+    for answer in ANSWERS["buurttent"]():
+        step = await coord.say(answer)
+    step = await coord.tap(step, "⬜ Stiphout")
+    ask = await coord.tap(step, "Verder")
+    assert "Stuur hem nu" in ask["text"]
+    sent_photo = await client.send_photo(coord.id, PNG)
+    _intro, preview, actions = await client.wait_bot_messages(
+        coord.id, 3, after=sent_photo["message_id"]
+    )
+    assert preview["photo"]
+    assert "Steenweg 12" in preview["caption"]
+    coord.last_id = actions["message_id"]
+    await coord.tap(actions, "Nu versturen")
+    got = await client.wait_bot_message(anna.id, after=anna.last_id)
+    assert got["photo"]
+    assert "Tips tegen inbraak." in got["caption"]
+    anna.last_id = got["message_id"]
+    bid = bid_of(actions)
+
+    async def sent() -> bool:
+        return await status_of(sessions, bid) == "sent"
+
+    await wait_for(sent)
+    report = await coord.say("/verzonden")
+    ask = await coord.tap(report, "Verplaatst 1")
+    assert "Wanneer dan?" in ask["text"]
+    bad = await coord.say("volgende week")
+    assert bad["text"] == "Schrijf het zo: 24-11 10:00-16:00."
+    await coord.say(f"{day(5)} 11:00-15:00")
+    update = await client.wait_bot_message(anna.id, after=anna.last_id)
+    assert "Nieuwe datum of tijd" in update["text"]
+    assert "11:00" in update["text"]
