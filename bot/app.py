@@ -97,6 +97,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         .job_queue(None)
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .post_init(_open)
+        .post_stop(_stop_workers)
         .post_shutdown(_close)
         .build()
     )
@@ -237,16 +238,27 @@ async def _open(application: BotApplication) -> None:
     log.info("bot @%s ready", application.bot.username)
 
 
-async def _close(application: BotApplication) -> None:
+async def _stop_workers(application: BotApplication) -> None:
+    """Scheduler and delivery engine stop while the bot can still talk to Telegram.
+
+    Their last steps (recording a send, editing the coordinator's progress line) use the
+    application's bot, which application.shutdown closes; so they end in post_stop,
+    before that, not in post_shutdown.
+    """
     services = services_of(application)
     if services.scheduler is not None:
         await services.scheduler.stop()
         services.scheduler = None
-    # Then: sends under way finish and are recorded while the database is still open.
+    # Sends under way finish and are recorded while the database is still open.
     if services.delivery is not None:
         await services.delivery.stop()
         await services.delivery.bot.shutdown()
         services.delivery = None
+
+
+async def _close(application: BotApplication) -> None:
+    services = services_of(application)
+    await _stop_workers(application)  # in case post_stop never ran (start failed)
     if services.engine is not None:
         await services.engine.dispose()
         services.engine = None
@@ -276,6 +288,8 @@ async def running(application: BotApplication, *, poll_timeout: int = 30) -> Asy
             await application.updater.stop()
         if application.running:
             await application.stop()
+        if application.post_stop is not None:
+            await application.post_stop(application)
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)

@@ -50,14 +50,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     engine = create_engine(url)
     async with engine.begin() as connection:
-        # A connection left over from an earlier test (a bot still shutting down) would
-        # hold locks that make DROP SCHEMA wait forever; end those first.
-        await connection.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
+        # Never wait forever on a lock a leaked connection holds: fail the test instead.
+        await connection.execute(text("SET LOCAL lock_timeout = '20s'"))
         await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         await connection.execute(text("CREATE SCHEMA public"))
     await engine.dispose()
