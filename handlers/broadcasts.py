@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from html import escape
@@ -119,6 +120,8 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
             if index + 1 < len(FIELDS[kind]):
                 data["i"] = index + 1
                 await _ask_field(update, context, user.id, data)
+            elif "replace" in data:
+                await _save_edit(update, context, user.id, data, fields)
             else:
                 await _ask_audience(update, context, user.id, data)
         elif state.step in ("when", "move"):
@@ -190,6 +193,39 @@ def _when(lang: Lang, broadcast: Broadcast) -> str:
         return "-"
     return format_datetime(
         broadcast.send_at, "EEEE d MMMM HH:mm", tzinfo=lang.translator.timezone, locale=lang.locale
+    )
+
+
+async def _save_edit(
+    update: Update,
+    context: BotContext,
+    user_id: int,
+    data: dict[str, object],
+    fields: dict[str, str],
+) -> None:
+    """New words for a scheduled broadcast, unless someone changed it meanwhile."""
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    bid = int(str(data["replace"]))
+    async with context.services.sessions() as session:
+        current = await store.get(session=session, broadcast_id=bid)
+        if current is None:
+            raise BroadcastError(N_("Dit bericht is al verstuurd of geannuleerd."))
+        broadcasts.check_length(lang, current.kind, fields, current.photo_file_id is not None)
+        saved = await store.replace_fields(
+            session=session,
+            broadcast_id=bid,
+            fields=json.dumps(fields, ensure_ascii=False),
+            version=int(str(data["version"])),
+            actor_id=user_id,
+        )
+    await _clear(context, user_id)
+    if saved is None:
+        raise BroadcastError(
+            N_("Iemand anders heeft dit bericht net gewijzigd. Kijk opnieuw bij /gepland.")
+        )
+    await show(
+        update, _("Gewijzigd. Het gaat nog steeds weg op {when}.").format(when=_when(lang, saved))
     )
 
 
@@ -282,7 +318,8 @@ async def on_compose(update: Update, context: BotContext) -> None:
             await _audience_button(update, context, query, user, action, value)
             return
         if (
-            action in ("send", "plan", "week", "drop", "late", "cancel", "move", "off", "moved")
+            action
+            in ("send", "plan", "week", "drop", "late", "cancel", "move", "edit", "off", "moved")
             and value.isdigit()
         ):
             await _broadcast_button(update, context, query, user, action, int(value))
@@ -452,6 +489,16 @@ async def _broadcast_button(
             context.services.scheduler.forget(bid)
         await query.answer()
         await show(update, _("Dit bericht wordt niet verstuurd."))
+    elif action == "edit":
+        async with context.services.sessions() as session:
+            broadcast = await store.get(session=session, broadcast_id=bid)
+        if broadcast is None or broadcast.status != "scheduled":
+            raise BroadcastError(N_("Dit bericht is al verstuurd of geannuleerd."))
+        await query.answer()
+        # The same questions again; the time, audience and photo stay as planned.
+        data: dict[str, object] = {"kind": broadcast.kind, "i": 0, "fields": {}}
+        data |= {"replace": bid, "version": broadcast.version}
+        await _ask_field(update, context, user.id, data)
     elif action == "move":
         async with context.services.sessions() as session:
             broadcast = await store.get(session=session, broadcast_id=bid)
@@ -569,6 +616,9 @@ async def planned(update: Update, context: BotContext) -> None:
             [
                 InlineKeyboardButton(
                     _("Verzet {n}").format(n=number), callback_data=pack("bc", "move", str(item.id))
+                ),
+                InlineKeyboardButton(
+                    _("Wijzig {n}").format(n=number), callback_data=pack("bc", "edit", str(item.id))
                 ),
                 InlineKeyboardButton(
                     _("Annuleer {n}").format(n=number),

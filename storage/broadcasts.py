@@ -84,6 +84,23 @@ async def reschedule(
     return broadcast
 
 
+async def replace_fields(
+    *, session: AsyncSession, broadcast_id: int, fields: str, version: int, actor_id: int
+) -> Broadcast | None:
+    """New content for a scheduled broadcast, only if nobody changed it since `version`."""
+    broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
+    if broadcast is None or broadcast.status != "scheduled" or broadcast.version != version:
+        return None
+    broadcast.fields, broadcast.version = fields, broadcast.version + 1
+    session.add(broadcast)
+    audit(
+        session, actor_id=actor_id, action="broadcast_edited", subject=f"broadcast:{broadcast_id}"
+    )
+    await session.commit()
+    await session.refresh(broadcast)
+    return broadcast
+
+
 async def scheduled(*, session: AsyncSession) -> list[Broadcast]:
     result = await session.exec(
         select(Broadcast).where(Broadcast.status == "scheduled").order_by(col(Broadcast.send_at))

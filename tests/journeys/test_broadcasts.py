@@ -519,3 +519,44 @@ async def test_a_photo_goes_with_the_announcement_and_a_moved_buurttent_is_told(
     update = await client.wait_bot_message(anna.id, after=anna.last_id)
     assert "Nieuwe datum of tijd" in update["text"]
     assert "11:00" in update["text"]
+
+
+async def test_a_scheduled_broadcast_gets_new_words_unless_someone_was_first(
+    person: MakePerson, sessions: SessionFactory
+) -> None:
+    import json
+
+    coord = await person("Carla", user_id=ADMIN_ID)
+    actions = await compose(coord, "nieuws", ["Stiphout"])
+    await coord.tap(actions, "Inplannen")
+    await coord.say((datetime.now() + timedelta(days=1)).strftime("%d-%m %H:%M"))
+    bid = bid_of(actions)
+    listing = await coord.say("/gepland")
+    first = await coord.tap(listing, "Wijzig 1")
+    assert "Wat is de kop van het bericht?" in first["text"]
+    await coord.say("Andere kop")
+    saved = await coord.say("Andere tekst.")
+    assert saved["text"].startswith("Gewijzigd. Het gaat nog steeds weg op ")
+    async with sessions() as session:
+        broadcast = await session.get(Broadcast, bid)
+    assert broadcast is not None
+    assert json.loads(broadcast.fields) == {"title": "Andere kop", "text": "Andere tekst."}
+    assert broadcast.status == "scheduled"
+
+    listing = await coord.say("/gepland")
+    await coord.tap(listing, "Wijzig 1")
+    await coord.say("Derde kop")
+    async with sessions() as session:  # a second coordinator saves first
+        other = await session.get(Broadcast, bid)
+        assert other is not None
+        other.version += 1
+        session.add(other)
+        await session.commit()
+    late = await coord.say("Derde tekst.")
+    assert (
+        late["text"] == "Iemand anders heeft dit bericht net gewijzigd. Kijk opnieuw bij /gepland."
+    )
+    async with sessions() as session:
+        kept = await session.get(Broadcast, bid)
+    assert kept is not None
+    assert json.loads(kept.fields)["title"] == "Andere kop"
