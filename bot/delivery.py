@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 GROUP_LIKE = frozenset({"group", "channel"})
 # Seconds before claiming again after the database refused a claim.
 CLAIM_RETRY = 1.0
+# How long a stop waits for sends under way before it lets go.
+STOP_GRACE = 10.0
 # How often the idle worker looks for rows held back (quiet hours) that came due.
 HELD_BACK_POLL = 60.0
 
@@ -321,15 +323,22 @@ class DeliveryEngine:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # A shutdown must end even if a send never answers: after STOP_GRACE the rows
+            # still "sending" are left so, and resent at the next start (at-least-once).
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), STOP_GRACE)
+            if not task.done():
+                log.warning(
+                    "delivery engine did not wind down in %s s; stopping anyway", STOP_GRACE
+                )
         progress, self._progress_task = self._progress_task, None
         if progress is not None:
             progress.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
             # The coordinator's progress message shows where sending stopped.
-            await self._report()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._report(), STOP_GRACE)
 
     async def enqueue(self, broadcast_id: int, recipients: Sequence[Recipient]) -> int:
         """Queue a broadcast's recipients; a recipient already queued is not queued again.
