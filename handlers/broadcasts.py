@@ -254,11 +254,7 @@ async def _ask_audience(
     rows += keyboards.rows(wijk_buttons)
     extra = []
     async with context.services.sessions() as session:
-        teams = [
-            t
-            for w in context.services.areas.wijken
-            for t in await team_store.approved_in(session=session, wijk=w.slug)
-        ]
+        teams = await team_store.living(session=session)
         groups = await group_store.approved(session=session)
     extra += [
         InlineKeyboardButton(

@@ -71,13 +71,8 @@ async def _scope_choices(context: BotContext, role: Role) -> list[tuple[str, str
         return [(park.name, f"p-{park.slug}") for park in areas.business_parks]
     if role == Role.TEAM_CONTACT:
         async with context.services.sessions() as session:
-            pending = await team_store.pending(session=session)
-            approved = [
-                t
-                for w in areas.wijken
-                for t in await team_store.approved_in(session=session, wijk=w.slug)
-            ]
-        return [(team.name, f"t-{team.id}") for team in [*approved, *pending]]
+            teams = await team_store.living(session=session, statuses=("approved", "pending"))
+        return [(team.name, f"t-{team.id}") for team in teams]
     return []
 
 
@@ -194,13 +189,8 @@ async def on_invite(update: Update, context: BotContext) -> None:
 
 async def _team_names(context: BotContext) -> dict[int, str]:
     async with context.services.sessions() as session:
-        pending = await team_store.pending(session=session)
-        approved = [
-            t
-            for w in context.services.areas.wijken
-            for t in await team_store.approved_in(session=session, wijk=w.slug)
-        ]
-    return {team.id: team.name for team in [*approved, *pending] if team.id is not None}
+        teams = await team_store.living(session=session, statuses=("approved", "pending"))
+    return {team.id: team.name for team in teams if team.id is not None}
 
 
 async def redeem(update: Update, context: BotContext, code: str) -> None:

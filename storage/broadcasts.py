@@ -73,29 +73,37 @@ async def reschedule(
     *, session: AsyncSession, broadcast_id: int, send_at: datetime, version: int, actor_id: int
 ) -> Broadcast | None:
     """A new time, only if nobody changed the broadcast since `version` was read."""
-    broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
-    if broadcast is None or broadcast.status != "scheduled" or broadcast.version != version:
-        return None
-    broadcast.send_at, broadcast.version = send_at, broadcast.version + 1
-    session.add(broadcast)
-    audit(session, actor_id=actor_id, action="broadcast_moved", subject=f"broadcast:{broadcast_id}")
-    await session.commit()
-    await session.refresh(broadcast)
-    return broadcast
+    return await _change_scheduled(
+        session, broadcast_id, version, actor_id, "broadcast_moved", send_at=send_at
+    )
 
 
 async def replace_fields(
     *, session: AsyncSession, broadcast_id: int, fields: str, version: int, actor_id: int
 ) -> Broadcast | None:
     """New content for a scheduled broadcast, only if nobody changed it since `version`."""
+    return await _change_scheduled(
+        session, broadcast_id, version, actor_id, "broadcast_edited", fields=fields
+    )
+
+
+async def _change_scheduled(
+    session: AsyncSession,
+    broadcast_id: int,
+    version: int,
+    actor_id: int,
+    action: str,
+    **changes: object,
+) -> Broadcast | None:
+    """Optimistic locking: the change lands only on the version the coordinator saw."""
     broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
     if broadcast is None or broadcast.status != "scheduled" or broadcast.version != version:
         return None
-    broadcast.fields, broadcast.version = fields, broadcast.version + 1
+    for name, value in changes.items():
+        setattr(broadcast, name, value)
+    broadcast.version += 1
     session.add(broadcast)
-    audit(
-        session, actor_id=actor_id, action="broadcast_edited", subject=f"broadcast:{broadcast_id}"
-    )
+    audit(session, actor_id=actor_id, action=action, subject=f"broadcast:{broadcast_id}")
     await session.commit()
     await session.refresh(broadcast)
     return broadcast

@@ -121,3 +121,11 @@ async def dormant(*, session: AsyncSession, before: datetime) -> list[Team]:
         .order_by(col(Team.last_activity_at))
     )
     return list(result)
+
+
+async def living(*, session: AsyncSession, statuses: tuple[str, ...] = ("approved",)) -> list[Team]:
+    """Teams in these states across all wijken, in one query (pickers list them all)."""
+    result = await session.exec(
+        select(Team).where(col(Team.status).in_(statuses)).order_by(col(Team.wijk), col(Team.name))
+    )
+    return list(result)
