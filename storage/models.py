@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -260,3 +260,62 @@ class ActionResult(SQLModel, table=True):
     homes: int = Field(ge=0)
     recorded_by: int = Field(sa_column=Column(BigInteger, nullable=False))
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class Report(SQLModel, table=True):
+    """A Meld een Vermoeden report: a signal from an entrepreneur, never an emergency call.
+
+    An anonymous report keeps `reporter_id` empty: nothing in this row, the coordinator's
+    view or an export can lead back to who sent it. Rows are erased by the retention job
+    a set time after they are closed; `report_daily` keeps the counts.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        # The hotspot check: reports of one category in one area within a window.
+        Index("ix_reports_category_area_created", "category", "area", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Shown to the reporter and the coordinator: "MV-2026-000123".
+    ref: str = Field(max_length=20, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+    # When it happened, as well as the reporter could say.
+    occurred_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    category: str = Field(max_length=24)
+    # What the counts are per: "park:<slug>" or "wijk:<slug>".
+    area: str = Field(max_length=48)
+    # The wijk it lies in (a park may lie between wijken): a wijkboa's figures.
+    wijk: str | None = Field(default=None, max_length=40, index=True)
+    street: str | None = Field(default=None, max_length=120)
+    latitude: float | None = Field(default=None)
+    longitude: float | None = Field(default=None)
+    description: str = Field(default="", max_length=1000)
+    anonymous: bool = Field(default=False)
+    # Empty for an anonymous report, by design.
+    reporter_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, index=True)
+    )
+    # received | in_behandeling | doorgezet | afgehandeld
+    status: str = Field(default="received", max_length=16, index=True)
+    status_note: str | None = Field(default=None, max_length=300)
+    status_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    closed_at: datetime | None = Field(
+        default=None, sa_column=_timestamp(nullable=True, index=True)
+    )
+
+
+class ReportDaily(SQLModel, table=True):
+    """Reports per local day, area and category: kept when the reports themselves are erased.
+
+    Maintained on every new report (one upsert), so digests and figures read a few
+    thousand counter rows instead of scanning a million reports.
+    """
+
+    __tablename__ = "report_daily"
+
+    day: date = Field(primary_key=True)  # the city's local calendar day
+    area: str = Field(primary_key=True, max_length=48)
+    category: str = Field(primary_key=True, max_length=24)
+    wijk: str | None = Field(default=None, max_length=40, index=True)
+    count: int = Field(default=0, ge=0)
