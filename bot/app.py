@@ -28,6 +28,7 @@ from telegram.ext import (
 
 from bot import broadcasts as broadcast_service
 from bot.areas import load_areas
+from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, delivery_bot
 from bot.i18n import Translator
 from bot.ratelimit import RetryingRateLimiter
@@ -105,6 +106,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         settings=settings,
         translator=Translator(default_language=settings.default_language, timezone=settings.tz),
         areas=load_areas(settings.areas_file),
+        categories=load_categories(settings.categories_file),
     )
 
     application.add_handler(TypeHandler(Update, tracking.track_update), group=GROUP_TRACKING)

@@ -143,6 +143,12 @@ class Areas:
             return None
         return self.wijk(payload.removeprefix(WIJK_PAYLOAD_PREFIX))
 
+    def area_name(self, key: str) -> str:
+        """The name behind an area key ("wijk:<slug>" or "park:<slug>"); unknown keys as is."""
+        kind, _, slug = key.partition(":")
+        found = self.wijk(slug) if kind == "wijk" else self.park(slug) if kind == "park" else None
+        return found.name if found is not None else key
+
     def contains(self, lat: float, lon: float) -> bool:
         """Whether the point lies inside the city's bounding box."""
         return self.bbox.contains(lat, lon)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 DOMAIN = "buurtbot"
@@ -114,3 +115,17 @@ class Lang:
         return format_datetime(
             moment, format=format, tzinfo=self.translator.timezone, locale=self.locale
         )
+
+    def number(self, value: int | float) -> str:
+        """A number as this language writes it (Dutch: 3.120)."""
+        return format_decimal(value, locale=self.locale)
+
+    def count(self, value: int, *, hide_below: int | None = None) -> str:
+        """A figure for someone who may not see small counts: "<3" instead of 1 or 2.
+
+        Small numbers can point at a single reporter; `hide_below=None` (coordinators)
+        shows every count as it is. Zero stays zero: it reveals nobody.
+        """
+        if hide_below is not None and 0 < value < hide_below:
+            return f"<{self.number(hide_below)}"
+        return self.number(value)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.areas import Areas
+from bot.categories import Categories
 from bot.i18n import Translator
 from bot.settings import Settings
 from storage.engine import SessionFactory
@@ -36,6 +37,7 @@ class Services:
     settings: Settings
     translator: Translator
     areas: Areas
+    categories: Categories
     engine: AsyncEngine | None = None
     _sessions: SessionFactory | None = None
     # Started in post_init after the delivery engine; None in tests that build no scheduler.

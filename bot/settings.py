@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/buurtbot.db"
 # so a self-hosted Bot API server with its own test tokens also passes.
 _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,80}$")
 # Async drivers only: a blocking driver would stall the event loop on every query.
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
@@ -65,6 +67,35 @@ class Settings(BaseSettings):
     )
     misfire_grace_minutes: int = Field(
         default=60, ge=0, le=10080, validation_alias=AliasChoices("BUURTBOT_MISFIRE_GRACE_MINUTES")
+    )
+    # Meld een Vermoeden (issue 6) and the figures (issue 7).
+    categories_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("BUURTBOT_CATEGORIES_FILE")
+    )
+    report_digest_time: time = Field(
+        default=time(8, 0), validation_alias=AliasChoices("BUURTBOT_REPORT_DIGEST_TIME")
+    )
+    hotspot_count: int = Field(
+        default=3, ge=2, le=1000, validation_alias=AliasChoices("BUURTBOT_HOTSPOT_COUNT")
+    )
+    hotspot_hours: int = Field(
+        default=24, ge=1, le=24 * 31, validation_alias=AliasChoices("BUURTBOT_HOTSPOT_HOURS")
+    )
+    # Counts below this are shown as "<N" to anyone but coordinators.
+    small_count: int = Field(
+        default=3, ge=1, le=100, validation_alias=AliasChoices("BUURTBOT_SMALL_COUNT")
+    )
+    report_retention_days: int = Field(
+        default=90, ge=1, le=3650, validation_alias=AliasChoices("BUURTBOT_REPORT_RETENTION_DAYS")
+    )
+    reports_per_hour: int = Field(
+        default=5, ge=1, le=1000, validation_alias=AliasChoices("BUURTBOT_REPORTS_PER_HOUR")
+    )
+    weekly_digest_day: str = Field(
+        default="mon", validation_alias=AliasChoices("BUURTBOT_WEEKLY_DIGEST_DAY")
+    )
+    weekly_digest_time: time = Field(
+        default=time(8, 0), validation_alias=AliasChoices("BUURTBOT_WEEKLY_DIGEST_TIME")
     )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
     log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
@@ -143,6 +174,31 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"no such file: {value}")
         return value
+
+    @field_validator("categories_file")
+    @classmethod
+    def _categories_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("report_digest_time", "weekly_digest_time", mode="before")
+    @classmethod
+    def _clock(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+            if match is None:
+                raise ValueError(f"expected a time like 08:00, got {value!r}")
+            return time(int(match[1]), int(match[2]))
+        return value
+
+    @field_validator("weekly_digest_day")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        day = value.strip().lower()[:3]
+        if day not in WEEKDAYS:
+            raise ValueError(f"expected a weekday like mon or monday, got {value!r}")
+        return day
 
     @field_validator("log_level")
     @classmethod
