@@ -93,6 +93,23 @@ class BroadcastScheduler:
             if self._aps.get_job(job_id) is not None:
                 self._aps.remove_job(job_id)
 
+    def every(self, job_id: str, func: Callable[[], Awaitable[None]], **cron: object) -> None:
+        """A recurring job (digests, retention) on a cron trigger in the city's time zone.
+
+        Installed again at every start with the same id, so it is never doubled. A run
+        missed while the bot was down is not made up here: the job itself decides what
+        a late run means (see the callers).
+        """
+        self._aps.add_job(
+            func,
+            "cron",
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=int(self.grace.total_seconds()) or None,
+            **cron,
+        )
+
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self._aps.get_jobs())
 
