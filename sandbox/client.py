@@ -161,9 +161,12 @@ class SandboxClient:
         *,
         caption: str | None = None,
         chat_id: int | None = None,
+        file_size: int | None = None,
     ) -> Json:
         form = aiohttp.FormData()
         form.add_field("user_id", str(user_id))
+        if file_size is not None:
+            form.add_field("file_size", str(file_size))
         if chat_id is not None:
             form.add_field("chat_id", str(chat_id))
         if caption is not None:

@@ -256,6 +256,9 @@ class ControlApi:
             raise ControlError("photo (multipart file or base64 string) is required")
         self.world.user(_int(body.get("user_id"), "user_id"))
         stored = self.bot_api.store_file("photo", bytes(data), None, None)
+        if body.get("file_size") is not None:
+            # Acts out a photo larger than the test uploads (Telegram reports sizes it holds).
+            stored.declared_size = _int(body.get("file_size"), "file_size")
         content: Json = {"photo": stored.media()}
         if body.get("caption"):
             content["caption"] = str(body["caption"])

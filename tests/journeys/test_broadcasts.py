@@ -492,6 +492,12 @@ async def test_a_photo_goes_with_the_announcement_and_a_moved_buurttent_is_told(
     step = await coord.tap(step, "⬜ Stiphout")
     ask = await coord.tap(step, "Verder")
     assert "Stuur hem nu" in ask["text"]
+    # Over Telegram's 10 MB: refused with the reason, and the draft waits for another photo.
+    too_big = await client.send_photo(coord.id, PNG, file_size=10 * 1024 * 1024 + 1)
+    refused = await client.wait_bot_message(coord.id, after=too_big["message_id"])
+    assert refused["text"] == coord._("Die foto is te groot (hoogstens 10 MB). Stuur een kleinere.")
+    async with sessions() as session:
+        assert (await session.exec(select(Broadcast))).all() == []
     sent_photo = await client.send_photo(coord.id, PNG)
     _intro, preview, actions = await client.wait_bot_messages(
         coord.id, 3, after=sent_photo["message_id"]

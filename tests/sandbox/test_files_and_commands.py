@@ -129,6 +129,19 @@ async def test_user_photo_can_be_downloaded_by_bot(
     assert bytes(await file.download_as_bytearray()) == data
 
 
+async def test_user_photo_with_a_declared_size(bot: Bot, client: SandboxClient, anna: User) -> None:
+    """A test can act out a 12 MB photo without uploading 12 MB; the bytes stay small."""
+    data = png(4, 4)
+    await client.send_photo(anna["id"], data, file_size=12 * 1024 * 1024)
+    (update,) = (await bot.get_updates())[-1:]
+    assert update.message is not None
+    photo = update.message.photo[-1]
+    assert photo.file_size == 12 * 1024 * 1024
+    file = await bot.get_file(photo.file_id)
+    assert file.file_size == 12 * 1024 * 1024
+    assert bytes(await file.download_as_bytearray()) == data
+
+
 async def test_edit_caption(bot: Bot, anna: User) -> None:
     sent = await bot.send_photo(anna["id"], png(1, 1), caption="oud")
     edited = await bot.edit_message_caption(anna["id"], sent.message_id, caption="nieuw")
