@@ -150,6 +150,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "menu": menu.on_menu,
         "inv": invites.on_invite,
         "rev": invites.on_revoke,
+        "snd": invites.on_allow_sending,
         "team": teams.on_team,
         "tdec": teams.on_decision,
         "grp": chats.on_register,

@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.delivery import Outgoing
 from bot.delivery import Recipient as Outbound
 from bot.i18n import N_, SUPPORTED_LANGUAGES, Lang
+from bot.roles import Role, Roles, roles_of
 from bot.services import Services
 from handlers.callbacks import pack
 from storage import broadcasts as store
@@ -105,6 +106,13 @@ class Audience:
     @property
     def empty(self) -> bool:
         return not (self.everyone or self.wijken or self.teams or self.groups or self.parks)
+
+    def within(self, allowed: frozenset[str] | None) -> bool:
+        """Only wijken, all of them allowed (None: no limit, as for a coordinator)."""
+        if allowed is None:
+            return True
+        only_wijken = not (self.everyone or self.teams or self.groups or self.parks)
+        return only_wijken and bool(self.wijken) and set(self.wijken) <= allowed
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))
@@ -309,6 +317,30 @@ def fields_of(broadcast: Broadcast) -> dict[str, str]:
     return loaded if isinstance(loaded, dict) else {}
 
 
+NOT_ALLOWED = N_("Naar dit publiek mag je geen berichten sturen.")
+
+
+async def allowed_wijken(services: Services, roles: Roles) -> frozenset[str] | None:
+    """Where someone may send announcements: None for coordinators (anywhere); for a team
+    contact the coordinator allowed, the wijk of each approved team they are contact of."""
+    if roles.has(Role.COORDINATOR):
+        return None
+    scopes = set(roles.scopes(Role.TEAM_SENDER)) & set(roles.scopes(Role.TEAM_CONTACT))
+    ids = [int(s.removeprefix("team:")) for s in scopes if s.removeprefix("team:").isdigit()]
+    async with services.sessions() as session:
+        teams = [await team_store.get(session=session, team_id=team_id) for team_id in ids]
+    return frozenset(t.wijk for t in teams if t is not None and t.status == "approved")
+
+
+async def check_may_send(services: Services, broadcast: Broadcast) -> None:
+    """Checked again when it goes out: a team contact's permission may have ended since."""
+    if broadcast.kind == "reminder":
+        return  # asked for by the residents themselves
+    allowed = await allowed_wijken(services, await roles_of(services, broadcast.author_id))
+    if not Audience.loads(broadcast.audience).within(allowed):
+        raise BroadcastError(NOT_ALLOWED)
+
+
 async def create(
     services: Services,
     author_id: int,
@@ -316,11 +348,14 @@ async def create(
     fields: dict[str, str],
     audience: Audience,
     photo: str | None,
+    allowed: frozenset[str] | None = None,
 ) -> Broadcast:
     if kind not in KINDS:
         raise BroadcastError(N_("Die soort bericht ken ik niet."))
     if audience.empty:
         raise BroadcastError(N_("Kies eerst wie het bericht krijgt."))
+    if not audience.within(allowed):
+        raise BroadcastError(NOT_ALLOWED)
     broadcast = Broadcast(
         kind=kind,
         author_id=author_id,
@@ -381,6 +416,15 @@ async def _wijken_with_channel(session: Any, wijken: list[str]) -> list[str]:
 
 async def start_sending(services: Services, broadcast_id: int, actor_id: int | None) -> int:
     """Hand a draft or due broadcast to the delivery engine; how many recipients it has."""
+    async with services.sessions() as session:
+        due = await store.get(session=session, broadcast_id=broadcast_id)
+    if due is not None and due.status in ("draft", "scheduled"):
+        try:
+            await check_may_send(services, due)
+        except BroadcastError:
+            # Planned by someone who may no longer send there: it never goes out.
+            await _move(services, broadcast_id, "cancelled", actor_id)
+            raise
     broadcast = await _move(services, broadcast_id, "sending", actor_id)
     if broadcast.kind == "reminder":
         async with services.sessions() as session:

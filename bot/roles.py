@@ -19,6 +19,9 @@ INVITE_PREFIX = "inv-"
 class Role(StrEnum):
     ENTREPRENEUR = "entrepreneur"
     TEAM_CONTACT = "team_contact"
+    # A team contact whom the coordinator allows to send announcements to the team's own
+    # wijk; scope "team:<id>", the same as the contact role it extends.
+    TEAM_SENDER = "team_sender"
     GROUP_ADMIN = "group_admin"
     WIJKBOA = "wijkboa"
     COORDINATOR = "coordinator"
@@ -28,6 +31,7 @@ class Role(StrEnum):
 ROLE_LABELS: dict[Role, str] = {
     Role.ENTREPRENEUR: N_("ondernemer"),
     Role.TEAM_CONTACT: N_("contactpersoon van een team"),
+    Role.TEAM_SENDER: N_("mag berichten sturen aan de eigen wijk"),
     Role.GROUP_ADMIN: N_("beheerder van een groep"),
     Role.WIJKBOA: N_("wijkboa"),
     Role.COORDINATOR: N_("coördinator"),
@@ -37,6 +41,7 @@ ROLE_LABELS: dict[Role, str] = {
 ROLE_CODES: dict[Role, str] = {
     Role.ENTREPRENEUR: "en",
     Role.TEAM_CONTACT: "tc",
+    Role.TEAM_SENDER: "ts",
     Role.GROUP_ADMIN: "ga",
     Role.WIJKBOA: "bo",
     Role.COORDINATOR: "co",
@@ -169,9 +174,30 @@ async def revoke(services: Services, revoker: Roles, by: int, grant_id: int) -> 
         if target.role in (Role.ADMIN, Role.COORDINATOR) and not revoker.has(Role.ADMIN):
             raise RoleError(N_("Die rol kan alleen een beheerder van de bot intrekken."))
         revoked = await store.revoke(session=session, grant_id=grant_id, by=by)
+        if revoked is not None and revoked.role == Role.TEAM_CONTACT and revoked.scope:
+            # Sending for the team rests on being its contact: it ends with it.
+            await store.revoke_scope(
+                session=session, scope=revoked.scope, by=by, user_id=revoked.user_id
+            )
     if revoked is None:
         raise RoleError(N_("Die rol bestaat niet meer."))
     return revoked
+
+
+async def allow_sending(services: Services, by: int, contact_grant_id: int) -> RoleGrant:
+    """A coordinator lets a team contact send announcements to the team's own wijk."""
+    async with services.sessions() as session:
+        contact = await session.get(RoleGrant, contact_grant_id)
+    if (
+        contact is None
+        or contact.revoked_at is not None
+        or contact.role != Role.TEAM_CONTACT
+        or not (contact.scope or "").removeprefix("team:").isdigit()
+    ):
+        raise RoleError(N_("Die rol bestaat niet meer."))
+    return await grant(
+        services, contact.user_id, Role.TEAM_SENDER, contact.scope, name=contact.name, by=by
+    )
 
 
 async def holders(services: Services) -> list[RoleGrant]:

@@ -26,10 +26,10 @@ from bot.broadcasts import FIELDS, KINDS, Audience, BroadcastError
 from bot.delivery import Counts
 from bot.i18n import N_, Lang
 from bot.residents import KIND_LABELS
-from bot.roles import Role
+from bot.roles import Role, roles_of
 from bot.services import BotContext, Services
 from handlers import fallback, keyboards, notify
-from handlers.auth import requires
+from handlers.auth import refuse, requires
 from handlers.callbacks import pack, unpack
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
@@ -71,14 +71,33 @@ async def _clear(context: BotContext, user_id: int) -> None:
         await conversations.clear(session=session, user_id=user_id)
 
 
+async def _allowed(context: BotContext, user_id: int) -> frozenset[str] | None:
+    """The wijken this person may send to; None: anywhere (a coordinator)."""
+    roles = context.roles or await roles_of(context.services, user_id)
+    return await broadcasts.allowed_wijken(context.services, roles)
+
+
+async def _may_touch(context: BotContext, user_id: int, broadcast_id: int) -> bool:
+    """Coordinators act on every broadcast; a team contact only on their own."""
+    if await _allowed(context, user_id) is None:
+        return True
+    async with context.services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+    return broadcast is not None and broadcast.author_id == user_id
+
+
 # ---------------------------------------------------------------- composing
 
 
-@requires(Role.COORDINATOR)
+@requires(Role.COORDINATOR, Role.TEAM_SENDER)
 async def compose(update: Update, context: BotContext) -> None:
     """/bericht: which kind of announcement?"""
     lang = await lang_for(update, context)
     _ = lang.gettext
+    user = update.effective_user
+    if user is not None and await _allowed(context, user.id) == frozenset():
+        await show(update, _("Je team is (nog) niet goedgekeurd. Daarna kun je berichten sturen."))
+        return
     buttons = [
         InlineKeyboardButton(
             f"{KIND_ICONS[kind]} {_(KIND_LABELS[kind])}", callback_data=pack("bc", "kind", kind)
@@ -236,6 +255,10 @@ async def _ask_audience(
     lang = await lang_for(update, context)
     _ = lang.gettext
     audience = Audience(**dict(data.get("audience") or {}))  # type: ignore[arg-type]
+    allowed = await _allowed(context, user_id)
+    if allowed is not None:
+        await _ask_own_wijk(update, context, audience, allowed)
+        return
     team_word, group_word, park_word = _("Team"), _("Groep"), _("Ondernemers")
     rows = [
         [
@@ -290,13 +313,44 @@ async def _ask_audience(
     await show(update, text, InlineKeyboardMarkup(rows))
 
 
+async def _ask_own_wijk(
+    update: Update, context: BotContext, audience: Audience, allowed: frozenset[str]
+) -> None:
+    """A team contact sends to their own wijk only: no other choice is offered."""
+    _ = (await lang_for(update, context)).gettext
+    wijk_buttons = [
+        InlineKeyboardButton(
+            tick(w.slug in audience.wijken, w.name), callback_data=pack("bc", "aw", w.slug)
+        )
+        for w in context.services.areas.wijken
+        if w.slug in allowed
+    ]
+    rows = [
+        *keyboards.rows(wijk_buttons),
+        [InlineKeyboardButton(_("Verder"), callback_data=pack("bc", "adone", "-"))],
+    ]
+    text = "\n\n".join(
+        [
+            _("Je stuurt aan de wijk van je team. Tik de wijk aan, dan op Verder."),
+            _(
+                "Een wijk is: het wijkkanaal, de goedgekeurde groepen en de bewoners die hier zijn aangemeld."
+            ),
+        ]
+    )
+    await show(update, text, InlineKeyboardMarkup(rows))
+
+
 def _toggle(values: list[object], value: object) -> list[object]:
     return [v for v in values if v != value] if value in values else [*values, value]
 
 
-@requires(Role.COORDINATOR)
+@requires(Role.COORDINATOR, Role.TEAM_SENDER)
 async def on_compose(update: Update, context: BotContext) -> None:
-    """Every button of composing, scheduling and changing broadcasts (coordinators only)."""
+    """Every button of composing, scheduling and changing broadcasts.
+
+    A team contact's presses are checked here on the server side, forged ones too: only
+    their own wijk as audience, only their own broadcasts to send, move or cancel.
+    """
     query, user = update.callback_query, update.effective_user
     parts = unpack(query.data if query else None)
     if query is None or user is None or parts is None or len(parts) != 3:
@@ -311,6 +365,12 @@ async def on_compose(update: Update, context: BotContext) -> None:
             await _ask_field(update, context, user.id, {"kind": value, "i": 0, "fields": {}})
             return
         if action in ("all", "aw", "at", "ag", "ap", "adone", "nophoto"):
+            allowed = await _allowed(context, user.id)
+            if allowed is not None and not (
+                action in ("adone", "nophoto") or (action == "aw" and value in allowed)
+            ):
+                await refuse(update, context)
+                return
             await _audience_button(update, context, query, user, action, value)
             return
         if (
@@ -318,6 +378,9 @@ async def on_compose(update: Update, context: BotContext) -> None:
             in ("send", "plan", "week", "drop", "late", "cancel", "move", "edit", "off", "moved")
             and value.isdigit()
         ):
+            if not await _may_touch(context, user.id, int(value)):
+                await refuse(update, context)
+                return
             await _broadcast_button(update, context, query, user, action, int(value))
             return
     except BroadcastError as error:
@@ -405,6 +468,7 @@ async def _preview(
             fields,
             Audience(**dict(data.get("audience") or {})),
             photo,
+            await _allowed(context, user_id),
         )  # type: ignore[arg-type]
     except BroadcastError as error:
         await show(update, _(error.key).format(**error.values))
@@ -586,13 +650,13 @@ def _audience_label(lang: Lang, context: BotContext, broadcast: Broadcast) -> st
     return ", ".join(names)
 
 
-@requires(Role.COORDINATOR)
+@requires(Role.COORDINATOR, Role.TEAM_SENDER)
 async def planned(update: Update, context: BotContext) -> None:
-    """/gepland: what is scheduled, with cancel and move."""
+    """/gepland: what is scheduled (a team contact: their own), with cancel and move."""
     lang = await lang_for(update, context)
     _ = lang.gettext
     async with context.services.sessions() as session:
-        items = await store.scheduled(session=session)
+        items = await store.scheduled(session=session, author_id=await _own_only(update, context))
     if not items:
         await show(update, _("Er staat niets ingepland."))
         return
@@ -625,13 +689,21 @@ async def planned(update: Update, context: BotContext) -> None:
     await show(update, "\n".join(lines), InlineKeyboardMarkup(rows))
 
 
-@requires(Role.COORDINATOR)
+async def _own_only(update: Update, context: BotContext) -> int | None:
+    """None for a coordinator (every broadcast); a team contact's own id (only theirs)."""
+    user = update.effective_user
+    if user is None or await _allowed(context, user.id) is None:
+        return None
+    return user.id
+
+
+@requires(Role.COORDINATOR, Role.TEAM_SENDER)
 async def sent(update: Update, context: BotContext) -> None:
     """/verzonden: recent broadcasts with delivered, failed, blocked and replies."""
     lang = await lang_for(update, context)
     _ = lang.gettext
     async with context.services.sessions() as session:
-        items = await store.recent(session=session)
+        items = await store.recent(session=session, author_id=await _own_only(update, context))
         stats = [
             (
                 item,
@@ -703,15 +775,12 @@ async def result(update: Update, context: BotContext) -> None:
 
 
 @requires(Role.TEAM_CONTACT)
-@button(1)
+@button(1, numeric=True)
 async def on_result(
     update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
 ) -> None:
     """The action chosen: ask the number."""
     _ = (await lang_for(update, context)).gettext
-    if not args[0].isdigit():
-        await stale_button(update, context)
-        return
     await query.answer()
     await _put(context, user.id, "result", {"broadcast": int(args[0])})
     await show(update, _("Hoeveel woningen kregen witte voetjes? Typ een getal."))

@@ -43,6 +43,7 @@ ROLE_COMMANDS: dict[Role, tuple[tuple[str, str], ...]] = {
         ("team", N_("Je buurtpreventieteam")),
         ("resultaat", N_("Resultaat van Witte Voetjes doorgeven")),
     ),
+    Role.TEAM_SENDER: _COORDINATION[:3],
 }
 
 

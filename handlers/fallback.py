@@ -63,8 +63,12 @@ async def stale_button(update: Update, context: BotContext) -> None:
     await query.answer(_("Deze knop werkt niet meer. Tik op /start."), show_alert=True)
 
 
-def button(size: int) -> Callable[[ButtonHandler], Callable[[Update, BotContext], Awaitable[None]]]:
+def button(
+    size: int, *, numeric: bool = False
+) -> Callable[[ButtonHandler], Callable[[Update, BotContext], Awaitable[None]]]:
     """Parse a button's data into `size` parts after the action, or answer it as stale.
+
+    With `numeric`, every part must be a number (an id), so the handler may int() them.
 
     A ResidentError from the domain (a wijk, language or choice that does not exist)
     also ends as a stale answer, so the wrapped handler must make its domain call
@@ -76,7 +80,13 @@ def button(size: int) -> Callable[[ButtonHandler], Callable[[Update, BotContext]
         async def wrapped(update: Update, context: BotContext) -> None:
             query, user = update.callback_query, update.effective_user
             parts = unpack(query.data if query else None)
-            if query is None or user is None or parts is None or len(parts) != size + 1:
+            if (
+                query is None
+                or user is None
+                or parts is None
+                or len(parts) != size + 1
+                or (numeric and not all(part.isdigit() for part in parts[1:]))
+            ):
                 await stale_button(update, context)
                 return
             try:

@@ -236,6 +236,7 @@ async def _show_roles(update: Update, context: BotContext) -> None:
         return
     lines = [bold(_("Rollen"))]
     buttons = []
+    senders = {(g.user_id, g.scope) for g in grants if g.role == Role.TEAM_SENDER}
     for number, held in enumerate(grants, start=1):
         scope = scope_label(lang, context, held.scope, names)
         who = escape(held.name or str(held.user_id))
@@ -248,17 +249,24 @@ async def _show_roles(update: Update, context: BotContext) -> None:
                 _("Intrekken {n}").format(n=number), callback_data=pack("rev", str(held.id))
             )
         )
-    await show(update, "\n".join(lines), InlineKeyboardMarkup(keyboards.rows(buttons, 3)))
+        if held.role == Role.TEAM_CONTACT and (held.user_id, held.scope) not in senders:
+            buttons.append(
+                InlineKeyboardButton(
+                    _("Mag berichten sturen {n}").format(n=number),
+                    callback_data=pack("snd", str(held.id)),
+                )
+            )
+    await show(update, "\n".join(lines), InlineKeyboardMarkup(keyboards.rows(buttons, 2)))
 
 
 @requires(Role.COORDINATOR)
-@button(1)
+@button(1, numeric=True)
 async def on_revoke(
     update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
 ) -> None:
     """End one role; the holder is told and their menu shrinks."""
     _ = (await lang_for(update, context)).gettext
-    if not args[0].isdigit() or context.roles is None:
+    if context.roles is None:
         await stale_button(update, context)
         return
     try:
@@ -277,4 +285,29 @@ async def on_revoke(
     await _show_roles(update, context)
 
 
+@requires(Role.COORDINATOR)
+@button(1, numeric=True)
+async def on_allow_sending(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """Let a team contact send announcements to their team's wijk; they are told."""
+    _ = (await lang_for(update, context)).gettext
+    try:
+        held = await roles.allow_sending(context.services, user.id, int(args[0]))
+    except RoleError as error:
+        await query.answer(_(error.key), show_alert=True)
+        return
+    await query.answer(_("Toegestaan."))
+    await commands.refresh_chat(context.bot, context.services, held.user_id)
+
+    def render(lang: Lang) -> tuple[str, None]:
+        return lang.gettext(MAY_SEND), None
+
+    await notify.tell(context, held.user_id, render)
+    await _show_roles(update, context)
+
+
+MAY_SEND = N_(
+    "Je mag nu berichten sturen aan de wijk van je team. Begin met /bericht. De coördinator kan dit weer intrekken."
+)
 ENDED = N_("Je rol als {role} is beëindigd. Vragen? Neem contact op met de coördinator.")

@@ -109,21 +109,21 @@ async def _change_scheduled(
     return broadcast
 
 
-async def scheduled(*, session: AsyncSession) -> list[Broadcast]:
-    result = await session.exec(
-        select(Broadcast).where(Broadcast.status == "scheduled").order_by(col(Broadcast.send_at))
-    )
-    return list(result)
+async def scheduled(*, session: AsyncSession, author_id: int | None = None) -> list[Broadcast]:
+    """Everything scheduled, or one author's (a team contact sees only their own)."""
+    query = select(Broadcast).where(Broadcast.status == "scheduled")
+    if author_id is not None:
+        query = query.where(Broadcast.author_id == author_id)
+    return list(await session.exec(query.order_by(col(Broadcast.send_at))))
 
 
-async def recent(*, session: AsyncSession, limit: int = 10) -> list[Broadcast]:
-    result = await session.exec(
-        select(Broadcast)
-        .where(col(Broadcast.status).in_(["sending", "sent"]))
-        .order_by(col(Broadcast.id).desc())
-        .limit(limit)
-    )
-    return list(result)
+async def recent(
+    *, session: AsyncSession, limit: int = 10, author_id: int | None = None
+) -> list[Broadcast]:
+    query = select(Broadcast).where(col(Broadcast.status).in_(["sending", "sent"]))
+    if author_id is not None:
+        query = query.where(Broadcast.author_id == author_id)
+    return list(await session.exec(query.order_by(col(Broadcast.id).desc()).limit(limit)))
 
 
 async def subscribers(

@@ -566,3 +566,89 @@ async def test_a_scheduled_broadcast_gets_new_words_unless_someone_was_first(
         kept = await session.get(Broadcast, bid)
     assert kept is not None
     assert json.loads(kept.fields)["title"] == "Andere kop"
+
+
+async def test_a_team_contact_the_coordinator_allows_sends_to_their_own_wijk_only(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    from bot import broadcasts as service
+    from bot.broadcasts import BroadcastError
+    from bot.roles import Role, grant
+    from storage.models import Team
+
+    coord = await person("Carla", user_id=ADMIN_ID)
+    tom = await person("Tom", wijk="stiphout")
+    anna = await person("Anna", wijk="stiphout")
+    far = await person("Ver", wijk="brandevoort")
+    async with sessions() as session:
+        team = Team(name="De Uilen", wijk="stiphout", status="approved", contact_user_id=tom.id)
+        session.add(team)
+        await session.commit()
+        team_id = team.id
+    await grant(
+        services_of(bot), tom.id, Role.TEAM_CONTACT, f"team:{team_id}", name="Tom", by=ADMIN_ID
+    )
+    refused = await tom.say("/bericht")  # not allowed until the coordinator says so
+    assert refused["text"] == "Dat mag je niet. Kijk bij /help wat je wel kunt."
+
+    listing = await coord.say("/rollen")
+    for garbled in ("r1:snd:abc", "r1:rev:-1"):  # not an id: an old or forged button
+        answer = await coord.press_data(listing, garbled)
+        assert answer is not None
+        assert answer["text"] == "Deze knop werkt niet meer. Tik op /start."
+    listing = await coord.tap(listing, "Mag berichten sturen 1")
+    assert "Tom: mag berichten sturen aan de eigen wijk (team De Uilen)" in listing["text"]
+    assert "Mag berichten sturen 1" not in buttons(listing)  # allowed once, not twice
+    told = await tom.next_reply()
+    assert told["text"].startswith("Je mag nu berichten sturen aan de wijk van je team.")
+
+    choice = await tom.say("/bericht")
+    step = await tom.tap(choice, "📰 Nieuws")
+    for answer in ANSWERS["nieuws"]():
+        step = await tom.say(answer)
+    assert set(buttons(step)) == {"⬜ Stiphout", "Verder"}  # nothing beyond the own wijk
+    # Forged presses for another wijk, everyone, a park or a group are refused.
+    for forged in ("r1:bc:aw:brandevoort", "r1:bc:all:-", "r1:bc:ap:bzob", "r1:bc:ag:1"):
+        answer = await tom.press_data(step, forged)
+        assert answer is not None
+        assert answer["text"] == "Dat mag je niet. Kijk bij /help wat je wel kunt."
+    step = await tom.tap(step, "⬜ Stiphout")
+    step = await tom.tap(step, "Verder")
+    pressed = await client.press(tom.id, tom.id, step["message_id"], buttons(step)["Zonder foto"])
+    await client.callback_answer(pressed["callback_query_id"])
+    _intro, _preview, actions = await client.wait_bot_messages(tom.id, 3, after=step["message_id"])
+    tom.last_id = actions["message_id"]
+
+    # A coordinator's draft is not the team contact's to send, whatever the button says.
+    theirs = await compose(coord, "nieuws", ["Brandevoort"], preview_checks=False)
+    answer = await tom.press_data(actions, f"r1:bc:send:{bid_of(theirs)}")
+    assert answer is not None
+    assert answer["text"] == "Dat mag je niet. Kijk bij /help wat je wel kunt."
+    assert await status_of(sessions, bid_of(theirs)) == "draft"
+
+    await tom.tap(actions, "Nu versturen")
+    got = await client.wait_bot_message(anna.id, after=anna.last_id)
+    assert "Vanaf maandag is Sanne de wijkboa van Stiphout." in got["text"]
+    bid = bid_of(actions)
+
+    async def sent() -> bool:
+        return await status_of(sessions, bid) == "sent"
+
+    await wait_for(sent)
+    assert [m for m in await client.bot_messages(far.id) if m["message_id"] > far.last_id] == []
+    own = await tom.say("/verzonden")  # only their own broadcasts
+    assert own["text"].count("\n") == 1
+
+    # The permission ends with a tap; a broadcast they planned no longer goes out.
+    planned = await compose(tom, "nieuws", ["Stiphout"], preview_checks=False)
+    planned_id = bid_of(planned)
+    listing = await coord.say("/rollen")
+    number = next(
+        line.split(".")[0] for line in listing["text"].splitlines() if "mag berichten" in line
+    )
+    await coord.tap(listing, f"Intrekken {number}")
+    with pytest.raises(BroadcastError):
+        await service.start_sending(services_of(bot), planned_id, None)
+    assert await status_of(sessions, planned_id) == "cancelled"
+    again = await tom.say("/bericht")
+    assert again["text"] == "Dat mag je niet. Kijk bij /help wat je wel kunt."

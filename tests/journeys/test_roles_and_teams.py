@@ -357,11 +357,17 @@ PRIVILEGED_COMMANDS = {
     "/uitnodigen": {Role.COORDINATOR, Role.ADMIN},
     "/rollen": {Role.COORDINATOR, Role.ADMIN},
     "/team": {Role.TEAM_CONTACT},
+    # A team contact the coordinator allowed to send: their own wijk and broadcasts only
+    # (tests/journeys/test_broadcasts.py checks the limits).
+    "/bericht": {Role.COORDINATOR, Role.ADMIN, Role.TEAM_SENDER},
+    "/gepland": {Role.COORDINATOR, Role.ADMIN, Role.TEAM_SENDER},
+    "/verzonden": {Role.COORDINATOR, Role.ADMIN, Role.TEAM_SENDER},
 }
 ROLE_SCOPES: dict[Role | None, str | None] = {
     None: None,
     Role.ENTREPRENEUR: "park:bzob",
     Role.TEAM_CONTACT: "team:new",
+    Role.TEAM_SENDER: "team:1",
     Role.GROUP_ADMIN: "group:-4000000001",
     Role.WIJKBOA: "wijk:stiphout",
     Role.COORDINATOR: None,
@@ -390,7 +396,7 @@ async def test_permission_matrix(
         team_id, other_id = victim.id, other.id
     coordinator_only = [
         "r1:inv:co", "r1:inv:bo:w-stiphout:1:7", f"r1:tdec:ok:{team_id}", f"r1:rev:{other_id}",
-        f"r1:dorm:t:{team_id}", "r1:gdec:ok:1",
+        f"r1:dorm:t:{team_id}", "r1:gdec:ok:1", f"r1:snd:{other_id}",
     ]  # fmt: skip
     anchor = await someone.say("/help")
     for data in coordinator_only:
