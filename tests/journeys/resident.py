@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,3 +63,8 @@ class Resident:
         """Press with arbitrary data, as a forged or outdated client would; the bot's answer."""
         pressed = await self.client.press_forged(self.id, self.id, message["message_id"], data)
         return await self.client.callback_answer(pressed["callback_query_id"])
+
+
+# The journey fixtures (tests/journeys/conftest.py): someone new, someone who started.
+MakeResident = Callable[..., Awaitable[Resident]]
+MakePerson = Callable[..., Awaitable[Resident]]

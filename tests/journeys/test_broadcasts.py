@@ -13,13 +13,11 @@ from bot.app import BotApplication, build_application, running
 from bot.cli import SANDBOX_TOKEN
 from bot.services import services_of
 from bot.settings import Settings
-from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import Broadcast, Group, Reply, utcnow
-from tests.journeys.resident import Json, Resident, buttons
+from tests.journeys.resident import Json, MakePerson, Resident, buttons
 
-MakePerson = Callable[..., Awaitable[Resident]]
 ADMIN_ID = 900001
 
 
@@ -45,23 +43,6 @@ LABELS = {
     "nieuws": "Nieuws",
 }
 ICONS = {"witte_voetjes": "👣", "buurttent": "⛺", "challenge": "🏆", "nieuws": "📰"}
-
-
-@pytest.fixture
-def person(bot: BotApplication, client: SandboxClient) -> MakePerson:
-    translator = services_of(bot).translator
-
-    async def make(
-        name: str, code: str = "nl", *, user_id: int | None = None, wijk: str | None = None
-    ) -> Resident:
-        user = await client.create_user(name, language_code=code, user_id=user_id)
-        someone = Resident(client, user, translator.for_language(code))
-        welcome = await someone.say(f"/start wijk-{wijk}" if wijk else "/start")
-        if language_name(code) in buttons(welcome):
-            await someone.tap(welcome, language_name(code))
-        return someone
-
-    return make
 
 
 async def compose(

@@ -14,13 +14,12 @@ from sqlmodel import select
 
 from bot.app import BotApplication
 from bot.channels import follower_count
-from bot.services import services_of
 from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from storage import channels as store
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Channel, User
-from tests.journeys.resident import Json, Resident, buttons
+from tests.journeys.resident import Json, MakeResident, Resident, buttons
 
 COORDINATOR_ID = 900001
 FOLLOW = "Volg het wijkkanaal"
@@ -31,19 +30,6 @@ HERE = "Abonneer hier"
 LINKED = "Gekoppeld: {title} is nu het kanaal van {wijk}."
 NO_LINK = "Het kanaal heeft nog geen openbare naam of uitnodigingslink. Maak die eerst."
 JOINED = "Gelukt! Je volgt nu {wijk}."
-
-MakeResident = Callable[..., Awaitable[Resident]]
-
-
-@pytest.fixture
-def resident(bot: BotApplication, client: SandboxClient) -> MakeResident:
-    translator = services_of(bot).translator
-
-    async def make(name: str = "Anna", language_code: str = "nl", **extra: int) -> Resident:
-        user = await client.create_user(name, language_code=language_code, **extra)
-        return Resident(client, user, translator.for_language(language_code))
-
-    return make
 
 
 async def coordinator(resident: MakeResident, code: str) -> Resident:

@@ -19,25 +19,13 @@ from handlers.keyboards import language_name, quiet_label
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import MembershipEvent, User
-from tests.journeys.resident import Resident, buttons
+from tests.journeys.resident import MakeResident, buttons
 
-MakeResident = Callable[..., Awaitable[Resident]]
 WELCOME = "Welkom bij Buurtbot, de buurtpreventie van {city}."
 CALL_112 = "Is er nu gevaar? Bel altijd eerst 112."
 CHOOSE_WIJK = "Kies je wijk:"
 JOINED = "Gelukt! Je volgt nu {wijk}."
 STALE = "Deze knop werkt niet meer. Tik op /start."
-
-
-@pytest.fixture
-def resident(bot: BotApplication, client: SandboxClient) -> MakeResident:
-    translator = services_of(bot).translator
-
-    async def make(name: str = "Anna", language_code: str = "nl") -> Resident:
-        user = await client.create_user(name, language_code=language_code)
-        return Resident(client, user, translator.for_language(language_code))
-
-    return make
 
 
 async def stored(sessions: SessionFactory, user_id: int) -> User | None:

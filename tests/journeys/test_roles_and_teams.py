@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -12,32 +11,13 @@ from sqlmodel import col, select
 from bot.app import BotApplication
 from bot.roles import Role, grant
 from bot.services import services_of
-from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Group, Invite, RoleGrant, Team, utcnow
-from tests.journeys.resident import Resident, buttons
+from tests.journeys.resident import MakePerson, Resident, buttons
 
-MakePerson = Callable[..., Awaitable[Resident]]
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
 REFUSED = "Dat mag je niet. Kijk bij /help wat je wel kunt."
-
-
-@pytest.fixture
-def person(bot: BotApplication, client: SandboxClient) -> MakePerson:
-    translator = services_of(bot).translator
-
-    async def make(name: str, code: str = "nl", user_id: int | None = None) -> Resident:
-        user = await client.create_user(name, language_code=code, user_id=user_id)
-        someone = Resident(client, user, translator.for_language(code))
-        # A bot cannot write first to someone who never started it; and the language
-        # chosen here is the one the bot's own notifications use.
-        welcome = await someone.say("/start")
-        if language_name(code) in buttons(welcome):
-            await someone.tap(welcome, language_name(code))
-        return someone
-
-    return make
 
 
 async def give(bot: BotApplication, who: Resident, role: Role, scope: str | None = None) -> None:
