@@ -29,7 +29,6 @@ import collections
 import json
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, percentile, pin  # noqa: E402 - needs ROOT on the path
+from bench.common import percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 FOUNDER = 900001
@@ -187,16 +186,7 @@ async def run(residents: int, groups: int, scale: float, tmp: Path) -> None:
     from storage.engine import create_engine
     from storage.models import Broadcast, Delivery
 
-    port = free_port()
-    sandbox = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", "--port", str(port), "--scale", str(scale), cwd=ROOT
-    )
-    try:
-        for _ in range(100):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            await asyncio.sleep(0.1)
+    async with sandbox_process(__file__, "--scale", str(scale)) as port:
         database_url = f"sqlite+aiosqlite:///{tmp / 'broadcast.db'}"
         engine = create_engine(database_url)
         await migrate.upgrade(engine)
@@ -324,9 +314,6 @@ async def run(residents: int, groups: int, scale: float, tmp: Path) -> None:
                 channel_row = await figures(
                     client, f"[bc{posts}]", world["channels"], since, time.time(), 30.0
                 )
-    finally:
-        sandbox.send_signal(signal.SIGINT)
-        await asyncio.wait_for(sandbox.wait(), timeout=10)
 
     print(
         f"one broadcast to {residents} residents + {groups} groups = {len(chats)} chats; "

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent  # where `python -m bot` and the benches run
 
 
 def free_port() -> int:
@@ -23,3 +31,25 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@asynccontextmanager
+async def sandbox_process(script: str, *args: str, quiet: bool = False) -> AsyncIterator[int]:
+    """`script --serve --port N *args` in a process of its own (so the sandbox has its own
+    core and the bot's figures are the bot's); yields N once the port answers."""
+    port = free_port()
+    sandbox = await asyncio.create_subprocess_exec(
+        sys.executable, script, "--serve", "--port", str(port), *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL if quiet else None,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            await asyncio.sleep(0.1)
+        yield port
+    finally:
+        sandbox.send_signal(signal.SIGINT)
+        await asyncio.wait_for(sandbox.wait(), timeout=10)

@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -31,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, percentile, pin  # noqa: E402 - needs ROOT on the path
+from bench.common import percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 WIJKEN = [
@@ -169,17 +167,7 @@ async def run_bot(kind: str, api_base: str, database_url: str) -> tuple[Any, lis
 async def measure(kind: str, residents: int, tmp: Path, rate: float = 0.0) -> dict[str, Any]:
     from bot.app import running
 
-    port = free_port()
-    sandbox = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", "--port", str(port),
-        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            await asyncio.sleep(0.1)
+    async with sandbox_process(__file__, quiet=True) as port:
         database_url = f"sqlite+aiosqlite:///{tmp / f'{kind}-{residents}-{rate:g}.db'}"
         application, service = await run_bot(kind, f"http://127.0.0.1:{port}/bot", database_url)
         async with running(application, poll_timeout=10):
@@ -192,9 +180,6 @@ async def measure(kind: str, residents: int, tmp: Path, rate: float = 0.0) -> di
             out, _ = await driver.communicate()
             cpu = time.process_time() - cpu_before
         result = json.loads(out.decode().strip().splitlines()[-1])
-    finally:
-        sandbox.send_signal(signal.SIGINT)
-        await asyncio.wait_for(sandbox.wait(), timeout=10)
     latencies = result.pop("latencies")
     return {
         "kind": kind,
