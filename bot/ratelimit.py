@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -61,3 +63,30 @@ class RetryingRateLimiter(BaseRateLimiter[int]):
                 attempt += 1
                 log.info("%s refused for flood control; retrying in %.1f s", endpoint, wait)
                 await asyncio.sleep(wait)
+
+
+class SlidingWindow:
+    """At most N events per key within the last `seconds` (a per-person quota)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._events: dict[int, deque[float]] = {}
+
+    def _recent(self, key: int) -> deque[float]:
+        events = self._events.get(key)
+        if events is None:
+            return deque()
+        cutoff = self.clock() - self.seconds
+        while events and events[0] <= cutoff:
+            events.popleft()
+        if not events:
+            del self._events[key]
+        return events
+
+    def allows(self, key: int, limit: int) -> bool:
+        return len(self._recent(key)) < limit
+
+    def record(self, key: int) -> None:
+        self._recent(key)
+        self._events.setdefault(key, deque()).append(self.clock())

@@ -210,3 +210,10 @@ async def forget(services: Services, user_id: int) -> None:
     async with services.sessions() as session:
         await store.erase_user(session=session, user_id=user_id)
         await conversation_store.clear(session=session, user_id=user_id)
+
+
+async def coordinator_ids(services: Services) -> list[int]:
+    """Everyone who acts as coordinator: appointed coordinators and the administrators."""
+    async with services.sessions() as session:
+        appointed = await store.holders(session=session, role=Role.COORDINATOR.value)
+    return sorted({grant.user_id for grant in appointed} | set(services.settings.admins))

@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.areas import Areas
 from bot.categories import Categories
 from bot.i18n import Translator
+from bot.ratelimit import SlidingWindow
 from bot.settings import Settings
 from storage.engine import SessionFactory
 
@@ -48,6 +49,11 @@ class Services:
     render_delivery: Callable[[Delivery], Awaitable[Outgoing]] = field(default=_no_renderer)
     # Told a broadcast's counts while it is sent, and once when it is done.
     on_progress: Callable[[int, Counts], Awaitable[None]] = field(default=_no_progress)
+    # Reports per reporter in the last hour. Kept in memory on purpose: a stored log of
+    # who filed when would tie anonymous reports to people by their times.
+    report_quota: SlidingWindow = field(default_factory=lambda: SlidingWindow(3600.0))
+    # The key of anonymous follow-ups: BUURTBOT_SECRET, or generated once and stored.
+    report_secret: bytes | None = None
 
     @property
     def sessions(self) -> SessionFactory:

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     reports_per_hour: int = Field(
         default=5, ge=1, le=1000, validation_alias=AliasChoices("BUURTBOT_REPORTS_PER_HOUR")
     )
+    # Keys the anonymous reporters' follow-ups; without it a generated one is kept in the
+    # database, which then alone can link them (see README).
+    secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("BUURTBOT_SECRET"))
     weekly_digest_day: str = Field(
         default="mon", validation_alias=AliasChoices("BUURTBOT_WEEKLY_DIGEST_DAY")
     )
@@ -107,6 +110,15 @@ class Settings(BaseSettings):
             return None  # an empty TELEGRAM_BOT_TOKEN= in .env means sandbox mode
         if not isinstance(value, str) or not _TOKEN_RE.match(value.strip()):
             raise ValueError("does not look like a bot token (expected 123456:ABC-...)")
+        return value.strip()
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def _secret(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or len(value.strip()) < 32:
+            raise ValueError("too short: use at least 32 random characters")
         return value.strip()
 
     @field_validator("telegram_api_base_url")

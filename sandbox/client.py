@@ -174,6 +174,27 @@ class SandboxClient:
         form.add_field("photo", data, filename="photo.jpg", content_type="image/jpeg")
         return await self._call("POST", "/sandbox/send_photo", data=form)
 
+    async def send_document(
+        self,
+        user_id: int,
+        data: bytes,
+        *,
+        file_name: str = "document.pdf",
+        mime_type: str = "application/pdf",
+        caption: str | None = None,
+        chat_id: int | None = None,
+    ) -> Json:
+        form = aiohttp.FormData()
+        form.add_field("user_id", str(user_id))
+        form.add_field("file_name", file_name)
+        form.add_field("mime_type", mime_type)
+        if chat_id is not None:
+            form.add_field("chat_id", str(chat_id))
+        if caption is not None:
+            form.add_field("caption", caption)
+        form.add_field("document", data, filename=file_name, content_type=mime_type)
+        return await self._call("POST", "/sandbox/send_document", data=form)
+
     async def send_sticker(self, user_id: int, *, chat_id: int | None = None) -> Json:
         body = self._clean({"user_id": user_id, "chat_id": chat_id})
         return await self._call("POST", "/sandbox/send_sticker", json_body=body)

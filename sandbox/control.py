@@ -123,6 +123,7 @@ class ControlApi:
             web.post("/sandbox/send_location", w(self.send_location)),
             web.post("/sandbox/send_photo", w(self.send_photo)),
             web.post("/sandbox/send_sticker", w(self.send_sticker)),
+            web.post("/sandbox/send_document", w(self.send_document)),
             web.post("/sandbox/edit", w(self.edit)),
             web.post("/sandbox/press", w(self.press)),
             web.get("/sandbox/callbacks/{query_id}", w(self.callback_answer)),
@@ -260,6 +261,24 @@ class ControlApi:
             # Acts out a photo larger than the test uploads (Telegram reports sizes it holds).
             stored.declared_size = _int(body.get("file_size"), "file_size")
         content: Json = {"photo": stored.media()}
+        if body.get("caption"):
+            content["caption"] = str(body["caption"])
+        return self._post(body, content)
+
+    async def send_document(self, request: web.Request) -> Json:
+        body = await self._body(request)
+        data = body.get("document")
+        if isinstance(data, str):
+            data = base64.b64decode(data)
+        elif body.get("document_base64"):
+            data = base64.b64decode(body["document_base64"])
+        if not isinstance(data, bytes | bytearray) or not data:
+            raise ControlError("document (multipart file or base64 string) is required")
+        self.world.user(_int(body.get("user_id"), "user_id"))
+        file_name = str(body.get("file_name") or "document")
+        mime_type = str(body.get("mime_type") or "application/octet-stream")
+        stored = self.bot_api.store_file("document", bytes(data), file_name, mime_type)
+        content: Json = {"document": stored.media()}
         if body.get("caption"):
             content["caption"] = str(body["caption"])
         return self._post(body, content)

@@ -303,6 +303,8 @@ class Report(SQLModel, table=True):
     closed_at: datetime | None = Field(
         default=None, sa_column=_timestamp(nullable=True, index=True)
     )
+    # Telegram file ids of the reporter's photos, space-separated; erased with the row.
+    photos: str = Field(default="", max_length=400)
 
 
 class ReportDaily(SQLModel, table=True):
@@ -319,3 +321,32 @@ class ReportDaily(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=24)
     wijk: str | None = Field(default=None, max_length=40, index=True)
     count: int = Field(default=0, ge=0)
+
+
+class ReportFollowUp(SQLModel, table=True):
+    """How to tell an anonymous reporter about their report, readable only with the secret.
+
+    Keyed by HMAC(secret, ref); the chat id is stored XOR-ed with a pad derived from the
+    secret and the ref, and the reporter's follow-up token only as its HMAC. Without the
+    server secret this table names nobody, and no time or serial number ties a row to a
+    report. Erased with the report by the retention job.
+    """
+
+    __tablename__ = "report_followups"
+
+    ref_hash: str = Field(primary_key=True, max_length=64)
+    token_hash: str = Field(max_length=64)
+    chat_cipher: str = Field(max_length=32)
+
+
+class BotState(SQLModel, table=True):
+    """Small switches and values the bot keeps for itself (key -> text).
+
+    "reports.residents": whether residents may report too (the coordinator's button);
+    "secret": the generated server secret when BUURTBOT_SECRET is not set.
+    """
+
+    __tablename__ = "bot_state"
+
+    key: str = Field(primary_key=True, max_length=40)
+    value: str = Field(default="", max_length=200)

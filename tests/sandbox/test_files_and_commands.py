@@ -142,6 +142,26 @@ async def test_user_photo_with_a_declared_size(bot: Bot, client: SandboxClient, 
     assert bytes(await file.download_as_bytearray()) == data
 
 
+async def test_user_document_arrives_with_its_name_and_type(
+    bot: Bot, client: SandboxClient, anna: User
+) -> None:
+    data = b"%PDF-1.4 not really"
+    await client.send_document(
+        anna["id"], data, file_name="plattegrond.pdf", mime_type="application/pdf"
+    )
+    (update,) = (await bot.get_updates())[-1:]
+    assert update.message is not None
+    document = update.message.document
+    assert document is not None
+    assert (document.file_name, document.mime_type, document.file_size) == (
+        "plattegrond.pdf",
+        "application/pdf",
+        len(data),
+    )
+    file = await bot.get_file(document.file_id)
+    assert bytes(await file.download_as_bytearray()) == data
+
+
 async def test_edit_caption(bot: Bot, anna: User) -> None:
     sent = await bot.send_photo(anna["id"], png(1, 1), caption="oud")
     edited = await bot.edit_message_caption(anna["id"], sent.message_id, caption="nieuw")

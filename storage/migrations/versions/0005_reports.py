@@ -33,6 +33,17 @@ def upgrade() -> None:
     with op.batch_alter_table('report_daily', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_report_daily_wijk'), ['wijk'], unique=False)
 
+    op.create_table('report_followups',
+    sa.Column('ref_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('chat_cipher', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('ref_hash')
+    )
+    op.create_table('bot_state',
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('reports',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ref', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -51,6 +62,7 @@ def upgrade() -> None:
     sa.Column('status_note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
     sa.Column('status_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('photos', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('ref')
     )
@@ -76,6 +88,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_reports_category_area_created')
 
     op.drop_table('reports')
+    op.drop_table('bot_state')
+    op.drop_table('report_followups')
     with op.batch_alter_table('report_daily', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_daily_wijk'))
 

@@ -1,0 +1,243 @@
+"""Queries about Meld een Vermoeden reports, their daily counts and follow-ups."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import case, delete, func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.dialect import insert
+from storage.models import BotState, Conversation, Report, ReportDaily, ReportFollowUp, utcnow
+from storage.roles import audit
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpRow:
+    ref_hash: str
+    token_hash: str
+    chat_cipher: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestCount:
+    area: str
+    category: str
+    recent: int
+    before: int
+
+
+async def add(
+    *,
+    session: AsyncSession,
+    report: Report,
+    day: date,
+    follow_up: Callable[[str], FollowUpRow] | None = None,
+) -> Report:
+    """Store a report, count it in `report_daily` and keep its follow-up: one transaction.
+
+    The reference number needs the row's id, so the row is flushed with a throwaway
+    unique ref first and renamed before the commit.
+    """
+    report.ref = "tmp-" + secrets.token_hex(8)
+    session.add(report)
+    await session.flush()
+    report.ref = f"MV-{day.year}-{report.id:06d}"
+    session.add(report)
+    counted = (
+        insert(session, ReportDaily)
+        .values(day=day, area=report.area, category=report.category, wijk=report.wijk, count=1)
+        .on_conflict_do_update(
+            index_elements=["day", "area", "category"],
+            set_={"count": ReportDaily.__table__.c.count + 1},  # type: ignore[attr-defined]
+        )
+    )
+    await session.exec(counted)
+    if follow_up is not None:
+        row = follow_up(report.ref)
+        session.add(
+            ReportFollowUp(
+                ref_hash=row.ref_hash, token_hash=row.token_hash, chat_cipher=row.chat_cipher
+            )
+        )
+    await session.commit()
+    return report
+
+
+async def recent_count(
+    *, session: AsyncSession, category: str, area: str, since: datetime
+) -> int:
+    """Reports of one category in one area since a moment (ix_reports_category_area_created)."""
+    result = await session.exec(
+        select(func.count())
+        .select_from(Report)
+        .where(
+            Report.category == category,
+            Report.area == area,
+            col(Report.created_at) >= since,
+        )
+    )
+    return int(result.one())
+
+
+async def by_ref(*, session: AsyncSession, ref: str) -> Report | None:
+    result = await session.exec(select(Report).where(Report.ref == ref))
+    return result.first()
+
+
+async def of_reporter(*, session: AsyncSession, reporter_id: int, limit: int = 20) -> list[Report]:
+    result = await session.exec(
+        select(Report)
+        .where(Report.reporter_id == reporter_id)
+        .order_by(col(Report.created_at).desc())
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def latest(*, session: AsyncSession, open_only: bool, limit: int = 10) -> list[Report]:
+    query = select(Report)
+    if open_only:
+        query = query.where(col(Report.closed_at).is_(None))
+    result = await session.exec(query.order_by(col(Report.created_at).desc()).limit(limit))
+    return list(result)
+
+
+async def recent_since(*, session: AsyncSession, reporter_id: int, since: datetime) -> int:
+    result = await session.exec(
+        select(func.count())
+        .select_from(Report)
+        .where(Report.reporter_id == reporter_id, col(Report.created_at) >= since)
+    )
+    return int(result.one())
+
+
+async def set_status(
+    *,
+    session: AsyncSession,
+    ref: str,
+    status: str,
+    note: str | None,
+    closed: bool,
+    actor_id: int,
+) -> Report | None:
+    report = await by_ref(session=session, ref=ref)
+    if report is None:
+        return None
+    now = utcnow()
+    report.status, report.status_note, report.status_at = status, note, now
+    # Reopening a closed report stops its retention clock.
+    report.closed_at = (report.closed_at or now) if closed else None
+    session.add(report)
+    audit(session, actor_id=actor_id, action="report_status", subject=f"report:{ref}", detail=status)
+    await session.commit()
+    return report
+
+
+async def viewed(*, session: AsyncSession, ref: str, actor_id: int) -> Report | None:
+    """A coordinator opens one report: read it and write the view to the audit log."""
+    report = await by_ref(session=session, ref=ref)
+    if report is not None:
+        audit(session, actor_id=actor_id, action="report_view", subject=f"report:{ref}")
+        await session.commit()
+    return report
+
+
+async def digest_counts(
+    *, session: AsyncSession, first: date, split: date, last: date, wijk: str | None = None
+) -> list[DigestCount]:
+    """Per area and category: reports on [split, last] and on [first, split).
+
+    Reads report_daily only (one row per day, area and category), so it stays fast
+    however many reports are stored.
+    """
+    day = col(ReportDaily.day)
+    recent = func.sum(case((day >= split, ReportDaily.count), else_=0))
+    before = func.sum(case((day < split, ReportDaily.count), else_=0))
+    query = (
+        select(ReportDaily.area, ReportDaily.category, recent, before)
+        .where(day >= first, day <= last)
+        .group_by(col(ReportDaily.area), col(ReportDaily.category))
+        .order_by(col(ReportDaily.area), col(ReportDaily.category))
+    )
+    if wijk is not None:
+        query = query.where(ReportDaily.wijk == wijk)
+    rows = await session.exec(query)
+    return [DigestCount(a, c, int(r or 0), int(b or 0)) for a, c, r, b in rows]
+
+
+async def follow_up(*, session: AsyncSession, ref_hash: str) -> ReportFollowUp | None:
+    return await session.get(ReportFollowUp, ref_hash)
+
+
+async def closed_before(*, session: AsyncSession, moment: datetime, limit: int) -> list[Report]:
+    result = await session.exec(
+        select(Report)
+        .where(col(Report.closed_at).is_not(None), col(Report.closed_at) < moment)
+        .order_by(col(Report.id))
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def erase(*, session: AsyncSession, ids: list[int], ref_hashes: list[str]) -> None:
+    """Reports (their photos are in the row) and their follow-ups go; report_daily stays."""
+    await session.exec(delete(ReportFollowUp).where(col(ReportFollowUp.ref_hash).in_(ref_hashes)))  # type: ignore[call-overload]
+    await session.exec(delete(Report).where(col(Report.id).in_(ids)))  # type: ignore[call-overload]
+    await session.commit()
+
+
+async def detach_reporter(*, session: AsyncSession, reporter_id: int) -> int:
+    """On /verwijder: the reports stay for the case, without the person behind them."""
+    result = await session.exec(
+        update(Report).where(col(Report.reporter_id) == reporter_id).values(reporter_id=None)  # type: ignore[call-overload]
+    )
+    await session.commit()
+    return int(result.rowcount or 0)
+
+
+async def drop_drafts(*, session: AsyncSession, flow: str, before: datetime) -> int:
+    """Drafts left alone too long are dropped: nothing half-made lingers."""
+    result = await session.exec(
+        delete(Conversation).where(  # type: ignore[call-overload]
+            col(Conversation.flow) == flow, col(Conversation.updated_at) < before
+        )
+    )
+    await session.commit()
+    return int(result.rowcount or 0)
+
+
+async def state(*, session: AsyncSession, key: str) -> str | None:
+    found = await session.get(BotState, key)
+    return found.value if found is not None else None
+
+
+async def put_state(
+    *, session: AsyncSession, key: str, value: str, actor_id: int | None = None
+) -> None:
+    statement = (
+        insert(session, BotState)
+        .values(key=key, value=value)
+        .on_conflict_do_update(index_elements=["key"], set_={"value": value})
+    )
+    await session.exec(statement)
+    if actor_id is not None:
+        audit(session, actor_id=actor_id, action="setting", subject=key, detail=value)
+    await session.commit()
+
+
+async def state_once(*, session: AsyncSession, key: str, value: str) -> str:
+    """Store `value` unless the key has one; return what is stored (first writer wins)."""
+    statement = (
+        insert(session, BotState)
+        .values(key=key, value=value)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    await session.exec(statement)
+    await session.commit()
+    stored = await state(session=session, key=key)
+    return stored if stored is not None else value
