@@ -27,6 +27,7 @@ from telegram.ext import (
 )
 
 from bot import broadcasts as broadcast_service
+from bot import reports as report_service
 from bot.areas import load_areas
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, delivery_bot
@@ -52,6 +53,7 @@ from handlers import (
     overview,
     preferences,
     privacy,
+    reports,
     teams,
     tracking,
 )
@@ -131,6 +133,10 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "gepland": broadcasts.planned,
         "verzonden": broadcasts.sent,
         "resultaat": broadcasts.result,
+        # Meld een Vermoeden: who may report is decided per user (role or the switch).
+        "melding": reports.report,
+        "mijnmeldingen": reports.my_reports,
+        "vermoedens": reports.overview,
     }
     for name, callback in private_commands.items():
         application.add_handler(CommandHandler(name, callback, NEW_PRIVATE), group=GROUP_MAIN)
@@ -162,6 +168,17 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "bc": broadcasts.on_compose,
         "rep": broadcasts.on_reply,
         "res": broadcasts.on_result,
+        "mvc": reports.on_category,
+        "mva": reports.on_area,
+        "mvw": reports.on_when,
+        "mvp": reports.on_photos,
+        "mvn": reports.on_anonymous,
+        "mvx": reports.on_action,
+        "mvs": reports.on_anonymous_status,
+        "mvr": reports.on_residents_switch,
+        "mvd": reports.on_details,
+        "mvf": reports.on_photos_view,
+        "mvt": reports.on_status,
     }
     for action, callback in buttons.items():
         application.add_handler(
@@ -194,11 +211,15 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     application.add_handler(
         MessageHandler(NEW_PRIVATE & filters.TEXT, conversation.on_text), group=GROUP_MAIN
     )
-    # A photo may belong to an announcement being composed.
+    # A photo may belong to a report or to an announcement being composed.
     application.add_handler(
-        MessageHandler(NEW_PRIVATE & filters.PHOTO, broadcasts.on_photo), group=GROUP_MAIN
+        MessageHandler(NEW_PRIVATE & filters.PHOTO, conversation.on_photo), group=GROUP_MAIN
     )
-    application.add_handler(MessageHandler(NEW_PRIVATE, fallback.not_a_button), group=GROUP_MAIN)
+    # A shared location answers a report's "where".
+    application.add_handler(
+        MessageHandler(NEW_PRIVATE & filters.LOCATION, reports.on_location), group=GROUP_MAIN
+    )
+    application.add_handler(MessageHandler(NEW_PRIVATE, conversation.on_other), group=GROUP_MAIN)
 
     application.add_error_handler(errors.on_error)
     return application
@@ -234,11 +255,31 @@ async def _open(application: BotApplication) -> None:
         ask_late=functools.partial(broadcasts.ask_late, application.bot, services),
     )
     await services.scheduler.start()
+    _install_report_jobs(application, services)
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
         await commands.refresh_chat(application.bot, services, admin_id)
     log.info("bot @%s ready", application.bot.username)
+
+
+def _install_report_jobs(application: BotApplication, services: Services) -> None:
+    """The daily digest at BUURTBOT_REPORT_DIGEST_TIME and the nightly retention run."""
+    assert services.scheduler is not None
+    digest_at = services.settings.report_digest_time
+    services.scheduler.every(
+        "reports:digest",
+        functools.partial(report_service.send_digest, application.bot, services),
+        hour=digest_at.hour,
+        minute=digest_at.minute,
+    )
+    # At night, when nobody reports; a run missed while down simply happens the next night.
+    services.scheduler.every(
+        "reports:retention",
+        functools.partial(report_service.retention, services),
+        hour=3,
+        minute=30,
+    )
 
 
 async def _stop_workers(application: BotApplication) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 
 from bot.areas import Buurt, Wijk
 from bot.i18n import N_
+from bot.reports import export as report_export
 from bot.services import Services
+from storage import reports as report_store
 from storage import residents, users
 from storage.models import User
 
@@ -138,10 +140,13 @@ async def export(services: Services, user_id: int) -> dict[str, Any]:
     """All data held about this person, as one JSON-ready document."""
     async with services.sessions() as session:
         stored = await residents.export(session=session, user_id=user_id)
+        named = await report_store.of_reporter(session=session, reporter_id=user_id, limit=1000)
     return {
         "about": "Buurtbot: all data held about you",
         "city": services.areas.city,
         "user": stored,
+        # Only reports made with one's name: anonymous ones are linked to nobody.
+        "reports": report_export(services, named),
     }
 
 

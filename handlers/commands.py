@@ -34,11 +34,16 @@ _COORDINATION = (
     ("overzicht", N_("Wijken, teams en groepen")),
     ("uitnodigen", N_("Iemand uitnodigen voor een rol")),
     ("rollen", N_("Rollen bekijken en intrekken")),
+    ("vermoedens", N_("Meldingen van vermoedens bekijken")),
 )
 # Each role's own commands; they appear in /help and the menu of its holders only.
 ROLE_COMMANDS: dict[Role, tuple[tuple[str, str], ...]] = {
     Role.ADMIN: _COORDINATION,
     Role.COORDINATOR: _COORDINATION,
+    Role.ENTREPRENEUR: (
+        ("melding", N_("Een vermoeden melden")),
+        ("mijnmeldingen", N_("Je meldingen en hun status")),
+    ),
     Role.TEAM_CONTACT: (
         ("team", N_("Je buurtpreventieteam")),
         ("resultaat", N_("Resultaat van Witte Voetjes doorgeven")),

@@ -5,14 +5,22 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.i18n import N_
+from bot.reports import MAX_DESCRIPTION
 from bot.services import BotContext
-from handlers import broadcasts, fallback, teams
+from handlers import broadcasts, fallback, reports, teams
 from handlers.common import lang_for, show
 from storage import conversations
 
 # Longer than any field needs; a pasted essay is refused, not cut off.
 MAX_TEXT = 300
-FLOWS = {"team": teams.on_text, "bc": broadcasts.on_text}
+FLOWS = {
+    "team": teams.on_text,
+    "bc": broadcasts.on_text,
+    "mv": reports.on_text,
+    "mvn": reports.on_note,
+}
+# A report's description may be longer than a name or a date.
+MAX_TEXT_OF = {"mv": MAX_DESCRIPTION}
 CANCELLED = N_("Gestopt. Er is niets bewaard.")
 
 
@@ -27,13 +35,32 @@ async def on_text(update: Update, context: BotContext) -> None:
     if state is None or flow is None or not message.text:
         await fallback.not_a_button(update, context)
         return
-    if len(message.text) > MAX_TEXT:
+    limit = MAX_TEXT_OF.get(state.flow, MAX_TEXT)
+    if len(message.text) > limit:
         _ = (await lang_for(update, context)).gettext
         await show(
-            update, _("Dat is te lang. Houd het kort: hoogstens {n} tekens.").format(n=MAX_TEXT)
+            update, _("Dat is te lang. Houd het kort: hoogstens {n} tekens.").format(n=limit)
         )
         return
     await flow(update, context, state)
+
+
+async def on_photo(update: Update, context: BotContext) -> None:
+    """A photo belongs to a report being made, or to an announcement being composed."""
+    user = update.effective_user
+    if user is not None and await reports.in_draft(context, user.id):
+        await reports.on_photo(update, context)
+        return
+    await broadcasts.on_photo(update, context)
+
+
+async def on_other(update: Update, context: BotContext) -> None:
+    """Anything else (a file, a sticker, a voice note): refused kindly, the draft kept."""
+    user = update.effective_user
+    if user is not None and await reports.in_draft(context, user.id):
+        await reports.on_unsupported(update, context)
+        return
+    await fallback.not_a_button(update, context)
 
 
 async def cancel(update: Update, context: BotContext) -> None:

@@ -215,9 +215,15 @@ async def redeem(update: Update, context: BotContext, code: str) -> None:
         _("Welkom! Je rol: {role}.").format(role=bold(what)),
         _("Kijk bij /help wat je kunt doen."),
     ]
+    keyboard = None
     if held.scope == NEW_TEAM_SCOPE:
         lines.append(_("Meld je team aan met /team."))
-    await show(update, "\n\n".join(lines))
+    if role == Role.ENTREPRENEUR:
+        lines.append(_("Iets verdachts gezien? Meld het met /melding of met de knop."))
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Meld een vermoeden"), callback_data=pack("menu", "melding"))]]
+        )
+    await show(update, "\n\n".join(lines), keyboard)
 
 
 @requires(Role.COORDINATOR)

@@ -7,7 +7,7 @@ from io import BytesIO
 
 from telegram import CallbackQuery, InputFile, Update, User
 
-from bot import residents, roles
+from bot import reports, residents, roles
 from bot.services import BotContext
 from handlers import commands, keyboards
 from handlers.common import forget_user, lang_for, show
@@ -36,6 +36,13 @@ async def privacy(update: Update, context: BotContext) -> None:
             ),
             _(
                 "Met /mijngegevens krijg je alles wat we over je weten. Met /verwijder wis je het. We houden alleen tellingen per wijk, zonder namen."
+            ),
+            "<b>" + _("Meldingen (Meld een Vermoeden)") + "</b> "
+            + _(
+                "Een melding bewaren we met wat je invulde en je foto's, tot {n} dagen nadat de coördinator haar heeft afgehandeld; dan wissen we haar. Daarna blijft alleen een telling per dag, gebied en soort, zonder naam."
+            ).format(n=context.services.settings.report_retention_days),
+            _(
+                "Bij een anonieme melding bewaren we niets dat naar jou wijst. Alleen de knop in je eigen gesprek, en een versleuteld kenmerk, brengen je bericht over de status. Na /verwijder blijven meldingen met je naam bestaan voor de afhandeling, maar zonder jou."
             ),
         ]
     )
@@ -83,6 +90,7 @@ async def on_erase(
         await show(update, _("Goed, er is niets gewist."))
         return
     await residents.erase(context.services, user.id)
+    await reports.forget_reporter(context.services, user.id)
     await roles.forget(context.services, user.id)
     await commands.clear_for_chat(context.bot, user.id)
     forget_user(context)

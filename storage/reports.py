@@ -68,9 +68,7 @@ async def add(
     return report
 
 
-async def recent_count(
-    *, session: AsyncSession, category: str, area: str, since: datetime
-) -> int:
+async def recent_count(*, session: AsyncSession, category: str, area: str, since: datetime) -> int:
     """Reports of one category in one area since a moment (ix_reports_category_area_created)."""
     result = await session.exec(
         select(func.count())
@@ -133,7 +131,9 @@ async def set_status(
     # Reopening a closed report stops its retention clock.
     report.closed_at = (report.closed_at or now) if closed else None
     session.add(report)
-    audit(session, actor_id=actor_id, action="report_status", subject=f"report:{ref}", detail=status)
+    audit(
+        session, actor_id=actor_id, action="report_status", subject=f"report:{ref}", detail=status
+    )
     await session.commit()
     return report
 

@@ -1,0 +1,667 @@
+"""Meld een Vermoeden: filing a report, its status, digests, hotspots and retention.
+
+Rules decide, actions act: `may_report`, `hotspot_rule`, `digest_recipients` and
+`status_recipient` say who is concerned; `render_*` say what they read, in their
+language; `send_*` do the sending. Jobs and handlers call the same functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import struct
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from html import escape
+from typing import Any
+
+from babel.dates import format_date
+from telegram import Bot
+
+from bot import outgoing
+from bot.i18n import N_, Lang
+from bot.roles import Role, Roles, coordinator_ids, roles_of
+from bot.services import Services
+from storage import reports as store
+from storage import roles as role_store
+from storage import users
+from storage.models import Report, utcnow
+from storage.reports import DigestCount, FollowUpRow
+
+log = logging.getLogger(__name__)
+
+FLOW = "mv"
+NOTE_FLOW = "mvn"
+MAX_DESCRIPTION = 800
+MIN_DESCRIPTION = 3  # letters or digits: "." or "-" says nothing
+MAX_PHOTOS = 3
+MAX_STREET = 120
+DRAFT_TTL = timedelta(days=1)
+RESIDENTS_KEY = "reports.residents"
+SECRET_KEY = "secret"
+RETENTION_BATCH = 500
+_REF = re.compile(r"^MV-\d{4}-\d{6,}$")
+
+STATUSES: tuple[str, ...] = ("received", "in_behandeling", "doorgezet", "afgehandeld")
+STATUS_LABELS: dict[str, str] = {
+    "received": N_("ontvangen"),
+    "in_behandeling": N_("in behandeling"),
+    "doorgezet": N_("doorgezet naar politie of partner"),
+    "afgehandeld": N_("afgehandeld"),
+}
+CLOSED = "afgehandeld"
+
+
+class ReportError(Exception):
+    """A request that cannot be honoured; `key` is a message id the handler translates."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+
+@dataclass
+class Draft:
+    """What the reporter has said so far; kept in the conversation row until sent."""
+
+    category: str | None = None
+    area: str | None = None
+    wijk: str | None = None
+    street: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    occurred_at: str | None = None  # ISO, UTC
+    description: str | None = None
+    photos: list[str] = field(default_factory=list)
+    photos_done: bool | None = None
+    anonymous: bool | None = None
+
+    def dump(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if value not in (None, [])}
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Draft:
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        return cls(**known)
+
+    @property
+    def next_step(self) -> str:
+        """The first question not answered yet: a draft resumes where it was left."""
+        if self.category is None:
+            return "what"
+        if self.area is None:
+            return "where"
+        if self.occurred_at is None:
+            return "when"
+        if self.description is None:
+            return "describe"
+        if self.photos_done is None:
+            return "photos"
+        if self.anonymous is None:
+            return "anonymous"
+        return "summary"
+
+
+@dataclass(frozen=True)
+class Filed:
+    report: Report
+    token: str | None  # the anonymous reporter's follow-up token, shown once
+    hotspot: int | None  # the count that crossed the hotspot threshold, if this one did
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    wijk: str | None  # None: the whole city
+    hide_below: int | None  # None: sees every count as it is (coordinators)
+
+
+# ---------------------------------------------------------------- rules: who may report
+
+
+async def residents_may_report(services: Services) -> bool:
+    async with services.sessions() as session:
+        return await store.state(session=session, key=RESIDENTS_KEY) == "1"
+
+
+async def set_residents_may_report(services: Services, allowed: bool, actor_id: int) -> None:
+    async with services.sessions() as session:
+        await store.put_state(
+            session=session, key=RESIDENTS_KEY, value="1" if allowed else "0", actor_id=actor_id
+        )
+
+
+async def may_report(services: Services, user_id: int, roles: Roles | None = None) -> None:
+    """Entrepreneurs may report; residents too while the coordinator allows it."""
+    mine = roles or await roles_of(services, user_id)
+    if mine.has(Role.ENTREPRENEUR, Role.COORDINATOR, Role.WIJKBOA):
+        return
+    if await residents_may_report(services):
+        async with services.sessions() as session:
+            person = await users.get_user(session=session, user_id=user_id)
+        if person is not None and person.subscribed:
+            return
+        raise ReportError(
+            N_("Melden kan voor bewoners die zich hebben aangemeld. Tik eerst op /start.")
+        )
+    raise ReportError(
+        N_(
+            "Melden kan voor ondernemers op een bedrijventerrein. Vraag de coördinator van je terrein om een uitnodigingslink; daarmee krijg je de rol ondernemer."
+        )
+    )
+
+
+def check_quota(services: Services, user_id: int) -> None:
+    if not services.report_quota.allows(user_id, services.settings.reports_per_hour):
+        raise ReportError(
+            N_(
+                "Je hebt het afgelopen uur al {n} meldingen gedaan. Dank je wel! Probeer het over een uur opnieuw. Is er gevaar? Bel 112."
+            ),
+            n=services.settings.reports_per_hour,
+        )
+
+
+def home_park(roles: Roles) -> str | None:
+    """An entrepreneur's own business park, offered first."""
+    for scope in roles.scopes(Role.ENTREPRENEUR):
+        if scope.startswith("park:"):
+            return scope
+    return None
+
+
+# ---------------------------------------------------------------- checking answers
+
+
+def choose_area(services: Services, draft: Draft, key: str) -> None:
+    kind, _, slug = key.partition(":")
+    if kind == "park" and (park := services.areas.park(slug)) is not None:
+        draft.area, draft.wijk = key, park.wijk
+    elif kind == "wijk" and services.areas.wijk(slug) is not None:
+        draft.area, draft.wijk = key, slug
+    else:
+        raise ReportError(N_("Die plek ken ik niet. Kies met de knoppen."))
+    draft.latitude = draft.longitude = None
+
+
+def locate(services: Services, draft: Draft, latitude: float, longitude: float) -> None:
+    located = services.areas.locate(latitude, longitude)
+    if located is None:
+        raise ReportError(
+            N_(
+                "Die plek ligt buiten {city}. Meldingen gaan alleen over {city}. Kies het terrein of de wijk met de knoppen."
+            ),
+            city=services.areas.city,
+        )
+    if located.park is not None:
+        draft.area = f"park:{located.park.slug}"
+        draft.wijk = located.park.wijk or located.wijk.slug
+    else:
+        draft.area, draft.wijk = f"wijk:{located.wijk.slug}", located.wijk.slug
+    # Rounded to about 10 m: enough to find the spot, no more than needed.
+    draft.latitude, draft.longitude = round(latitude, 4), round(longitude, 4)
+
+
+def set_street(draft: Draft, text: str) -> None:
+    street = " ".join(text.split())
+    if not street:
+        raise ReportError(N_("Typ de straat, of kies met de knoppen."))
+    if len(street) > MAX_STREET:
+        raise ReportError(N_("Dat is te lang: hoogstens {n} tekens."), n=MAX_STREET)
+    draft.street = street
+
+
+_PAST_MOMENT = re.compile(r"^(\d{1,2})[-/.](\d{1,2})\s+(\d{1,2})[:.](\d{2})$")
+_CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+
+
+def just_now(draft: Draft) -> None:
+    draft.occurred_at = utcnow().isoformat()
+
+
+def parse_moment(services: Services, draft: Draft, text: str, *, today_only: bool) -> None:
+    """ "14:30" (earlier today) or "24-11 14:30": a moment in the last 30 days."""
+    tz = services.settings.tz
+    now = utcnow().astimezone(tz)
+    value = " ".join(text.split())
+    clock = _CLOCK.match(value)
+    full = _PAST_MOMENT.match(value)
+    try:
+        if clock is not None:
+            day = now.date()
+            hour, minute = int(clock[1]), int(clock[2])
+        elif full is not None and not today_only:
+            day = date(now.year, int(full[2]), int(full[1]))
+            if day > now.date():  # "28-12" typed on 2 January means last December
+                day = date(now.year - 1, day.month, day.day)
+            hour, minute = int(full[3]), int(full[4])
+        else:
+            raise ValueError(value)
+        moment = datetime.combine(day, time(hour, minute), tzinfo=tz)
+    except ValueError:
+        if today_only:
+            raise ReportError(N_("Die tijd kan ik niet lezen. Schrijf hem zo: 14:30.")) from None
+        raise ReportError(
+            N_("Dat moment kan ik niet lezen. Schrijf het zo: 24-11 14:30.")
+        ) from None
+    if moment > now + timedelta(minutes=5):
+        raise ReportError(N_("Dat moment moet al voorbij zijn."))
+    if moment < now - timedelta(days=30):
+        raise ReportError(N_("Dat is meer dan 30 dagen geleden. Meld alleen wat kort geleden was."))
+    draft.occurred_at = moment.astimezone(utcnow().tzinfo).isoformat()
+
+
+def set_description(draft: Draft, text: str) -> None:
+    value = text.strip()
+    if sum(ch.isalnum() for ch in value) < MIN_DESCRIPTION:
+        raise ReportError(N_("Schrijf in een paar woorden wat je zag."))
+    if len(value) > MAX_DESCRIPTION:
+        raise ReportError(
+            N_("Dat is te lang: hoogstens {n} tekens. Houd het kort."), n=MAX_DESCRIPTION
+        )
+    draft.description = value
+
+
+def add_photo(draft: Draft, file_id: str) -> None:
+    if len(draft.photos) >= MAX_PHOTOS:
+        raise ReportError(N_("Er zijn al {n} foto's. Tik op Klaar."), n=MAX_PHOTOS)
+    draft.photos.append(file_id)
+
+
+# ---------------------------------------------------------------- anonymity
+
+
+async def secret(services: Services) -> bytes:
+    """BUURTBOT_SECRET, or a random one generated once and kept in the database."""
+    if services.report_secret is None:
+        configured = services.settings.secret
+        if configured is not None:
+            services.report_secret = configured.get_secret_value().encode()
+        else:
+            async with services.sessions() as session:
+                stored = await store.state_once(
+                    session=session, key=SECRET_KEY, value=secrets.token_hex(32)
+                )
+            services.report_secret = stored.encode()
+    return services.report_secret
+
+
+def _mac(key: bytes, purpose: str, value: str) -> bytes:
+    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+
+
+def follow_up_row(key: bytes, ref: str, token: str, chat_id: int) -> FollowUpRow:
+    pad = _mac(key, "pad", ref)[:8]
+    plain = struct.pack(">q", chat_id)
+    cipher = bytes(a ^ b for a, b in zip(plain, pad, strict=True))
+    return FollowUpRow(
+        ref_hash=_mac(key, "ref", ref).hex(),
+        token_hash=_mac(key, "token", token).hex(),
+        chat_cipher=cipher.hex(),
+    )
+
+
+def ref_hash(key: bytes, ref: str) -> str:
+    return _mac(key, "ref", ref).hex()
+
+
+def chat_of(key: bytes, ref: str, cipher: str) -> int:
+    pad = _mac(key, "pad", ref)[:8]
+    plain = bytes(a ^ b for a, b in zip(bytes.fromhex(cipher), pad, strict=True))
+    return int(struct.unpack(">q", plain)[0])
+
+
+def token_matches(key: bytes, token: str, token_hash: str) -> bool:
+    return hmac.compare_digest(_mac(key, "token", token).hex(), token_hash)
+
+
+# ---------------------------------------------------------------- filing
+
+
+def _local_day(services: Services, moment: datetime) -> date:
+    return moment.astimezone(services.settings.tz).date()
+
+
+async def file(services: Services, user_id: int, draft: Draft) -> Filed:
+    """Store the report; for an anonymous one, nothing in the row points to the sender."""
+    check_quota(services, user_id)
+    if draft.next_step != "summary" or draft.category not in services.categories.slugs:
+        raise ReportError(N_("Deze melding is niet compleet. Begin opnieuw met /melding."))
+    now = utcnow()
+    anonymous = bool(draft.anonymous)
+    report = Report(
+        ref="",
+        created_at=now,
+        occurred_at=datetime.fromisoformat(draft.occurred_at or now.isoformat()),
+        category=draft.category or "",
+        area=draft.area or "",
+        wijk=draft.wijk,
+        street=draft.street,
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        description=draft.description or "",
+        anonymous=anonymous,
+        reporter_id=None if anonymous else user_id,
+        photos=" ".join(draft.photos),
+    )
+    token = secrets.token_hex(16) if anonymous else None
+    key = await secret(services) if anonymous else b""
+    async with services.sessions() as session:
+        stored = await store.add(
+            session=session,
+            report=report,
+            day=_local_day(services, now),
+            follow_up=(lambda ref: follow_up_row(key, ref, token, user_id)) if token else None,
+        )
+    services.report_quota.record(user_id)
+    return Filed(stored, token, await hotspot_rule(services, stored))
+
+
+async def hotspot_rule(services: Services, report: Report) -> int | None:
+    """The count, when this report is the one that makes its category and area a hotspot.
+
+    Exactly at the threshold, so one hotspot gives one alert, not one per report after.
+    """
+    since = report.created_at - timedelta(hours=services.settings.hotspot_hours)
+    async with services.sessions() as session:
+        count = await store.recent_count(
+            session=session, category=report.category, area=report.area, since=since
+        )
+    return count if count == services.settings.hotspot_count else None
+
+
+# ---------------------------------------------------------------- who hears what
+
+
+async def digest_recipients(services: Services, wijk: str | None = None) -> list[Recipient]:
+    """Coordinators see the whole city as it is; a wijkboa their own wijk, small counts hidden.
+
+    With `wijk`, only the wijkboa of that wijk (and every coordinator).
+    """
+    found = [Recipient(user_id, None, None) for user_id in await coordinator_ids(services)]
+    taken = {recipient.user_id for recipient in found}
+    async with services.sessions() as session:
+        boas = await role_store.holders(session=session, role=Role.WIJKBOA.value)
+    for grant in boas:
+        scope = (grant.scope or "").removeprefix("wijk:")
+        if grant.user_id in taken or not scope or (wijk is not None and scope != wijk):
+            continue
+        found.append(Recipient(grant.user_id, scope, services.settings.small_count))
+        taken.add(grant.user_id)
+    return found
+
+
+async def status_recipient(services: Services, report: Report) -> int | None:
+    """Whom to tell about a status: the named reporter, or the anonymous one's chat."""
+    if report.reporter_id is not None:
+        return report.reporter_id
+    if not report.anonymous:
+        return None  # the reporter erased their data: nobody to tell
+    key = await secret(services)
+    async with services.sessions() as session:
+        row = await store.follow_up(session=session, ref_hash=ref_hash(key, report.ref))
+    return chat_of(key, report.ref, row.chat_cipher) if row is not None else None
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def get(services: Services, ref: str) -> Report | None:
+    if not _REF.match(ref):
+        return None
+    async with services.sessions() as session:
+        return await store.by_ref(session=session, ref=ref)
+
+
+async def mine(services: Services, user_id: int) -> list[Report]:
+    async with services.sessions() as session:
+        return await store.of_reporter(session=session, reporter_id=user_id)
+
+
+async def reporter_name(services: Services, user_id: int) -> str | None:
+    """The first name kept beside a role (reporters are role holders); None if none."""
+    async with services.sessions() as session:
+        grants = await role_store.active_grants(session=session, user_id=user_id)
+    return next((grant.name for grant in grants if grant.name), None)
+
+
+async def latest(services: Services, *, open_only: bool = True) -> list[Report]:
+    async with services.sessions() as session:
+        return await store.latest(session=session, open_only=open_only)
+
+
+async def view(services: Services, ref: str, actor_id: int) -> Report:
+    """One report's details, opened on purpose: the view is written to the audit log."""
+    if not _REF.match(ref):
+        raise ReportError(N_("Die melding bestaat niet (meer)."))
+    async with services.sessions() as session:
+        report = await store.viewed(session=session, ref=ref, actor_id=actor_id)
+    if report is None:
+        raise ReportError(N_("Die melding bestaat niet (meer)."))
+    return report
+
+
+async def anonymous_status(services: Services, ref: str, token: str) -> Report:
+    """The anonymous reporter's own look at their report, with the token from their chat."""
+    report = await get(services, ref)
+    key = await secret(services)
+    row = None
+    if report is not None:
+        async with services.sessions() as session:
+            row = await store.follow_up(session=session, ref_hash=ref_hash(key, ref))
+    if report is None or row is None or not token_matches(key, token, row.token_hash):
+        raise ReportError(N_("Die melding bestaat niet (meer)."))
+    return report
+
+
+async def set_status(
+    services: Services, ref: str, status: str, note: str | None, actor_id: int
+) -> Report:
+    if status not in STATUSES:
+        raise ReportError(N_("Die status ken ik niet."))
+    async with services.sessions() as session:
+        report = await store.set_status(
+            session=session,
+            ref=ref,
+            status=status,
+            note=note or None,
+            closed=status == CLOSED,
+            actor_id=actor_id,
+        )
+    if report is None:
+        raise ReportError(N_("Die melding bestaat niet (meer)."))
+    return report
+
+
+async def digest_counts(
+    services: Services, today: date, wijk: str | None = None
+) -> list[DigestCount]:
+    """The last 7 full days against the 7 days before them."""
+    async with services.sessions() as session:
+        return await store.digest_counts(
+            session=session,
+            first=today - timedelta(days=14),
+            split=today - timedelta(days=7),
+            last=today - timedelta(days=1),
+            wijk=wijk,
+        )
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def status_label(lang: Lang, status: str) -> str:
+    return lang.gettext(STATUS_LABELS.get(status, status))
+
+
+def render_status(lang: Lang, services: Services, report: Report) -> str:
+    _ = lang.gettext
+    lines = [
+        _("Nieuws over je melding {ref} ({category}):").format(
+            ref=report.ref, category=escape(services.categories.label(report.category, lang.code))
+        ),
+        "<b>" + escape(status_label(lang, report.status)) + "</b>",
+    ]
+    if report.status_note:
+        lines.append(
+            _("Bericht van de coördinator: {note}").format(note=escape(report.status_note))
+        )
+    lines.append(_("Dank je wel voor je melding."))
+    return "\n".join(lines)
+
+
+def _change(lang: Lang, recent: int, before: int, hide_below: int | None) -> str:
+    if hide_below is not None and (0 < recent < hide_below or 0 < before < hide_below):
+        return ""  # a difference of small numbers gives them away
+    delta = recent - before
+    if delta == 0:
+        return "(=)"
+    sign = "+" if delta > 0 else "−"
+    return f"({sign}{lang.number(abs(delta))})"
+
+
+def render_digest(
+    lang: Lang,
+    services: Services,
+    rows: list[DigestCount],
+    today: date,
+    recipient: Recipient,
+) -> str:
+    _ = lang.gettext
+    hide = recipient.hide_below
+    first = today - timedelta(days=7)
+    last = today - timedelta(days=1)
+    period = " – ".join(format_date(day, "d MMM", locale=lang.locale) for day in (first, last))
+    lines = [
+        "<b>" + _("Meld een Vermoeden: meldingen van de afgelopen 7 dagen") + "</b>",
+        period + " · " + _("tussen haakjes: verschil met de week ervoor"),
+    ]
+    if recipient.wijk is not None:
+        lines.append(
+            _("Alleen je eigen wijk: {wijk}.").format(
+                wijk=escape(services.areas.area_name(f"wijk:{recipient.wijk}"))
+            )
+        )
+    current = None
+    for row in rows:
+        if row.area != current:
+            current = row.area
+            lines += ["", "<b>" + escape(services.areas.area_name(row.area)) + "</b>"]
+        label = services.categories.label(row.category, lang.code)
+        count = lang.count(row.recent, hide_below=hide)
+        lines.append(f"• {escape(label)}: {count} {_change(lang, row.recent, row.before, hide)}")
+    return "\n".join(lines).rstrip()
+
+
+def render_hotspot(
+    lang: Lang, services: Services, report: Report, count: int, recipient: Recipient
+) -> str:
+    _ = lang.gettext
+    return "\n".join(
+        [
+            "⚠️ <b>" + _("Opvallend veel meldingen") + "</b>",
+            _("{count} meldingen van “{category}” in {area} in de afgelopen {hours} uur.").format(
+                count=lang.count(count, hide_below=recipient.hide_below),
+                category=escape(services.categories.label(report.category, lang.code)),
+                area=escape(services.areas.area_name(report.area)),
+                hours=lang.number(services.settings.hotspot_hours),
+            ),
+        ]
+    )
+
+
+# ---------------------------------------------------------------- actions
+
+
+async def send_hotspot(bot: Bot, services: Services, report: Report, count: int) -> int:
+    """Tell the coordinators, and the wijkboa of the wijk, right away."""
+    sent = 0
+    for recipient in await digest_recipients(services, report.wijk or "-"):
+        sent += await outgoing.send(
+            bot,
+            services,
+            recipient.user_id,
+            lambda lang, r=recipient: (render_hotspot(lang, services, report, count, r), None),
+        )
+    return sent
+
+
+async def send_digest(bot: Bot, services: Services) -> int:
+    """The daily digest: to each recipient their counts; nothing when there is nothing."""
+    today = utcnow().astimezone(services.settings.tz).date()
+    sent = 0
+    for recipient in await digest_recipients(services):
+        rows = await digest_counts(services, today, recipient.wijk)
+        if not any(row.recent or row.before for row in rows):
+            continue
+        sent += await outgoing.send(
+            bot,
+            services,
+            recipient.user_id,
+            lambda lang, r=recipient, rs=rows: (render_digest(lang, services, rs, today, r), None),
+        )
+    return sent
+
+
+async def send_status(bot: Bot, services: Services, report: Report) -> bool:
+    chat_id = await status_recipient(services, report)
+    if chat_id is None:
+        return False
+    return await outgoing.send(
+        bot,
+        services,
+        chat_id,
+        lambda lang: (render_status(lang, services, report), None),
+    )
+
+
+async def retention(services: Services) -> int:
+    """Erase reports closed longer ago than the retention period, with what hangs on them."""
+    cutoff = utcnow() - timedelta(days=services.settings.report_retention_days)
+    key = await secret(services)
+    erased = 0
+    while True:
+        async with services.sessions() as session:
+            batch = await store.closed_before(session=session, moment=cutoff, limit=RETENTION_BATCH)
+            if not batch:
+                break
+            await store.erase(
+                session=session,
+                ids=[report.id for report in batch if report.id is not None],
+                ref_hashes=[ref_hash(key, report.ref) for report in batch],
+            )
+        erased += len(batch)
+    async with services.sessions() as session:
+        await store.drop_drafts(session=session, flow=FLOW, before=utcnow() - DRAFT_TTL)
+    if erased:
+        log.info("retention: erased %s closed reports", erased)
+    return erased
+
+
+async def forget_reporter(services: Services, user_id: int) -> None:
+    """On /verwijder: their named reports stay for the case, without their id."""
+    async with services.sessions() as session:
+        await store.detach_reporter(session=session, reporter_id=user_id)
+
+
+def export(services: Services, reports: list[Report]) -> list[dict[str, Any]]:
+    return [
+        {
+            "ref": report.ref,
+            "created_at": report.created_at.isoformat(),
+            "occurred_at": report.occurred_at.isoformat(),
+            "category": report.category,
+            "area": services.areas.area_name(report.area),
+            "street": report.street,
+            "latitude": report.latitude,
+            "longitude": report.longitude,
+            "description": report.description,
+            "photos": len(report.photos.split()),
+            "status": report.status,
+            "status_note": report.status_note,
+        }
+        for report in reports
+    ]
