@@ -551,7 +551,7 @@ def render_digest(
             current = row.area
             lines += ["", "<b>" + escape(services.areas.area_name(row.area)) + "</b>"]
         label = services.categories.label(row.category, lang.code)
-        count = lang.count(row.recent, hide_below=hide)
+        count = escape(lang.count(row.recent, hide_below=hide))
         lines.append(f"• {escape(label)}: {count} {_change(lang, row.recent, row.before, hide)}")
     return "\n".join(lines).rstrip()
 
@@ -564,7 +564,7 @@ def render_hotspot(
         [
             "⚠️ <b>" + _("Opvallend veel meldingen") + "</b>",
             _("{count} meldingen van “{category}” in {area} in de afgelopen {hours} uur.").format(
-                count=lang.count(count, hide_below=recipient.hide_below),
+                count=escape(lang.count(count, hide_below=recipient.hide_below)),
                 category=escape(services.categories.label(report.category, lang.code)),
                 area=escape(services.areas.area_name(report.area)),
                 hours=lang.number(services.settings.hotspot_hours),

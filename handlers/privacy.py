@@ -37,7 +37,9 @@ async def privacy(update: Update, context: BotContext) -> None:
             _(
                 "Met /mijngegevens krijg je alles wat we over je weten. Met /verwijder wis je het. We houden alleen tellingen per wijk, zonder namen."
             ),
-            "<b>" + _("Meldingen (Meld een Vermoeden)") + "</b> "
+            "<b>"
+            + _("Meldingen (Meld een Vermoeden)")
+            + "</b> "
             + _(
                 "Een melding bewaren we met wat je invulde en je foto's, tot {n} dagen nadat de coördinator haar heeft afgehandeld; dan wissen we haar. Daarna blijft alleen een telling per dag, gebied en soort, zonder naam."
             ).format(n=context.services.settings.report_retention_days),

@@ -1,0 +1,522 @@
+"""Meld een Vermoeden (issue 6): reporting, anonymity, statuses, digest, hotspot, retention."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from bot import reports as service
+from bot.app import BotApplication
+from bot.roles import Role, grant
+from bot.services import services_of
+from handlers.keyboards import language_name
+from sandbox.client import SandboxClient
+from storage import reports as report_store
+from storage.engine import SessionFactory
+from storage.models import AuditEntry, Conversation, Report, ReportDaily, ReportFollowUp, utcnow
+from tests.journeys.resident import Json, Resident, buttons
+
+MakePerson = Callable[..., Awaitable[Resident]]
+ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
+REFUSED = "Dat mag je niet. Kijk bij /help wat je wel kunt."
+BZOB = (51.4560, 5.7000)  # on the BZOB business park, in Brouwhuis
+PARIS = (48.8566, 2.3522)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def person(bot: BotApplication, client: SandboxClient) -> MakePerson:
+    translator = services_of(bot).translator
+
+    async def make(
+        name: str, code: str = "nl", *, user_id: int | None = None, wijk: str | None = None
+    ) -> Resident:
+        user = await client.create_user(name, language_code=code, user_id=user_id)
+        someone = Resident(client, user, translator.for_language(code))
+        welcome = await someone.say(f"/start wijk-{wijk}" if wijk else "/start")
+        if language_name(code) in buttons(welcome):
+            await someone.tap(welcome, language_name(code))
+        return someone
+
+    return make
+
+
+async def entrepreneur(
+    person: MakePerson, coordinator: Resident, name: str, code: str = "nl", park: str = "BZOB"
+) -> Resident:
+    """A coordinator's invite link for the park, opened by a new entrepreneur."""
+    step = await coordinator.say("/uitnodigen")
+    for label in (coordinator._("ondernemer"), park, "1", coordinator._("1 dag")):
+        step = await coordinator.tap(step, label)
+    found = re.search(r"start=inv-([A-Za-z0-9_-]+)", step["text"])
+    assert found, step["text"]
+    someone = await person(name, code)
+    welcome = await someone.say(f"/start inv-{found.group(1)}")
+    assert someone._("Meld een vermoeden") in buttons(welcome)
+    return someone
+
+
+async def press_new(someone: Resident, message: Json, label: str, count: int = 1) -> list[Json]:
+    """Press a button that makes the bot send new messages (not edit); return them."""
+    data = buttons(message)[label]
+    pressed = await someone.client.press(someone.id, someone.id, message["message_id"], data)
+    await someone.client.callback_answer(pressed["callback_query_id"])
+    sent = await someone.client.wait_bot_messages(
+        someone.id, count, after=max(someone.last_id, message["message_id"])
+    )
+    someone.last_id = sent[-1]["message_id"]
+    return sent
+
+
+async def alert_of(someone: Resident, message: Json, label: str) -> str:
+    """Press a button whose answer is a pop-up; return its text."""
+    data = buttons(message)[label]
+    pressed = await someone.client.press(someone.id, someone.id, message["message_id"], data)
+    answer = await someone.client.callback_answer(pressed["callback_query_id"])
+    assert answer is not None
+    return str(answer.get("text"))
+
+
+def category(someone: Resident, slug: str, bot: BotApplication) -> str:
+    found = services_of(bot).categories.get(slug)
+    assert found is not None
+    return f"{found.icon} {found.label(someone.lang.code)}"
+
+
+async def file_by_buttons(
+    someone: Resident,
+    bot: BotApplication,
+    *,
+    what: str = "voertuig",
+    where: str = "BZOB",
+    text: str = "Een bestelbus rijdt steeds rondjes langs de loodsen.",
+    anonymous: bool = False,
+) -> tuple[str, Json]:
+    """The shortest journey: all buttons but the description; returns (ref, confirmation)."""
+    _ = someone._
+    step = await someone.say("/melding")
+    step = await someone.tap(step, category(someone, what, bot))
+    step = await someone.tap(step, where)
+    step = await someone.tap(step, _("Nu net"))
+    assert _("Beschrijf wat iemand doet, niet hoe iemand eruitziet.") in step["text"]
+    step = await someone.say(text)
+    step = await someone.tap(step, _("Geen foto"))
+    step = await someone.tap(step, "🕶 " + _("Anoniem") if anonymous else "👤 " + _("Met mijn naam"))
+    done = await someone.tap(step, "✅ " + _("Versturen"))
+    found = re.search(r"MV-\d{4}-\d{6}", done["text"])
+    assert found, done["text"]
+    return found.group(0), done
+
+
+async def report_rows(sessions: SessionFactory) -> list[Report]:
+    async with sessions() as session:
+        return list(await session.exec(select(Report).order_by(col(Report.id))))
+
+
+async def daily(sessions: SessionFactory) -> dict[tuple[str, str], int]:
+    async with sessions() as session:
+        rows = await session.exec(select(ReportDaily))
+        found: dict[tuple[str, str], int] = {}
+        for row in rows:
+            found[(row.area, row.category)] = found.get((row.area, row.category), 0) + row.count
+        return found
+
+
+@pytest.mark.parametrize("code", ["nl", "en"])
+async def test_an_entrepreneur_reports_with_location_and_photo(
+    bot: BotApplication,
+    person: MakePerson,
+    client: SandboxClient,
+    sessions: SessionFactory,
+    code: str,
+) -> None:
+    admin = await person("Beheer", user_id=ADMIN_ID)
+    eva = await entrepreneur(person, admin, "Eva", code)
+    _ = eva._
+    menu = await client.commands(scope={"type": "chat", "chat_id": eva.id})
+    assert {"melding", "mijnmeldingen"} <= {c["command"] for c in menu}
+
+    first = await eva.say("/melding")
+    assert _("Is het nu aan de hand en is er gevaar? Bel 112.") in first["text"]
+    where = await eva.tap(first, category(eva, "voertuig", bot))
+    assert list(buttons(where))[1] == "BZOB"  # her own park first, after the location button
+    (share,) = await press_new(eva, where, "📍 " + _("Mijn locatie delen"))
+    assert share["reply_keyboard"]["keyboard"][0][0]["request_location"] is True
+
+    # Outside the city: refused, the draft kept.
+    sent = await client.send_location(eva.id, *PARIS)
+    outside = await eva.next_reply(after=sent["message_id"])
+    assert _("Meldingen gaan alleen over {city}.").format(city="Helmond") in outside["text"]
+    sent = await client.send_location(eva.id, *BZOB)
+    placed, when = await client.wait_bot_messages(eva.id, 2, after=sent["message_id"])
+    assert placed["text"] == "📍 BZOB"
+    eva.last_id = when["message_id"]
+    describe = await eva.tap(when, _("Nu net"))
+    photos = await eva.say(
+        "Bestelbus zonder kenteken rijdt al een uur rondjes, stopt bij elke loods."
+    )
+    assert _("Geen foto") in buttons(photos)
+
+    # A file is not a photo: refused kindly, the draft kept.
+    sent = await client.send_document(eva.id, b"%PDF-1.4", file_name="x.pdf")
+    refused = await eva.next_reply(after=sent["message_id"])
+    assert refused["text"] == _(
+        "Dat soort bestand kan ik niet gebruiken. Stuur een foto, of gebruik de knoppen."
+    )
+    sent = await client.send_photo(eva.id, PNG)
+    got = await eva.next_reply(after=sent["message_id"])
+    assert _("Klaar") in buttons(got)
+    anonymous = await eva.tap(got, _("Klaar"))
+    summary = await eva.tap(anonymous, "👤 " + _("Met mijn naam"))
+    assert "BZOB" in summary["text"] and _("Foto's: {n}").format(n=1) in summary["text"]
+    done = await eva.tap(summary, "✅ " + _("Versturen"))
+    ref = re.search(r"MV-\d{4}-\d{6}", done["text"])
+    assert ref is not None
+    assert "/mijnmeldingen" in done["text"]
+
+    (row,) = await report_rows(sessions)
+    assert (row.ref, row.area, row.wijk, row.category) == (
+        ref.group(0),
+        "park:bzob",
+        "brouwhuis",
+        "voertuig",
+    )
+    assert (row.reporter_id, row.anonymous, len(row.photos.split())) == (eva.id, False, 1)
+    assert (row.latitude, row.longitude) == BZOB
+    assert await daily(sessions) == {("park:bzob", "voertuig"): 1}
+    async with sessions() as session:
+        assert await session.get(Conversation, eva.id) is None  # the draft is gone
+
+    mine = await eva.say("/mijnmeldingen")
+    assert ref.group(0) in mine["text"] and _("ontvangen") in mine["text"]
+
+
+async def test_anonymous_for_real_and_both_reporters_hear_the_status(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    coordinator = await person("Carla")
+    await grant(services_of(bot), coordinator.id, Role.COORDINATOR, None, name="Carla", by=ADMIN_ID)
+    eva = await entrepreneur(person, coordinator, "Eva")
+    anouk = await entrepreneur(person, coordinator, "Anouk", "en")
+    named, _ = await file_by_buttons(eva, bot)
+    secret_ref, confirmation = await file_by_buttons(
+        anouk,
+        bot,
+        what="ondermijning",
+        text="Ramen van unit 4 dichtgeplakt met folie, 's nachts veel verkeer.",
+        anonymous=True,
+    )
+    assert anouk._("Status bekijken") in buttons(confirmation)
+
+    # Nothing in the report rows, the follow-ups or the audit names the anonymous one.
+    rows = await report_rows(sessions)
+    anonymous_row = next(r for r in rows if r.ref == secret_ref)
+    assert (anonymous_row.reporter_id, anonymous_row.anonymous) == (None, True)
+    async with sessions() as session:
+        follow_ups = list(await session.exec(select(ReportFollowUp)))
+    dumped = json.dumps(
+        [r.model_dump(mode="json") for r in rows] + [f.model_dump() for f in follow_ups]
+    )
+    assert str(anouk.id) not in dumped and "Anouk" not in dumped
+    assert len(follow_ups) == 1
+
+    # The coordinator sees numbers; details only by a button, and the view is audited.
+    listing = await coordinator.say("/vermoedens")
+    assert named in listing["text"] and secret_ref in listing["text"]
+    assert "folie" not in listing["text"]  # no texts in the list
+    details = await coordinator.tap(listing, f"Details {secret_ref}")
+    assert "folie" in details["text"] and "Melder: anoniem" in details["text"]
+    named_details = await coordinator.tap(await coordinator.say("/vermoedens"), f"Details {named}")
+    mentions = [e for e in named_details["entities"] if e["type"] == "text_mention"]
+    assert [m["user"]["id"] for m in mentions] == [eva.id]  # a tap on "Eva" opens her chat
+    assert "Eva" in named_details["text"]
+    async with sessions() as session:
+        views = list(
+            await session.exec(select(AuditEntry).where(AuditEntry.action == "report_view"))
+        )
+    assert {(v.actor_id, v.subject) for v in views} == {
+        (coordinator.id, f"report:{secret_ref}"),
+        (coordinator.id, f"report:{named}"),
+    }
+    for message in await client.bot_messages(coordinator.id):
+        text = json.dumps(message, ensure_ascii=False)
+        assert str(anouk.id) not in text and "Anouk" not in text
+
+    # A status with a message reaches the anonymous reporter, in English.
+    ask = await coordinator.tap(details, "⬜ doorgezet naar politie of partner")
+    assert "Zonder bericht" in buttons(ask)
+    before = anouk.last_id
+    await coordinator.say("Politie is op de hoogte & kijkt mee.")
+    told = await client.wait_bot_message(anouk.id, after=before)
+    assert anouk._("doorgezet naar politie of partner") in told["text"]
+    assert "Politie is op de hoogte &amp; kijkt mee." not in told["text"]  # escaped, shown plain
+    assert "Politie is op de hoogte & kijkt mee." in told["text"]
+    assert secret_ref in told["text"]
+    # The status button in her own chat still works; a guessed token does not.
+    status = await alert_of(anouk, confirmation, anouk._("Status bekijken"))
+    assert secret_ref in status
+    forged = await anouk.press_data(confirmation, f"r1:mvs:{secret_ref.lower()}:{'0' * 32}")
+    assert forged is not None and forged["text"] == anouk._("Die melding bestaat niet (meer).")
+
+    # And the named reporter, without a message.
+    again = await coordinator.tap(await coordinator.say("/vermoedens"), f"Details {named}")
+    ask = await coordinator.tap(again, "⬜ afgehandeld")
+    before = eva.last_id
+    await coordinator.tap(ask, "Zonder bericht")
+    told = await client.wait_bot_message(eva.id, after=before)
+    assert named in told["text"] and "afgehandeld" in told["text"]
+    closed = next(r for r in await report_rows(sessions) if r.ref == named)
+    assert closed.closed_at is not None
+
+    # Eva's export has her named report; Anouk's has nothing of hers.
+    exports = {}
+    for who in (eva, anouk):
+        document = (await who.say("/mijngegevens"))["document"]
+        file = await bot.bot.get_file(document["file_id"])
+        exports[who.id] = json.loads(bytes(await file.download_as_bytearray()))
+    assert [r["ref"] for r in exports[eva.id]["reports"]] == [named]
+    assert exports[anouk.id]["reports"] == []
+
+
+async def test_forged_coordinator_buttons_are_refused(
+    bot: BotApplication, person: MakePerson, sessions: SessionFactory
+) -> None:
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    eva = await entrepreneur(person, coordinator, "Eva")
+    ref, confirmation = await file_by_buttons(eva, bot)
+    code = ref.lower()
+    for data in (
+        f"r1:mvd:{code}",
+        f"r1:mvt:{code}:afgehandeld:go",
+        f"r1:mvf:{code}",
+        "r1:mvr:on",
+    ):
+        answer = await eva.press_data(confirmation, data)
+        assert answer is not None and answer["text"] == REFUSED, data
+    refused = await eva.say("/vermoedens")
+    assert refused["text"] == REFUSED
+    (row,) = await report_rows(sessions)
+    assert row.status == "received"
+    assert await service.residents_may_report(services_of(bot)) is False
+    async with sessions() as session:
+        views = list(
+            await session.exec(select(AuditEntry).where(AuditEntry.action == "report_view"))
+        )
+    assert views == []
+    # Stale or mangled data from the coordinator gets the stale answer, nothing breaks.
+    listing = await coordinator.say("/vermoedens")
+    for data in (f"r1:mvt:{code}:gestolen:go", "r1:mvd:mv-2026-999999", "r1:mvr:maybe"):
+        answer = await coordinator.press_data(listing, data)
+        assert answer is not None and answer["text"] in (
+            "Deze knop werkt niet meer. Tik op /start.",
+            "Die melding bestaat niet (meer).",
+        ), data
+
+
+async def test_hotspot_alert_and_daily_digest_show_the_right_counts(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    services = services_of(bot)
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    boa = await person("Boa")
+    await grant(services, boa.id, Role.WIJKBOA, "wijk:brouwhuis", name="Boa", by=ADMIN_ID)
+    other_boa = await person("Stip")
+    await grant(services, other_boa.id, Role.WIJKBOA, "wijk:stiphout", name="Stip", by=ADMIN_ID)
+    eva = await entrepreneur(person, coordinator, "Eva")
+    piet = await entrepreneur(person, coordinator, "Piet")
+
+    await file_by_buttons(eva, bot, what="drugs")
+    await file_by_buttons(piet, bot, what="drugs", anonymous=True)
+    before_boa, before_coordinator = boa.last_id, coordinator.last_id
+    await file_by_buttons(eva, bot, what="drugs")  # the third in 24 hours: a hotspot
+    alert = await client.wait_bot_message(coordinator.id, after=before_coordinator)
+    assert "Opvallend veel meldingen" in alert["text"]
+    assert "3 meldingen van “Drugs” in BZOB in de afgelopen 24 uur." in alert["text"]
+    boa_alert = await client.wait_bot_message(boa.id, after=before_boa)
+    assert "3 meldingen" in boa_alert["text"]
+    await file_by_buttons(piet, bot, what="drugs")  # a fourth: no second alert
+    coordinator_alerts = [
+        m for m in await client.bot_messages(coordinator.id) if "Opvallend" in m.get("text", "")
+    ]
+    assert len(coordinator_alerts) == 1
+    assert not [
+        m for m in await client.bot_messages(other_boa.id) if "Opvallend" in m.get("text", "")
+    ]
+
+    # History: last week 2 voertuig in BZOB and 1 in Stiphout; the week before 5 in BZOB.
+    today = utcnow().astimezone(services.settings.tz).date()
+    async with sessions() as session:
+        for days_ago, area, wijk, times in (
+            (2, "park:bzob", "brouwhuis", 2),
+            (3, "wijk:stiphout", "stiphout", 1),
+            (9, "park:bzob", "brouwhuis", 5),
+        ):
+            for _ in range(times):
+                when = utcnow() - timedelta(days=days_ago)
+                await report_store.add(
+                    session=session,
+                    report=Report(
+                        ref="",
+                        created_at=when,
+                        occurred_at=when,
+                        category="voertuig",
+                        area=area,
+                        wijk=wijk,
+                        description="x",
+                    ),
+                    day=today - timedelta(days=days_ago),
+                )
+    marks = {
+        who.id: (await client.bot_messages(who.id))[-1]["message_id"]
+        for who in (coordinator, boa, other_boa)
+    }
+    sent = await service.send_digest(bot.bot, services)
+    assert sent == 3
+    digest = await client.wait_bot_message(coordinator.id, after=marks[coordinator.id])
+    assert "Verdacht voertuig: 2 (−3)" in digest["text"]  # BZOB, coordinators see all
+    assert "Verdacht voertuig: 1 (+1)" in digest["text"]  # Stiphout
+    assert "Drugs" not in digest["text"]  # today's reports are in tomorrow's digest
+    boa_digest = await client.wait_bot_message(boa.id, after=marks[boa.id])
+    assert "Verdacht voertuig: <3" in boa_digest["text"]
+    assert "Stiphout" not in boa_digest["text"]
+    stip_digest = await client.wait_bot_message(other_boa.id, after=marks[other_boa.id])
+    assert "Verdacht voertuig: <3" in stip_digest["text"] and "BZOB" not in stip_digest["text"]
+
+
+async def test_retention_erases_reports_and_follow_ups_and_keeps_the_counts(
+    bot: BotApplication, person: MakePerson, sessions: SessionFactory
+) -> None:
+    services = services_of(bot)
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    eva = await entrepreneur(person, coordinator, "Eva")
+    old, _ = await file_by_buttons(eva, bot, anonymous=True)
+    kept, _ = await file_by_buttons(eva, bot, what="overlast")
+    await service.set_status(services, old, "afgehandeld", None, coordinator.id)
+    await service.set_status(services, kept, "afgehandeld", None, coordinator.id)
+    async with sessions() as session:
+        for report in await report_rows(sessions):
+            days = 91 if report.ref == old else 89
+            report.closed_at = utcnow() - timedelta(days=days)
+            session.add(report)
+        # A draft left alone for two days is dropped too.
+        session.add(
+            Conversation(
+                user_id=424242, flow="mv", step="what", updated_at=utcnow() - timedelta(days=2)
+            )
+        )
+        await session.commit()
+    privacy = await eva.say("/privacy")
+    assert "90 dagen" in privacy["text"]
+
+    assert await service.retention(services) == 1
+    assert [r.ref for r in await report_rows(sessions)] == [kept]
+    async with sessions() as session:
+        assert list(await session.exec(select(ReportFollowUp))) == []
+        assert await session.get(Conversation, 424242) is None
+    assert await daily(sessions) == {("park:bzob", "voertuig"): 1, ("park:bzob", "overlast"): 1}
+    assert services.scheduler is not None
+    assert {"reports:digest", "reports:retention"} <= set(services.scheduler.job_ids())
+
+
+async def test_bad_input_rate_limit_and_drafts(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    services = services_of(bot)
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    eva = await entrepreneur(person, coordinator, "Eva")
+
+    step = await eva.say("/melding")
+    step = await eva.tap(step, category(eva, "persoon", bot))
+    # A typed street, then the area by button.
+    ask_area = await eva.say("Churchilllaan")
+    assert "Churchilllaan" in ask_area["text"]
+    when = await eva.tap(ask_area, "Binnenstad")
+    other = await eva.tap(when, "Een ander moment")
+    wrong = await eva.say("gisteren ergens")
+    assert wrong["text"] == "Dat moment kan ik niet lezen. Schrijf het zo: 24-11 14:30."
+    future = (utcnow() + timedelta(days=2)).astimezone(services.settings.tz)
+    later = await eva.say(future.strftime("%d-%m %H:%M"))
+    assert later["text"] in (
+        "Dat moment moet al voorbij zijn.",
+        "Dat is meer dan 30 dagen geleden. Meld alleen wat kort geleden was.",
+    )
+    del other
+    earlier = (utcnow() - timedelta(days=1)).astimezone(services.settings.tz)
+    describe = await eva.say(earlier.strftime("%d-%m %H:%M"))
+    assert "Beschrijf kort wat je zag." in describe["text"]
+    empty = await eva.say("...")
+    assert empty["text"] == "Schrijf in een paar woorden wat je zag."
+    too_long = await eva.say("a" * 801)
+    assert too_long["text"] == "Dat is te lang. Houd het kort: hoogstens 800 tekens."
+
+    # She leaves halfway and comes back: the draft resumes where it was.
+    await eva.say("/help")
+    back = await eva.say("/melding")
+    assert "Je was nog bezig met een melding." in back["text"]
+    resumed = await eva.tap(back, "Verder waar ik was")
+    assert "Beschrijf kort wat je zag." in resumed["text"]
+    photos = await eva.say("Iemand voelt aan alle deurklinken van de winkels.")
+    anonymous = await eva.tap(photos, "Geen foto")
+    summary = await eva.tap(anonymous, "👤 Met mijn naam")
+    assert "Binnenstad, Churchilllaan" in summary["text"]
+    assert earlier.strftime("%H:%M") in summary["text"]
+    await eva.tap(summary, "✅ Versturen")
+    (row,) = await report_rows(sessions)
+    assert (row.street, row.area) == ("Churchilllaan", "wijk:binnenstad")
+
+    # Or starts over: the old draft is dropped cleanly.
+    step = await eva.say("/melding")
+    await eva.tap(step, category(eva, "overlast", bot))
+    back = await eva.say("/melding")
+    fresh = await eva.tap(back, "Opnieuw beginnen")
+    assert "Wat heb je gezien?" in fresh["text"]
+    stopped = await eva.tap(fresh, "Stoppen")
+    assert stopped["text"] == "Gestopt. Er is niets bewaard."
+    async with sessions() as session:
+        assert await session.get(Conversation, eva.id) is None
+
+    # The rate limit: a polite refusal, at the start and at sending.
+    services.settings = services.settings.with_overrides(reports_per_hour=2)
+    await file_by_buttons(eva, bot)
+    refused = await eva.say("/melding")
+    assert refused["text"].startswith(
+        "Je hebt het afgelopen uur al 2 meldingen gedaan. Dank je wel!"
+    )
+    assert len(await report_rows(sessions)) == 2
+
+
+async def test_residents_report_only_when_the_coordinator_allows_it(
+    bot: BotApplication, person: MakePerson, sessions: SessionFactory
+) -> None:
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    bram = await person("Bram", wijk="stiphout")
+    refused = await bram.say("/melding")
+    assert "vraag de coördinator van je terrein om een uitnodigingslink" in refused["text"].lower()
+    stranger = await person("Sam")  # never chose a wijk
+    listing = await coordinator.say("/vermoedens")
+    switched = await coordinator.tap(listing, "⬜ Bewoners mogen ook melden")
+    assert "✅ Bewoners mogen ook melden" in buttons(switched)
+    async with sessions() as session:
+        settings = list(
+            await session.exec(select(AuditEntry).where(AuditEntry.action == "setting"))
+        )
+    assert [(a.actor_id, a.detail) for a in settings] == [(ADMIN_ID, "1")]
+    ref, _ = await file_by_buttons(bram, bot, where="Stiphout", what="overlast")
+    assert ref.startswith("MV-")
+    not_yet = await stranger.say("/melding")
+    assert (
+        not_yet["text"]
+        == "Melden kan voor bewoners die zich hebben aangemeld. Tik eerst op /start."
+    )
+    # Bram erases his data: his report stays for the case, without him.
+    ask = await bram.say("/verwijder")
+    await bram.tap(ask, "Ja, wis alles")
+    (row,) = await report_rows(sessions)
+    assert row.reporter_id is None
+    details = await coordinator.tap(await coordinator.say("/vermoedens"), f"Details {ref}")
+    assert "Melder: heeft zijn of haar gegevens gewist" in details["text"]
