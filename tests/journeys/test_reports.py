@@ -156,7 +156,7 @@ async def test_an_entrepreneur_reports_with_location_and_photo(
     placed, when = await client.wait_bot_messages(eva.id, 2, after=sent["message_id"])
     assert placed["text"] == "📍 BZOB"
     eva.last_id = when["message_id"]
-    describe = await eva.tap(when, _("Nu net"))
+    await eva.tap(when, _("Nu net"))
     photos = await eva.say(
         "Bestelbus zonder kenteken rijdt al een uur rondjes, stopt bij elke loods."
     )
@@ -173,7 +173,8 @@ async def test_an_entrepreneur_reports_with_location_and_photo(
     assert _("Klaar") in buttons(got)
     anonymous = await eva.tap(got, _("Klaar"))
     summary = await eva.tap(anonymous, "👤 " + _("Met mijn naam"))
-    assert "BZOB" in summary["text"] and _("Foto's: {n}").format(n=1) in summary["text"]
+    assert "BZOB" in summary["text"]
+    assert _("Foto's: {n}").format(n=1) in summary["text"]
     done = await eva.tap(summary, "✅ " + _("Versturen"))
     ref = re.search(r"MV-\d{4}-\d{6}", done["text"])
     assert ref is not None
@@ -193,7 +194,8 @@ async def test_an_entrepreneur_reports_with_location_and_photo(
         assert await session.get(Conversation, eva.id) is None  # the draft is gone
 
     mine = await eva.say("/mijnmeldingen")
-    assert ref.group(0) in mine["text"] and _("ontvangen") in mine["text"]
+    assert ref.group(0) in mine["text"]
+    assert _("ontvangen") in mine["text"]
 
 
 async def test_anonymous_for_real_and_both_reporters_hear_the_status(
@@ -222,15 +224,18 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     dumped = json.dumps(
         [r.model_dump(mode="json") for r in rows] + [f.model_dump() for f in follow_ups]
     )
-    assert str(anouk.id) not in dumped and "Anouk" not in dumped
+    assert str(anouk.id) not in dumped
+    assert "Anouk" not in dumped
     assert len(follow_ups) == 1
 
     # The coordinator sees numbers; details only by a button, and the view is audited.
     listing = await coordinator.say("/vermoedens")
-    assert named in listing["text"] and secret_ref in listing["text"]
+    assert named in listing["text"]
+    assert secret_ref in listing["text"]
     assert "folie" not in listing["text"]  # no texts in the list
     details = await coordinator.tap(listing, f"Details {secret_ref}")
-    assert "folie" in details["text"] and "Melder: anoniem" in details["text"]
+    assert "folie" in details["text"]
+    assert "Melder: anoniem" in details["text"]
     named_details = await coordinator.tap(await coordinator.say("/vermoedens"), f"Details {named}")
     mentions = [e for e in named_details["entities"] if e["type"] == "text_mention"]
     assert [m["user"]["id"] for m in mentions] == [eva.id]  # a tap on "Eva" opens her chat
@@ -245,7 +250,8 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     }
     for message in await client.bot_messages(coordinator.id):
         text = json.dumps(message, ensure_ascii=False)
-        assert str(anouk.id) not in text and "Anouk" not in text
+        assert str(anouk.id) not in text
+        assert "Anouk" not in text
 
     # A status with a message reaches the anonymous reporter, in English.
     ask = await coordinator.tap(details, "⬜ doorgezet naar politie of partner")
@@ -261,7 +267,8 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     status = await alert_of(anouk, confirmation, anouk._("Status bekijken"))
     assert secret_ref in status
     forged = await anouk.press_data(confirmation, f"r1:mvs:{secret_ref.lower()}:{'0' * 32}")
-    assert forged is not None and forged["text"] == anouk._("Die melding bestaat niet (meer).")
+    assert forged is not None
+    assert forged["text"] == anouk._("Die melding bestaat niet (meer).")
 
     # And the named reporter, without a message.
     again = await coordinator.tap(await coordinator.say("/vermoedens"), f"Details {named}")
@@ -269,7 +276,8 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     before = eva.last_id
     await coordinator.tap(ask, "Zonder bericht")
     told = await client.wait_bot_message(eva.id, after=before)
-    assert named in told["text"] and "afgehandeld" in told["text"]
+    assert named in told["text"]
+    assert "afgehandeld" in told["text"]
     closed = next(r for r in await report_rows(sessions) if r.ref == named)
     assert closed.closed_at is not None
 
@@ -297,7 +305,8 @@ async def test_forged_coordinator_buttons_are_refused(
         "r1:mvr:on",
     ):
         answer = await eva.press_data(confirmation, data)
-        assert answer is not None and answer["text"] == REFUSED, data
+        assert answer is not None, data
+        assert answer["text"] == REFUSED, data
     refused = await eva.say("/vermoedens")
     assert refused["text"] == REFUSED
     (row,) = await report_rows(sessions)
@@ -312,7 +321,8 @@ async def test_forged_coordinator_buttons_are_refused(
     listing = await coordinator.say("/vermoedens")
     for data in (f"r1:mvt:{code}:gestolen:go", "r1:mvd:mv-2026-999999", "r1:mvr:maybe"):
         answer = await coordinator.press_data(listing, data)
-        assert answer is not None and answer["text"] in (
+        assert answer is not None, data
+        assert answer["text"] in (
             "Deze knop werkt niet meer. Tik op /start.",
             "Die melding bestaat niet (meer).",
         ), data
@@ -385,7 +395,8 @@ async def test_hotspot_alert_and_daily_digest_show_the_right_counts(
     assert "Verdacht voertuig: <3" in boa_digest["text"]
     assert "Stiphout" not in boa_digest["text"]
     stip_digest = await client.wait_bot_message(other_boa.id, after=marks[other_boa.id])
-    assert "Verdacht voertuig: <3" in stip_digest["text"] and "BZOB" not in stip_digest["text"]
+    assert "Verdacht voertuig: <3" in stip_digest["text"]
+    assert "BZOB" not in stip_digest["text"]
 
 
 async def test_retention_erases_reports_and_follow_ups_and_keeps_the_counts(
