@@ -531,3 +531,72 @@ async def test_residents_report_only_when_the_coordinator_allows_it(
     assert row.reporter_id is None
     details = await coordinator.tap(await coordinator.say("/vermoedens"), f"Details {ref}")
     assert "Melder: heeft zijn of haar gegevens gewist" in details["text"]
+
+
+async def test_photos_places_and_sending_refused_at_the_wrong_moment(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    services = services_of(bot)
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    eva = await entrepreneur(person, coordinator, "Eva")
+    step = await eva.say("/melding")
+    # A photo or a location before their question: the draft is kept, the way shown.
+    sent = await client.send_photo(eva.id, PNG)
+    early = await eva.next_reply(after=sent["message_id"])
+    assert early["text"] == "Een foto kan pas bij die stap. Gebruik de knoppen."
+    where = await eva.tap(step, category(eva, "inbraak", bot))
+    forged = await eva.press_data(where, "r1:mva:park:atlantis")
+    assert forged is not None
+    assert forged["text"] == "Die plek ken ik niet. Kies met de knoppen."
+    when = await eva.tap(where, "Hoogeind")
+    sent = await client.send_location(eva.id, *BZOB)
+    late = await eva.next_reply(after=sent["message_id"])
+    assert late["text"] == "Een locatie hoort bij de vraag waar het was. Gebruik de knoppen."
+    today = await eva.tap(when, "Eerder vandaag")
+    assert "14:30" in today["text"]
+    wrong = await eva.say("25:99")
+    assert wrong["text"] == "Die tijd kan ik niet lezen. Schrijf hem zo: 14:30."
+    await eva.say("00:00")
+    photos = await eva.say("Deur van de loods open gebroken, alarm ging af.")
+    for number in range(1, 4):
+        sent = await client.send_photo(eva.id, PNG)
+        photos = await eva.next_reply(after=sent["message_id"])
+        assert f"({number} van 3)" in photos["text"]
+    sent = await client.send_photo(eva.id, PNG)
+    full = await eva.next_reply(after=sent["message_id"])
+    assert full["text"] == "Er zijn al 3 foto's. Tik op Klaar."
+    anonymous = await eva.tap(photos, "Klaar")
+    summary = await eva.tap(anonymous, "🕶 Anoniem")
+
+    # The hour's quota runs out while she was busy: refused at sending, draft kept.
+    services.settings = services.settings.with_overrides(reports_per_hour=1)
+    await file_by_buttons(coordinator, bot)
+    services.report_quota.record(eva.id)
+    refused = await alert_of(eva, summary, "✅ Versturen")
+    assert refused.startswith("Je hebt het afgelopen uur al 1 meldingen gedaan.")
+    async with sessions() as session:
+        assert await session.get(Conversation, eva.id) is not None
+    services.settings = services.settings.with_overrides(reports_per_hour=5)
+    done = await eva.tap(summary, "✅ Versturen")
+    ref = re.search(r"MV-\d{4}-\d{6}", done["text"])
+    assert ref is not None
+
+    # The coordinator looks at the photos; the view is audited.
+    listing = await coordinator.say("/vermoedens")
+    details = await coordinator.tap(listing, f"Details {ref.group(0)}")
+    shown = await press_new(coordinator, details, "📷 Foto's bekijken", count=3)
+    assert all(message["caption"] == ref.group(0) for message in shown)
+    forged = await coordinator.press_data(details, "r1:mvf:mv-2026-999999")
+    assert forged is not None
+    assert forged["text"] == "Die melding bestaat niet (meer)."
+
+    # She blocked the bot: the status is set, the coordinator hears it did not arrive.
+    await client.block(eva.id)
+    ask = await coordinator.tap(details, "⬜ in behandeling")
+    result = await coordinator.tap(ask, "Zonder bericht")
+    assert "De melder kon geen bericht krijgen." in result["text"]
+    # A status for a report that is gone (erased meanwhile) changes nothing.
+    gone = await coordinator.say("/vermoedens")
+    await coordinator.press_data(gone, "r1:mvt:mv-2026-999999:afgehandeld:go")
+    edited = await client.wait_edited(coordinator.id, gone["message_id"])
+    assert edited["text"] == "Die melding bestaat niet (meer)."
