@@ -552,7 +552,8 @@ def render_digest(
             lines += ["", "<b>" + escape(services.areas.area_name(row.area)) + "</b>"]
         label = services.categories.label(row.category, lang.code)
         count = escape(lang.count(row.recent, hide_below=hide))
-        lines.append(f"• {escape(label)}: {count} {_change(lang, row.recent, row.before, hide)}")
+        change = _change(lang, row.recent, row.before, hide)
+        lines.append(f"• {escape(label)}: {count} {change}".rstrip())
     return "\n".join(lines).rstrip()
 
 
