@@ -151,7 +151,9 @@ async def test_an_entrepreneur_reports_with_location_and_photo(
     # Outside the city: refused, the draft kept.
     sent = await client.send_location(eva.id, *PARIS)
     outside = await eva.next_reply(after=sent["message_id"])
-    assert _("Meldingen gaan alleen over {city}.").format(city="Helmond") in outside["text"]
+    assert outside["text"] == _(
+        "Die plek ligt buiten {city}. Meldingen gaan alleen over {city}. Kies het terrein of de wijk met de knoppen."
+    ).format(city="Helmond")
     sent = await client.send_location(eva.id, *BZOB)
     placed, when = await client.wait_bot_messages(eva.id, 2, after=sent["message_id"])
     assert placed["text"] == "📍 BZOB"
