@@ -24,8 +24,6 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
 import sys
 import tempfile
 import time
@@ -37,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, percentile, pin  # noqa: E402 - needs ROOT on the path
+from bench.common import percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 FIRST_ID = 300000
@@ -155,17 +153,7 @@ async def measure(reporters: int, tmp: Path, rate: float) -> dict[str, Any]:
     from storage import roles as role_store
     from storage.engine import create_engine, create_session_factory
 
-    port = free_port()
-    sandbox = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", "--port", str(port),
-        cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            await asyncio.sleep(0.1)
+    async with sandbox_process(__file__, quiet=True) as port:
         database_url = f"sqlite+aiosqlite:///{tmp / f'reports-{reporters}-{rate:g}.db'}"
         engine = create_engine(database_url)
         await migrate.upgrade(engine)
@@ -211,9 +199,6 @@ async def measure(reporters: int, tmp: Path, rate: float) -> dict[str, Any]:
             out, _ = await driver.communicate()
             cpu = time.process_time() - cpu_before
         result = json.loads(out.decode().strip().splitlines()[-1])
-    finally:
-        sandbox.send_signal(signal.SIGINT)
-        await asyncio.wait_for(sandbox.wait(), timeout=10)
     updates = sum(len(values) for values in service.values())
     return {
         "elapsed": result["elapsed"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,3 +69,13 @@ class Resident:
 # The journey fixtures (tests/journeys/conftest.py): someone new, someone who started.
 MakeResident = Callable[..., Awaitable[Resident]]
 MakePerson = Callable[..., Awaitable[Resident]]
+
+
+async def invite_link(inviter: Resident, *labels: str) -> str:
+    """Walk /uitnodigen by button labels; return the invite code from the link."""
+    step = await inviter.say("/uitnodigen")
+    for label in labels:
+        step = await inviter.tap(step, label)
+    found = re.search(r"start=inv-([A-Za-z0-9_-]+)", step["text"])
+    assert found, step["text"]
+    return found.group(1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -14,14 +13,12 @@ from bot import reports as service
 from bot.app import BotApplication
 from bot.roles import Role, grant
 from bot.services import services_of
-from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from storage import reports as report_store
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Conversation, Report, ReportDaily, ReportFollowUp, utcnow
-from tests.journeys.resident import Json, Resident, buttons
+from tests.journeys.resident import Json, MakePerson, Resident, buttons, invite_link
 
-MakePerson = Callable[..., Awaitable[Resident]]
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
 REFUSED = "Dat mag je niet. Kijk bij /help wat je wel kunt."
 BZOB = (51.4560, 5.7000)  # on the BZOB business park, in Brouwhuis
@@ -29,34 +26,14 @@ PARIS = (48.8566, 2.3522)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-@pytest.fixture
-def person(bot: BotApplication, client: SandboxClient) -> MakePerson:
-    translator = services_of(bot).translator
-
-    async def make(
-        name: str, code: str = "nl", *, user_id: int | None = None, wijk: str | None = None
-    ) -> Resident:
-        user = await client.create_user(name, language_code=code, user_id=user_id)
-        someone = Resident(client, user, translator.for_language(code))
-        welcome = await someone.say(f"/start wijk-{wijk}" if wijk else "/start")
-        if language_name(code) in buttons(welcome):
-            await someone.tap(welcome, language_name(code))
-        return someone
-
-    return make
-
-
 async def entrepreneur(
     person: MakePerson, coordinator: Resident, name: str, code: str = "nl", park: str = "BZOB"
 ) -> Resident:
     """A coordinator's invite link for the park, opened by a new entrepreneur."""
-    step = await coordinator.say("/uitnodigen")
-    for label in (coordinator._("ondernemer"), park, "1", coordinator._("1 dag")):
-        step = await coordinator.tap(step, label)
-    found = re.search(r"start=inv-([A-Za-z0-9_-]+)", step["text"])
-    assert found, step["text"]
+    _ = coordinator._
+    code_ = await invite_link(coordinator, _("ondernemer"), park, "1", _("1 dag"))
     someone = await person(name, code)
-    welcome = await someone.say(f"/start inv-{found.group(1)}")
+    welcome = await someone.say(f"/start inv-{code_}")
     assert someone._("Meld een vermoeden") in buttons(welcome)
     return someone
 

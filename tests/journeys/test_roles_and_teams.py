@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from bot.services import services_of
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Group, Invite, RoleGrant, Team, utcnow
-from tests.journeys.resident import MakePerson, Resident, buttons
+from tests.journeys.resident import MakePerson, Resident, buttons, invite_link
 
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
 REFUSED = "Dat mag je niet. Kijk bij /help wat je wel kunt."
@@ -22,16 +21,6 @@ REFUSED = "Dat mag je niet. Kijk bij /help wat je wel kunt."
 
 async def give(bot: BotApplication, who: Resident, role: Role, scope: str | None = None) -> None:
     await grant(services_of(bot), who.id, role, scope, name=who.user["first_name"], by=ADMIN_ID)
-
-
-async def invite_link(inviter: Resident, *labels: str) -> str:
-    """Walk /uitnodigen by button labels; return the invite code from the link."""
-    step = await inviter.say("/uitnodigen")
-    for label in labels:
-        step = await inviter.tap(step, label)
-    found = re.search(r"start=inv-([A-Za-z0-9_-]+)", step["text"])
-    assert found, step["text"]
-    return found.group(1)
 
 
 async def audit_actions(sessions: SessionFactory) -> list[str]:
