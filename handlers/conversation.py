@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import Update
 
 from bot.i18n import N_
@@ -11,6 +13,7 @@ from handlers import broadcasts, fallback, reports, teams
 from handlers.common import lang_for, show
 from storage import conversations
 
+Screen = Callable[[Update, BotContext], Awaitable[None]]
 # Longer than any field needs; a pasted essay is refused, not cut off.
 MAX_TEXT = 300
 FLOWS = {
@@ -47,20 +50,22 @@ async def on_text(update: Update, context: BotContext) -> None:
 
 async def on_photo(update: Update, context: BotContext) -> None:
     """A photo belongs to a report being made, or to an announcement being composed."""
-    user = update.effective_user
-    if user is not None and await reports.in_draft(context, user.id):
-        await reports.on_photo(update, context)
-        return
-    await broadcasts.on_photo(update, context)
+    await _report_first(update, context, reports.on_photo, broadcasts.on_photo)
 
 
 async def on_other(update: Update, context: BotContext) -> None:
     """Anything else (a file, a sticker, a voice note): refused kindly, the draft kept."""
+    await _report_first(update, context, reports.on_unsupported, fallback.not_a_button)
+
+
+async def _report_first(
+    update: Update, context: BotContext, in_report: Screen, otherwise: Screen
+) -> None:
     user = update.effective_user
     if user is not None and await reports.in_draft(context, user.id):
-        await reports.on_unsupported(update, context)
-        return
-    await fallback.not_a_button(update, context)
+        await in_report(update, context)
+    else:
+        await otherwise(update, context)
 
 
 async def cancel(update: Update, context: BotContext) -> None:

@@ -320,10 +320,7 @@ async def on_photos(
     update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
 ) -> None:
     """No (more) photos."""
-    if args[0] != "done":
-        await stale_button(update, context)
-        return
-    await _answer(update, context, query, user, lambda d: setattr(d, "photos_done", True))
+    await _choose(update, context, query, user, args[0], {"done": ("photos_done", True)})
 
 
 @button(1)
@@ -331,10 +328,24 @@ async def on_anonymous(
     update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
 ) -> None:
     """Anonymous or with one's name."""
-    if args[0] not in ("yes", "no"):
+    options = {"yes": ("anonymous", True), "no": ("anonymous", False)}
+    await _choose(update, context, query, user, args[0], options)
+
+
+async def _choose(
+    update: Update,
+    context: BotContext,
+    query: CallbackQuery,
+    user: User,
+    choice: str,
+    options: dict[str, tuple[str, Any]],
+) -> None:
+    """A button that sets one field of the draft; data it does not offer is stale."""
+    if choice not in options:
         await stale_button(update, context)
         return
-    await _answer(update, context, query, user, lambda d: setattr(d, "anonymous", args[0] == "yes"))
+    name, value = options[choice]
+    await _answer(update, context, query, user, lambda d: setattr(d, name, value))
 
 
 @button(1)

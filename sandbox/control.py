@@ -246,17 +246,22 @@ class ControlApi:
             raise ControlError("latitude/longitude out of range")
         return self._post(body, {"location": {"latitude": latitude, "longitude": longitude}})
 
-    async def send_photo(self, request: web.Request) -> Json:
-        body = await self._body(request)
-        data = body.get("photo")
+    def _upload(self, body: dict[str, Any], field: str) -> bytes:
+        """A file a user sends: a multipart file, or base64 in `field` or `field_base64`."""
+        data = body.get(field)
         if isinstance(data, str):
             data = base64.b64decode(data)
-        elif body.get("photo_base64"):
-            data = base64.b64decode(body["photo_base64"])
+        elif body.get(f"{field}_base64"):
+            data = base64.b64decode(body[f"{field}_base64"])
         if not isinstance(data, bytes | bytearray) or not data:
-            raise ControlError("photo (multipart file or base64 string) is required")
+            raise ControlError(f"{field} (multipart file or base64 string) is required")
         self.world.user(_int(body.get("user_id"), "user_id"))
-        stored = self.bot_api.store_file("photo", bytes(data), None, None)
+        return bytes(data)
+
+    async def send_photo(self, request: web.Request) -> Json:
+        body = await self._body(request)
+        data = self._upload(body, "photo")
+        stored = self.bot_api.store_file("photo", data, None, None)
         if body.get("file_size") is not None:
             # Acts out a photo larger than the test uploads (Telegram reports sizes it holds).
             stored.declared_size = _int(body.get("file_size"), "file_size")
@@ -267,17 +272,10 @@ class ControlApi:
 
     async def send_document(self, request: web.Request) -> Json:
         body = await self._body(request)
-        data = body.get("document")
-        if isinstance(data, str):
-            data = base64.b64decode(data)
-        elif body.get("document_base64"):
-            data = base64.b64decode(body["document_base64"])
-        if not isinstance(data, bytes | bytearray) or not data:
-            raise ControlError("document (multipart file or base64 string) is required")
-        self.world.user(_int(body.get("user_id"), "user_id"))
+        data = self._upload(body, "document")
         file_name = str(body.get("file_name") or "document")
         mime_type = str(body.get("mime_type") or "application/octet-stream")
-        stored = self.bot_api.store_file("document", bytes(data), file_name, mime_type)
+        stored = self.bot_api.store_file("document", data, file_name, mime_type)
         content: Json = {"document": stored.media()}
         if body.get("caption"):
             content["caption"] = str(body["caption"])
