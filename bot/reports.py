@@ -79,6 +79,7 @@ class Draft:
     photos: list[str] = field(default_factory=list)
     photos_done: bool | None = None
     anonymous: bool | None = None
+    home: str | None = None  # the entrepreneur's own park, offered first
 
     def dump(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if value not in (None, [])}
@@ -135,16 +136,16 @@ async def set_residents_may_report(services: Services, allowed: bool, actor_id: 
         )
 
 
-async def may_report(services: Services, user_id: int, roles: Roles | None = None) -> None:
+async def may_report(services: Services, user_id: int) -> Roles:
     """Entrepreneurs may report; residents too while the coordinator allows it."""
-    mine = roles or await roles_of(services, user_id)
+    mine = await roles_of(services, user_id)
     if mine.has(Role.ENTREPRENEUR, Role.COORDINATOR, Role.WIJKBOA):
-        return
+        return mine
     if await residents_may_report(services):
         async with services.sessions() as session:
             person = await users.get_user(session=session, user_id=user_id)
         if person is not None and person.subscribed:
-            return
+            return mine
         raise ReportError(
             N_("Melden kan voor bewoners die zich hebben aangemeld. Tik eerst op /start.")
         )
@@ -355,6 +356,7 @@ async def file(services: Services, user_id: int, draft: Draft) -> Filed:
             report=report,
             day=_local_day(services, now),
             follow_up=(lambda ref: follow_up_row(key, ref, token, user_id)) if token else None,
+            draft_of=user_id,
         )
     services.report_quota.record(user_id)
     return Filed(stored, token, await hotspot_rule(services, stored))

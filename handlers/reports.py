@@ -78,11 +78,13 @@ def _areas(lang: Lang, context: BotContext, home: str | None) -> list[list[Inlin
     return keyboards.rows(buttons)
 
 
-async def _ask(update: Update, context: BotContext, user: User, draft: Draft) -> None:
+async def _ask(
+    update: Update, context: BotContext, user: User, draft: Draft, *, saved: bool = False
+) -> None:
     """Ask the first open question of the draft (also when it resumes after a break)."""
     lang = await lang_for(update, context)
     _ = lang.gettext
-    step = await _save(context, user.id, draft)
+    step = draft.next_step if saved else await _save(context, user.id, draft)
     services = context.services
     if step == "what":
         buttons = [
@@ -101,7 +103,7 @@ async def _ask(update: Update, context: BotContext, user: User, draft: Draft) ->
         )
         await show(update, text, InlineKeyboardMarkup([*keyboards.rows(buttons, 1), _stop(lang)]))
     elif step == "where":
-        home = reports.home_park(await roles_of(services, user.id))
+        home = draft.home
         text = _("Waar was het? Kies het terrein of de wijk, deel je locatie, of typ de straat.")
         if draft.street:
             text = _("In welk terrein of welke wijk ligt {street}?").format(
@@ -213,7 +215,7 @@ async def report(update: Update, context: BotContext) -> None:
     lang = await lang_for(update, context)
     _ = lang.gettext
     try:
-        await reports.may_report(context.services, user.id)
+        mine = await reports.may_report(context.services, user.id)
         reports.check_quota(context.services, user.id)
     except ReportError as error:
         await show(update, _(error.key).format(**error.values))
@@ -230,23 +232,36 @@ async def report(update: Update, context: BotContext) -> None:
             InlineKeyboardMarkup(choices),
         )
         return
-    await _ask(update, context, user, Draft())
+    await _ask(update, context, user, Draft(home=reports.home_park(mine)))
 
 
 async def _answer(
     update: Update, context: BotContext, query: CallbackQuery | None, user: User, change: Any
 ) -> None:
     """Apply one answer to the draft, then ask the next question; refusals in words."""
-    found = await _draft(context, user.id)
-    if found is None:
+    refused: ReportError | None = None
+    # One session reads and writes the draft: a step costs one read and one write.
+    async with context.services.sessions() as session:
+        state = await conversations.get(session=session, user_id=user.id)
+        draft = Draft.load(conversations.data_of(state)) if state and state.flow == FLOW else None
+        if draft is not None:
+            try:
+                change(draft)
+            except ReportError as error:
+                refused = error
+            else:
+                await conversations.put(
+                    session=session,
+                    user_id=user.id,
+                    flow=FLOW,
+                    step=draft.next_step,
+                    data=draft.dump(),
+                )
+    if draft is None:
         await stale_button(update, context)
         return
-    draft = found[0]
-    _ = (await lang_for(update, context)).gettext
-    try:
-        change(draft)
-    except ReportError as error:
-        text = _(error.key).format(**error.values)
+    if refused is not None:
+        text = (await lang_for(update, context)).gettext(refused.key).format(**refused.values)
         if query is not None:
             await query.answer(text, show_alert=True)
         else:
@@ -254,7 +269,7 @@ async def _answer(
         return
     if query is not None:
         await query.answer()
-    await _ask(update, context, user, draft)
+    await _ask(update, context, user, draft, saved=True)
 
 
 @button(1)
@@ -361,11 +376,11 @@ async def on_action(
         await _drop(context, user.id)
         await show(update, _(CANCELLED))
         return
+    found = await _draft(context, user.id)
     if action == "restart":
         await query.answer()
-        await _ask(update, context, user, Draft())
+        await _ask(update, context, user, Draft(home=found[0].home if found else None))
         return
-    found = await _draft(context, user.id)
     if found is None or action not in ("resume", "send"):
         await stale_button(update, context)
         return
@@ -393,7 +408,6 @@ async def _send(
         await query.answer(_(error.key).format(**error.values), show_alert=True)
         return
     await query.answer()
-    await _drop(context, user.id)
     ref = filed.report.ref
     lines = [
         "✅ " + _("Dank je wel! Je melding is verstuurd."),

@@ -37,6 +37,7 @@ async def add(
     report: Report,
     day: date,
     follow_up: Callable[[str], FollowUpRow] | None = None,
+    draft_of: int | None = None,
 ) -> Report:
     """Store a report, count it in `report_daily` and keep its follow-up: one transaction.
 
@@ -57,6 +58,9 @@ async def add(
         )
     )
     await session.exec(counted)
+    if draft_of is not None:
+        # The draft ends with the report it became: a second tap on "send" finds nothing.
+        await session.exec(delete(Conversation).where(col(Conversation.user_id) == draft_of))  # type: ignore[call-overload]
     if follow_up is not None:
         row = follow_up(report.ref)
         session.add(
