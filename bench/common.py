@@ -7,7 +7,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -58,3 +59,26 @@ async def sandbox_process(script: str, *args: str, quiet: bool = False) -> Async
             # Its graceful stop can wait on idle keep-alive connections; the figures are in.
             sandbox.kill()
             await sandbox.wait()
+
+
+async def arrive(
+    count: int, rate: float, act: Callable[[int], Awaitable[None]], who: str
+) -> tuple[float, int]:
+    """Run act(0) ... act(count - 1): all at once (rate 0), or in an open loop where the
+    i-th arrives at i / rate seconds. Returns the elapsed seconds and how many failed."""
+    errors = 0
+
+    async def one(index: int) -> None:
+        nonlocal errors
+        if rate > 0:
+            await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
+        try:
+            await act(index)
+        except Exception as exc:  # a benchmark counts failures instead of stopping
+            errors += 1
+            if errors <= 3:
+                print(f"driver: {who} {index} failed: {exc!r}"[:300], file=sys.stderr)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return time.perf_counter() - started, errors

@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
+from bench.common import arrive, percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 FIRST_ID = 300000
@@ -64,7 +64,6 @@ async def drive(port: int, reporters: int, rate: float) -> dict[str, Any]:
     from sandbox.client import SandboxClient
 
     latencies: dict[str, list[float]] = defaultdict(list)
-    errors = 0
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     async with session, SandboxClient(f"http://127.0.0.1:{port}", session) as client:
         gate = asyncio.Semaphore(200)
@@ -116,20 +115,9 @@ async def drive(port: int, reporters: int, rate: float) -> dict[str, Any]:
             if "MV-" not in done["text"]:
                 raise RuntimeError(f"no reference number: {done['text'][:80]}")
 
-        async def one(index: int, uid: int) -> None:
-            nonlocal errors
-            if rate > 0:
-                await asyncio.sleep(max(0.0, begun + index / rate - time.perf_counter()))
-            try:
-                await file(index, uid)
-            except Exception as exc:  # a benchmark counts failures instead of stopping
-                errors += 1
-                if errors <= 3:
-                    print(f"driver: reporter {uid} failed: {exc!r}"[:300], file=sys.stderr)
-
-        begun = time.perf_counter()
-        await asyncio.gather(*(one(i, uid) for i, uid in enumerate(ids)))
-        elapsed = time.perf_counter() - begun
+        elapsed, errors = await arrive(
+            reporters, rate, lambda index: file(index, ids[index]), "reporter"
+        )
     return {"elapsed": elapsed, "latencies": latencies, "errors": errors}
 
 

@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
+from bench.common import arrive, percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 WIJKEN = [
@@ -45,7 +45,6 @@ async def drive(port: int, residents: int, mode: str, rate: float) -> dict[str, 
     from sandbox.client import SandboxClient
 
     latencies: list[float] = []
-    errors = 0
     import aiohttp
 
     # One connection per waiting resident: aiohttp's default pool of 100 would make the
@@ -98,20 +97,12 @@ async def drive(port: int, residents: int, mode: str, rate: float) -> dict[str, 
 
                 message = await timed(tap)
 
-        async def one(index: int, uid: int) -> None:
-            nonlocal errors
-            if rate > 0:  # open loop: resident i arrives at i / rate seconds
-                await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
-            try:
-                await (echo_user(uid) if mode == "echo" else join_user(index, uid))
-            except Exception as exc:  # a benchmark counts failures instead of stopping
-                errors += 1
-                if errors <= 3:
-                    print(f"driver: resident {uid} failed: {exc!r}"[:300], file=sys.stderr)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i, uid) for i, uid in enumerate(ids)))
-        elapsed = time.perf_counter() - started
+        elapsed, errors = await arrive(
+            residents,
+            rate,
+            lambda i: echo_user(ids[i]) if mode == "echo" else join_user(i, ids[i]),
+            "resident",
+        )
     return {"updates": len(latencies), "elapsed": elapsed, "latencies": latencies, "errors": errors}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -551,6 +552,17 @@ async def my_reports(update: Update, context: BotContext) -> None:
     await show(update, "\n\n".join(lines), again)
 
 
+async def _or_alert(
+    query: CallbackQuery, lang: Lang, pending: Coroutine[Any, Any, Report]
+) -> Report | None:
+    """The report a button asks for, or None once the refusal is shown as a pop-up."""
+    try:
+        return await pending
+    except ReportError as error:
+        await query.answer(lang.gettext(error.key), show_alert=True)
+        return None
+
+
 @button(2)
 async def on_anonymous_status(
     update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
@@ -558,10 +570,10 @@ async def on_anonymous_status(
     """The anonymous reporter's status button: the token is the only key."""
     lang = await lang_for(update, context)
     _ = lang.gettext
-    try:
-        found = await reports.anonymous_status(context.services, args[0].upper(), args[1])
-    except ReportError as error:
-        await query.answer(_(error.key), show_alert=True)
+    found = await _or_alert(
+        query, lang, reports.anonymous_status(context.services, args[0].upper(), args[1])
+    )
+    if found is None:
         return
     text = _("{ref}: {status}").format(
         ref=found.ref, status=reports.status_label(lang, found.status)
@@ -629,10 +641,8 @@ async def on_details(
     """One report's details, opened on purpose; the view goes into the audit log."""
     lang = await lang_for(update, context)
     _ = lang.gettext
-    try:
-        found = await reports.view(context.services, args[0].upper(), user.id)
-    except ReportError as error:
-        await query.answer(_(error.key), show_alert=True)
+    found = await _or_alert(query, lang, reports.view(context.services, args[0].upper(), user.id))
+    if found is None:
         return
     await query.answer()
     lines = [f"<b>{found.ref}</b>", *describe(lang, context, found)]
@@ -677,10 +687,8 @@ async def on_photos_view(
 ) -> None:
     """The report's photos, sent to the coordinator who asked (also audited)."""
     lang = await lang_for(update, context)
-    try:
-        found = await reports.view(context.services, args[0].upper(), user.id)
-    except ReportError as error:
-        await query.answer(lang.gettext(error.key), show_alert=True)
+    found = await _or_alert(query, lang, reports.view(context.services, args[0].upper(), user.id))
+    if found is None:
         return
     await query.answer()
     for photo in found.photos.split():
