@@ -4,8 +4,8 @@ queries over 1,000,000 stored reports.
 Part 1 runs three processes as bench/residents_join.py does: the sandbox (limits off) and
 the driver that plays the reporters share one core, the bot under test (this process)
 has the other. Every reporter files one complete report by the same buttons a person
-taps (/melding, what, where, when, a typed description, no photo, anonymous or not,
-send). Per step it reports the bot's own service time (update received until handled)
+taps (/melding, which answers with the 112 card and the first question, what, where,
+when, a typed description, no photo, anonymous or not, send). Per step it reports the bot's own service time (update received until handled)
 and the end-to-end time the reporter sees; with 500 at once the end-to-end time is
 mostly the queue, so a second, paced run shows the latency at a steady arrival rate.
 
@@ -86,7 +86,10 @@ async def drive(port: int, reporters: int, rate: float) -> dict[str, Any]:
             ]
             started = time.perf_counter()
             sent = await client.send(uid, "/melding")
-            first = await client.wait_bot_message(uid, after=sent["message_id"], timeout=300)
+            # The 112 card to tap and call, then the first question.
+            _card, first = await client.wait_bot_messages(
+                uid, 2, after=sent["message_id"], timeout=300
+            )
             latencies["melding"].append(time.perf_counter() - started)
             for number, (step, data) in enumerate(taps, start=1):
                 started = time.perf_counter()

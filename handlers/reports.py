@@ -97,7 +97,7 @@ async def _ask(
                 "🚨 <b>"
                 + _("Is het nu aan de hand en is er gevaar? Bel 112.")
                 + "</b> "
-                + _("(Tik op 112 om te bellen.)"),
+                + _("(Tik op de kaart Alarmnummer 112 om te bellen.)"),
                 _("Meld een Vermoeden is voor signalen, niet voor noodgevallen."),
                 "<b>" + _("Wat heb je gezien?") + "</b>",
             ]
@@ -233,6 +233,10 @@ async def report(update: Update, context: BotContext) -> None:
             InlineKeyboardMarkup(choices),
         )
         return
+    chat = update.effective_chat
+    if chat is not None:
+        # A contact card is what Telegram lets a bot offer to tap and call.
+        await context.bot.send_contact(chat.id, phone_number="112", first_name=_("Alarmnummer"))
     await _ask(update, context, user, Draft(home=reports.home_park(mine)))
 
 

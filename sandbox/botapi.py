@@ -258,6 +258,7 @@ class BotApi:
                 "sendPhoto": self.send_photo,
                 "sendDocument": self.send_document,
                 "sendLocation": self.send_location,
+                "sendContact": self.send_contact,
                 "sendChatAction": self.send_chat_action,
                 "editMessageText": self.edit_message_text,
                 "editMessageCaption": self.edit_message_caption,
@@ -833,6 +834,21 @@ class BotApi:
         self.world.flood.check(chat.id, chat.is_group_like)
         location = {"latitude": latitude, "longitude": longitude}
         return self._publish(chat, {"location": location}, reply, markups)
+
+    async def send_contact(self, params: Params) -> Json:
+        chat = self._sendable_chat(params)
+        phone, first = params.text("phone_number"), params.text("first_name")
+        if not phone:
+            raise bad_request("phone_number is empty")
+        if not first or not first.strip():
+            raise bad_request("first_name is empty")
+        markups = self._reply_markup(params)
+        reply = self._reply_target(params, chat)
+        self.world.flood.check(chat.id, chat.is_group_like)
+        contact: Json = {"phone_number": phone, "first_name": first}
+        if params.text("last_name"):
+            contact["last_name"] = params.text("last_name")
+        return self._publish(chat, {"contact": contact}, reply, markups)
 
     async def send_chat_action(self, params: Params) -> bool:
         self._sendable_chat(params)

@@ -38,6 +38,15 @@ async def entrepreneur(
     return someone
 
 
+async def start_report(someone: Resident) -> Json:
+    """/melding: the 112 card to tap and call, then the first question."""
+    sent = await someone.client.send(someone.id, "/melding")
+    card, question = await someone.client.wait_bot_messages(someone.id, 2, after=sent["message_id"])
+    assert card["contact"]["phone_number"] == "112"
+    someone.last_id = question["message_id"]
+    return question
+
+
 async def press_new(someone: Resident, message: Json, label: str, count: int = 1) -> list[Json]:
     """Press a button that makes the bot send new messages (not edit); return them."""
     data = buttons(message)[label]
@@ -76,7 +85,7 @@ async def file_by_buttons(
 ) -> tuple[str, Json]:
     """The shortest journey: all buttons but the description; returns (ref, confirmation)."""
     _ = someone._
-    step = await someone.say("/melding")
+    step = await start_report(someone)
     step = await someone.tap(step, category(someone, what, bot))
     step = await someone.tap(step, where)
     step = await someone.tap(step, _("Nu net"))
@@ -118,7 +127,7 @@ async def test_an_entrepreneur_reports_with_location_and_photo(
     menu = await client.commands(scope={"type": "chat", "chat_id": eva.id})
     assert {"melding", "mijnmeldingen"} <= {c["command"] for c in menu}
 
-    first = await eva.say("/melding")
+    first = await start_report(eva)
     assert _("Is het nu aan de hand en is er gevaar? Bel 112.") in first["text"]
     where = await eva.tap(first, category(eva, "voertuig", bot))
     assert list(buttons(where))[1] == "BZOB"  # her own park first, after the location button
@@ -420,7 +429,7 @@ async def test_bad_input_rate_limit_and_drafts(
     coordinator = await person("Carla", user_id=ADMIN_ID)
     eva = await entrepreneur(person, coordinator, "Eva")
 
-    step = await eva.say("/melding")
+    step = await start_report(eva)
     step = await eva.tap(step, category(eva, "persoon", bot))
     # A typed street, then the area by button.
     ask_area = await eva.say("Churchilllaan")
@@ -460,7 +469,7 @@ async def test_bad_input_rate_limit_and_drafts(
     assert (row.street, row.area) == ("Churchilllaan", "wijk:binnenstad")
 
     # Or starts over: the old draft is dropped cleanly.
-    step = await eva.say("/melding")
+    step = await start_report(eva)
     await eva.tap(step, category(eva, "overlast", bot))
     back = await eva.say("/melding")
     fresh = await eva.tap(back, "Opnieuw beginnen")
@@ -518,7 +527,7 @@ async def test_photos_places_and_sending_refused_at_the_wrong_moment(
     services = services_of(bot)
     coordinator = await person("Carla", user_id=ADMIN_ID)
     eva = await entrepreneur(person, coordinator, "Eva")
-    step = await eva.say("/melding")
+    step = await start_report(eva)
     # A photo or a location before their question: the draft is kept, the way shown.
     sent = await client.send_photo(eva.id, PNG)
     early = await eva.next_reply(after=sent["message_id"])

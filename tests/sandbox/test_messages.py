@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 from telegram import (
     Bot,
@@ -411,6 +412,25 @@ async def test_send_chat_action_and_location(bot: Bot, anna: User) -> None:
         await bot.send_chat_action(anna["id"], "dancing")
     sent = await bot.send_location(anna["id"], 51.48, 5.66)
     assert sent.location is not None
+
+
+async def test_send_contact_is_a_card_to_tap(bot: Bot, client: SandboxClient, anna: User) -> None:
+    sent = await bot.send_contact(anna["id"], phone_number="112", first_name="Alarmnummer")
+    assert sent.contact is not None
+    assert (sent.contact.phone_number, sent.contact.first_name) == ("112", "Alarmnummer")
+    (shown,) = (await client.bot_messages(anna["id"]))[-1:]
+    assert shown["contact"] == {"phone_number": "112", "first_name": "Alarmnummer"}
+    # PTB refuses empty fields itself, so ask the server directly.
+    async with aiohttp.ClientSession() as http:
+        for body, error in (
+            ({"first_name": "x"}, "Bad Request: phone_number is empty"),
+            ({"phone_number": "112", "first_name": " "}, "Bad Request: first_name is empty"),
+        ):
+            async with http.post(
+                f"{bot.base_url}/sendContact", json={"chat_id": anna["id"], **body}
+            ) as answer:
+                assert answer.status == 400
+                assert (await answer.json())["description"] == error
 
 
 async def test_queued_updates_are_snapshots(bot: Bot, client: SandboxClient, anna: User) -> None:
