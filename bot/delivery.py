@@ -333,7 +333,12 @@ class DeliveryEngine:
                 )
         progress, self._progress_task = self._progress_task, None
         if progress is not None:
-            progress.cancel()
+            # Python 3.11's wait_for can swallow a cancel that lands just as the wait it
+            # guards finishes (gh-86296); the loop would then tick on and stop() hang. So
+            # cancel again until it takes.
+            while not progress.done():
+                progress.cancel()
+                await asyncio.wait({progress}, timeout=0.1)
             with contextlib.suppress(asyncio.CancelledError):
                 await progress
             # The coordinator's progress message shows where sending stopped.
