@@ -27,6 +27,7 @@ from telegram.ext import (
 )
 
 from bot import broadcasts as broadcast_service
+from bot import stats as stats_service
 from bot.areas import load_areas
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, delivery_bot
@@ -52,6 +53,7 @@ from handlers import (
     overview,
     preferences,
     privacy,
+    stats,
     teams,
     tracking,
 )
@@ -131,6 +133,8 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "gepland": broadcasts.planned,
         "verzonden": broadcasts.sent,
         "resultaat": broadcasts.result,
+        "stats": stats.stats_command,
+        "export": stats.export_command,
     }
     for name, callback in private_commands.items():
         application.add_handler(CommandHandler(name, callback, NEW_PRIVATE), group=GROUP_MAIN)
@@ -161,6 +165,9 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "bc": broadcasts.on_compose,
         "rep": broadcasts.on_reply,
         "res": broadcasts.on_result,
+        "st": stats.on_stats,
+        "stg": stats.on_chart,
+        "stx": stats.on_export,
     }
     for action, callback in buttons.items():
         application.add_handler(
@@ -233,6 +240,17 @@ async def _open(application: BotApplication) -> None:
         ask_late=functools.partial(broadcasts.ask_late, application.bot, services),
     )
     await services.scheduler.start()
+    digest_at = services.settings.weekly_digest_time
+    services.scheduler.every(
+        "stats:weekly",
+        functools.partial(stats_service.weekly_digest, services, application.bot),
+        day_of_week=services.settings.weekly_digest_day,
+        hour=digest_at.hour,
+        minute=digest_at.minute,
+        second=digest_at.second,
+    )
+    # A digest due while the bot was down goes out now (once: the run is recorded).
+    await stats_service.catch_up_digest(services, application.bot)
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):

@@ -7,7 +7,7 @@ from datetime import time
 from typing import Any
 
 from bot.areas import Buurt, Wijk
-from bot.i18n import N_
+from bot.i18n import N_, Lang
 from bot.services import Services
 from storage import residents, users
 from storage.models import User
@@ -153,3 +153,12 @@ async def erase(services: Services, user_id: int) -> bool:
 async def mark_blocked(services: Services, user_id: int) -> None:
     async with services.sessions() as session:
         await users.mark_blocked(session=session, user_id=user_id)
+
+
+async def language_of(services: Services, user_id: int) -> Lang:
+    """The language someone chose (or the default), for messages the bot starts itself."""
+    async with services.sessions() as session:
+        stored = await users.get_user(session=session, user_id=user_id)
+    return services.translator.for_language(
+        (stored.language if stored else None) or services.translator.default_language
+    )

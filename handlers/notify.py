@@ -10,22 +10,15 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot.i18n import Lang
-from bot.roles import Role
-from bot.services import BotContext, Services
-from storage import roles as role_store
-from storage import users
+from bot.residents import language_of
+from bot.roles import coordinator_ids
+from bot.services import BotContext
+
+__all__ = ["coordinator_ids", "language_of", "tell", "tell_coordinators"]
 
 log = logging.getLogger(__name__)
 
 Render = Callable[[Lang], tuple[str, InlineKeyboardMarkup | None]]
-
-
-async def language_of(services: Services, user_id: int) -> Lang:
-    async with services.sessions() as session:
-        stored = await users.get_user(session=session, user_id=user_id)
-    return services.translator.for_language(
-        (stored.language if stored else None) or services.translator.default_language
-    )
 
 
 async def tell(context: BotContext, user_id: int, render: Render) -> bool:
@@ -41,13 +34,6 @@ async def tell(context: BotContext, user_id: int, render: Render) -> bool:
         log.info("could not reach a user with a notification")
         return False
     return True
-
-
-async def coordinator_ids(services: Services) -> list[int]:
-    """Everyone who acts as coordinator: appointed coordinators and the administrators."""
-    async with services.sessions() as session:
-        appointed = await role_store.holders(session=session, role=Role.COORDINATOR.value)
-    return sorted({grant.user_id for grant in appointed} | set(services.settings.admins))
 
 
 async def tell_coordinators(context: BotContext, render: Render) -> int:
