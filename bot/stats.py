@@ -282,7 +282,8 @@ class View:
     hide_below: int | None = None
 
     def n(self, value: int) -> str:
-        return self.lang.count(value, hide_below=self.hide_below)
+        # Escaped: "<3" is a tag to Telegram's HTML parser.
+        return escape(self.lang.count(value, hide_below=self.hide_below))
 
     def change(self, now: int, before: int) -> str:
         # A change between small counts would give away what "<3" hides.
@@ -548,9 +549,9 @@ async def weekly_digest(services: Services, bot: Bot, now: datetime | None = Non
 async def _send(send: Callable[[], Awaitable[object]]) -> None:
     try:
         await send()
-    except (Forbidden, BadRequest):
+    except (Forbidden, BadRequest) as error:
         # Blocked the bot or never started it: the others still get theirs.
-        log.info("could not deliver a digest message")
+        log.info("could not deliver a digest message: %s", error.message)
 
 
 async def catch_up_digest(services: Services, bot: Bot, now: datetime | None = None) -> bool:
