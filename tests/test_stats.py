@@ -146,7 +146,9 @@ async def test_residents_in_the_dst_week_count_by_local_time(
     assert after.of("stiphout")["joined"] == 1
 
 
-async def test_reports_of_a_week_over_new_year(services: Services, sessions: SessionFactory) -> None:
+async def test_reports_of_a_week_over_new_year(
+    services: Services, sessions: SessionFactory
+) -> None:
     async with sessions() as session:
         await store.add_report_counts(
             session=session,
@@ -278,7 +280,8 @@ async def test_broadcasts_replies_and_homes_per_wijk(
     assert (city["broadcasts"], city["delivered"], city["failed"]) == (3, 4, 2)
     assert (stiphout["broadcasts"], stiphout["delivered"], stiphout["failed"]) == (2, 2, 1)
     assert (warande["broadcasts"], warande["delivered"]) == (2, 2)
-    assert (stiphout["join"], stiphout["homes"], warande["come"], warande["remind"]) == (2, 23, 1, 1)
+    assert (stiphout["join"], stiphout["homes"]) == (2, 23)
+    assert (warande["come"], warande["remind"]) == (1, 1)
     async with sessions() as session:
         kept = {(r.broadcast_id, r.wijk) for r in await session.exec(select(BroadcastFigures))}
     # Finished broadcasts are kept; the one still under way is counted live next time too.
@@ -368,7 +371,8 @@ def test_the_chart_is_a_png_with_one_series_per_category() -> None:
     drawn = figure(data)
     reports, residents = drawn.axes
     assert len(reports.containers) == 3
-    assert [t.get_text() for t in reports.get_legend().get_texts()] == ["Drugs", "Overlast", "Anders"]
+    legend = [t.get_text() for t in reports.get_legend().get_texts()]
+    assert legend == ["Drugs", "Overlast", "Anders"]
     assert len(residents.patches) == 2
     png = draw(data)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
@@ -393,7 +397,9 @@ async def test_chart_data_buckets_twelve_weeks_by_category(
         )
     period = period_of("week", today)
     lang = services.translator.for_language("nl")
-    data, caption = await stats.chart_data(services, lang, await stats.compute(services, period), None)
+    data, caption = await stats.chart_data(
+        services, lang, await stats.compute(services, period), None
+    )
     assert len(data.weeks) == 12
     assert dict(data.series) == {"Drugs": (0,) * 10 + (1, 2), "Overlast": (4,) + (0,) * 11}
     assert len(figure(data).axes[0].containers) == 2
@@ -404,7 +410,10 @@ async def test_chart_data_buckets_twelve_weeks_by_category(
     )
     assert [label for label, _values in only_stiphout.series] == ["Drugs"]
     arabic, arabic_caption = await stats.chart_data(
-        services, services.translator.for_language("ar"), await stats.compute(services, period), None
+        services,
+        services.translator.for_language("ar"),
+        await stats.compute(services, period),
+        None,
     )
     assert arabic.reports_title == "Reports per week"  # Latin script in the picture
     assert "مخدرات" in arabic_caption  # the caption in the reader's own language

@@ -186,9 +186,7 @@ async def test_the_digest_arrives_at_its_time_after_a_restart(
     async with running(restarted, poll_timeout=1):
         assert "stats:weekly" in services_of(restarted).scheduler.job_ids()  # type: ignore[union-attr]
         assert await _digest_runs(sessions) == []  # not before its time
-        text, photo = await client.wait_bot_messages(
-            coord.id, 2, after=coord.last_id, timeout=15
-        )
+        text, photo = await client.wait_bot_messages(coord.id, 2, after=coord.last_id, timeout=15)
         told = await client.wait_bot_message(boa.id, after=boa.last_id, timeout=15)
     assert text["date"] >= int(due.timestamp())
     last_week = period_of("week", due.date()).previous()
