@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from sqlalchemy import and_, case, func, insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import dialect
@@ -237,11 +237,26 @@ async def add_report_counts(
     await session.commit()
 
 
-async def add_reports(*, session: AsyncSession, reports: Sequence[dict[str, object]]) -> None:
-    """Bulk-insert report rows as they are (the bench's city-sized history)."""
-    if reports:
-        await session.exec(insert(Report), params=list(reports))  # type: ignore[call-overload]
+async def add_rows(
+    *, session: AsyncSession, model: type[SQLModel], rows: Sequence[dict[str, object]]
+) -> None:
+    """Bulk-insert rows as they are: the bench's city-sized history (reports included)."""
+    if rows:
+        await session.exec(insert(model), params=list(rows))  # type: ignore[call-overload]
         await session.commit()
+
+
+async def reports_scanned(
+    *, session: AsyncSession, start: datetime, end: datetime
+) -> list[tuple[str, str, str, int]]:
+    """What `reports` returns, counted from the reports themselves: the bench's baseline
+    for what report_daily saves (and wrong once retention has erased old reports)."""
+    rows = await session.exec(
+        select(Report.wijk, Report.area, Report.category, func.count())
+        .where(col(Report.created_at) >= start, col(Report.created_at) < end)
+        .group_by(Report.wijk, Report.area, Report.category)
+    )
+    return [(wijk or "", area, category, int(n)) for wijk, area, category, n in rows]
 
 
 async def claim_digest(*, session: AsyncSession, period: str, at: datetime) -> bool:
