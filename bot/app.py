@@ -250,7 +250,10 @@ async def _open(application: BotApplication) -> None:
         second=digest_at.second,
     )
     # A digest due while the bot was down goes out now (once: the run is recorded).
-    await stats_service.catch_up_digest(services, application.bot)
+    services.scheduler.soon(
+        "stats:catch-up",
+        functools.partial(stats_service.catch_up_digest, services, application.bot),
+    )
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
