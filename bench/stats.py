@@ -247,19 +247,22 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=100, help="recipients per broadcast")
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument(
+        "--sqlite-file", help="keep the SQLite database here (default: a temp file)"
+    )
+    parser.add_argument("--no-fill", action="store_true", help="measure an earlier --sqlite-file")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(asyncio.run(measure(args.url, args.runs))))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.url or f"sqlite+aiosqlite:///{tmp}/stats-bench.db"
-        started = time.perf_counter()
-        timings = asyncio.run(fill(url, args))
-        print(
-            f"filled in {time.perf_counter() - started:.0f} s:",
-            {k: round(v, 1) for k, v in timings.items()},
-        )
+        url = args.url or f"sqlite+aiosqlite:///{args.sqlite_file or Path(tmp) / 'stats.db'}"
+        if not args.no_fill:
+            started = time.perf_counter()
+            timings = asyncio.run(fill(url, args))
+            spent = {k: round(v, 1) for k, v in timings.items()}
+            print(f"filled in {time.perf_counter() - started:.0f} s:", spent)
         # Measured in a process of its own: its memory is the bot's, not the filler's.
         out = subprocess.run(
             [sys.executable, __file__, "--measure", "--url", url, "--runs", str(args.runs)],

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from html import escape
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -198,7 +199,7 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
         subscribed = Counter(await resident_store.subscribed_by_wijk(session=session))
         if end < now:
             # Back from today to the period's end: undo every join and leave since then.
-            later = await store.membership(session=session, start=end)
+            later = await store.membership(session=session, start=end, end=now)
             for wijk, counts in later.items():
                 subscribed[wijk] += counts["left"] - counts["joined"]
         for wijk, count in subscribed.items():
@@ -207,17 +208,13 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
             await store.states(session=session, dormant_before=overview.dormant_before(services))
         ).items():
             by_wijk[wijk].update(counts)
-        sent = await store.broadcasts_started(session=session, start=start, end=end, kinds=KINDS)
-        ids = [bid for bid, _ in sent]
-        outcome = await _broadcast_outcome(session, sent)
-        for per_wijk in outcome.values():
-            for wijk, counts in per_wijk.items():
-                by_wijk[wijk].update(
-                    broadcasts=1, delivered=counts["delivered"], failed=counts["failed"]
-                )
-        for wijk, counts in (await store.replies_by_wijk(session=session, ids=ids)).items():
+        window = {"start": start, "end": end, "kinds": KINDS}
+        sent = await store.broadcasts_started(session=session, **window)
+        for wijk, counts in (await _broadcast_outcome(session, sent, window)).items():
             by_wijk[wijk].update(counts)
-        for wijk, homes in (await store.homes_by_wijk(session=session, ids=ids)).items():
+        for wijk, counts in (await store.replies_by_wijk(session=session, **window)).items():
+            by_wijk[wijk].update(counts)
+        for wijk, homes in (await store.homes_by_wijk(session=session, **window)).items():
             by_wijk[wijk]["homes"] += homes
         for wijk, area, category, count in await store.reports(
             session=session, first=period.first, last=period.last
@@ -229,28 +226,35 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
     for counts in by_wijk.values():
         total.update(counts)
     # A broadcast to three wijken is one broadcast for the city.
-    total["broadcasts"] = len(ids)
+    total["broadcasts"] = len(sent)
     by_wijk[TOTAL] = total
     return Stats(period, dict(by_wijk))
 
 
 async def _broadcast_outcome(
-    session: AsyncSession, sent: list[tuple[int, str]]
-) -> dict[int, store.WijkCounts]:
-    """Per broadcast and wijk, delivered and failed: kept counts, else counted (and kept once
-    the broadcast is done, so a year's figures never walk a year's deliveries again)."""
-    ids = [bid for bid, _ in sent]
-    outcome = await store.counted_broadcasts(session=session, ids=ids)
-    missing = [bid for bid in ids if bid not in outcome]
-    live = await store.deliveries_by_wijk(session=session, ids=missing)
+    session: AsyncSession, sent: list[tuple[int, str]], window: dict[str, Any]
+) -> store.WijkCounts:
+    """Per wijk: broadcasts that reached it, messages delivered and failed.
+
+    Finished broadcasts are counted once from their deliveries and kept, so a year's
+    figures read a few thousand kept rows, not a year of deliveries.
+    """
+    kept, per_wijk = await store.kept_broadcasts(session=session, **window)
     status = dict(sent)
+    missing = [bid for bid in status if bid not in kept]
+    live = await store.deliveries_by_wijk(session=session, ids=missing)
     finished = {
-        bid: per_wijk
-        for bid, per_wijk in live.items()
-        if status[bid] == "sent" and not any(c["waiting"] for c in per_wijk.values())
+        bid: counts
+        for bid, counts in live.items()
+        if status[bid] == "sent" and not any(c["waiting"] for c in counts.values())
     }
     await store.remember_broadcasts(session=session, figures=finished)
-    return outcome | live
+    for counts in live.values():
+        for wijk, outcome in counts.items():
+            per_wijk[wijk].update(
+                broadcasts=1, delivered=outcome["delivered"], failed=outcome["failed"]
+            )
+    return per_wijk
 
 
 async def compare(services: Services, period: Period) -> tuple[Stats, Stats]:

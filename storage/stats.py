@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, insert
 from sqlalchemy.exc import IntegrityError
@@ -40,16 +41,16 @@ FAILED = ("failed", "blocked", "gone")
 WijkCounts = dict[str, Counter[str]]
 
 
-async def membership(
-    *, session: AsyncSession, start: datetime, end: datetime | None = None
-) -> WijkCounts:
-    """Per wijk, how many joined and left in [start, end) (end None: until now)."""
-    query = select(MembershipEvent.wijk, MembershipEvent.kind, func.count()).where(
-        col(MembershipEvent.at) >= start
+async def membership(*, session: AsyncSession, start: datetime, end: datetime) -> WijkCounts:
+    """Per wijk, how many joined and left in [start, end).
+
+    Always with both bounds: with only a lower one SQLite walks the wijk index instead.
+    """
+    rows = await session.exec(
+        select(MembershipEvent.wijk, MembershipEvent.kind, func.count())
+        .where(col(MembershipEvent.at) >= start, col(MembershipEvent.at) < end)
+        .group_by(MembershipEvent.wijk, MembershipEvent.kind)
     )
-    if end is not None:
-        query = query.where(col(MembershipEvent.at) < end)
-    rows = await session.exec(query.group_by(MembershipEvent.wijk, MembershipEvent.kind))
     counts: WijkCounts = defaultdict(Counter)
     for wijk, kind, count in rows:
         counts[wijk][kind] += int(count)
@@ -79,31 +80,54 @@ async def states(*, session: AsyncSession, dormant_before: datetime) -> WijkCoun
     return counts
 
 
+def _started(start: datetime, end: datetime, kinds: Sequence[str]) -> Any:
+    """The ids of the announcements that started going out in [start, end), as a subquery."""
+    return select(Broadcast.id).where(
+        col(Broadcast.started_at) >= start,
+        col(Broadcast.started_at) < end,
+        col(Broadcast.kind).in_(kinds),
+    )
+
+
 async def broadcasts_started(
     *, session: AsyncSession, start: datetime, end: datetime, kinds: Sequence[str]
 ) -> list[tuple[int, str]]:
     """(id, status) of the announcements that started going out in [start, end)."""
     rows = await session.exec(
         select(Broadcast.id, Broadcast.status).where(
-            col(Broadcast.started_at) >= start,
-            col(Broadcast.started_at) < end,
-            col(Broadcast.kind).in_(kinds),
+            col(Broadcast.id).in_(_started(start, end, kinds))
         )
     )
     return [(int(bid), status) for bid, status in rows if bid is not None]
 
 
-async def counted_broadcasts(*, session: AsyncSession, ids: Sequence[int]) -> dict[int, WijkCounts]:
-    """The kept outcome of these broadcasts: {id: {wijk: Counter(delivered=, failed=)}}."""
-    result: dict[int, WijkCounts] = {}
-    for chunk in _chunks(ids):
-        rows = await session.exec(
-            select(BroadcastFigures).where(col(BroadcastFigures.broadcast_id).in_(chunk))
+async def kept_broadcasts(
+    *, session: AsyncSession, start: datetime, end: datetime, kinds: Sequence[str]
+) -> tuple[set[int], WijkCounts]:
+    """The kept outcome of the period's broadcasts: which are kept, and per wijk how many
+    broadcasts reached it and how many messages were delivered and failed."""
+    started = _started(start, end, kinds)
+    kept = await session.exec(
+        select(BroadcastFigures.broadcast_id)
+        .where(col(BroadcastFigures.broadcast_id).in_(started))
+        .distinct()
+    )
+    rows = await session.exec(
+        select(
+            BroadcastFigures.wijk,
+            func.count(),
+            func.sum(BroadcastFigures.delivered),
+            func.sum(BroadcastFigures.failed),
         )
-        for row in rows:
-            got = result.setdefault(row.broadcast_id, defaultdict(Counter))
-            got[row.wijk].update(delivered=row.delivered, failed=row.failed)
-    return result
+        .where(col(BroadcastFigures.broadcast_id).in_(started))
+        .group_by(BroadcastFigures.wijk)
+    )
+    counts: WijkCounts = defaultdict(Counter)
+    for wijk, broadcasts, delivered, failed in rows:
+        counts[wijk].update(
+            broadcasts=int(broadcasts), delivered=int(delivered or 0), failed=int(failed or 0)
+        )
+    return {int(bid) for bid in kept}, counts
 
 
 async def deliveries_by_wijk(*, session: AsyncSession, ids: Sequence[int]) -> dict[int, WijkCounts]:
@@ -156,35 +180,34 @@ async def remember_broadcasts(*, session: AsyncSession, figures: dict[int, WijkC
         await session.rollback()
 
 
-async def replies_by_wijk(*, session: AsyncSession, ids: Sequence[int]) -> WijkCounts:
-    """Per wijk of the person who tapped (now), the taps under these broadcasts per choice."""
+async def replies_by_wijk(
+    *, session: AsyncSession, start: datetime, end: datetime, kinds: Sequence[str]
+) -> WijkCounts:
+    """Per wijk of the person who tapped (now), the taps under the period's broadcasts."""
+    rows = await session.exec(
+        select(User.wijk, Reply.choice, func.count())
+        .select_from(Reply)
+        .outerjoin(User, col(User.id) == Reply.user_id)
+        .where(col(Reply.broadcast_id).in_(_started(start, end, kinds)))
+        .group_by(User.wijk, Reply.choice)
+    )
     counts: WijkCounts = defaultdict(Counter)
-    for chunk in _chunks(ids):
-        rows = await session.exec(
-            select(User.wijk, Reply.choice, func.count())
-            .select_from(Reply)
-            .outerjoin(User, col(User.id) == Reply.user_id)
-            .where(col(Reply.broadcast_id).in_(chunk))
-            .group_by(User.wijk, Reply.choice)
-        )
-        for wijk, choice, count in rows:
-            counts[wijk or ""][choice] += int(count)
+    for wijk, choice, count in rows:
+        counts[wijk or ""][choice] += int(count)
     return counts
 
 
-async def homes_by_wijk(*, session: AsyncSession, ids: Sequence[int]) -> dict[str, int]:
-    """Homes that got footprints after these Witte Voetjes evenings, per team's wijk."""
-    homes: dict[str, int] = Counter()
-    for chunk in _chunks(ids):
-        rows = await session.exec(
-            select(Team.wijk, func.sum(ActionResult.homes))
-            .join(Team, col(Team.id) == ActionResult.team_id)
-            .where(col(ActionResult.broadcast_id).in_(chunk))
-            .group_by(Team.wijk)
-        )
-        for wijk, total in rows:
-            homes[wijk or ""] += int(total or 0)
-    return homes
+async def homes_by_wijk(
+    *, session: AsyncSession, start: datetime, end: datetime, kinds: Sequence[str]
+) -> dict[str, int]:
+    """Homes that got footprints after the period's Witte Voetjes evenings, per team's wijk."""
+    rows = await session.exec(
+        select(Team.wijk, func.sum(ActionResult.homes))
+        .join(Team, col(Team.id) == ActionResult.team_id)
+        .where(col(ActionResult.broadcast_id).in_(_started(start, end, kinds)))
+        .group_by(Team.wijk)
+    )
+    return {wijk or "": int(total or 0) for wijk, total in rows}
 
 
 async def reports(
