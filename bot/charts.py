@@ -43,7 +43,13 @@ def figure(data: ChartData) -> Figure:
     reports.set_title(data.reports_title)
     reports.yaxis.get_major_locator().set_params(integer=True)
     if data.series:
-        reports.legend(loc="upper left", fontsize="small")
+        # Beside the bars, not on them; long category names shortened to keep the bars wide.
+        reports.legend(
+            [_short(label) for label, _values in data.series],
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1),
+            fontsize="small",
+        )
     names = [name for name, _count in data.residents]
     counts = [count for _name, count in data.residents]
     residents.barh(range(len(names)), counts, color="#4C72B0")
@@ -52,6 +58,10 @@ def figure(data: ChartData) -> Figure:
     residents.set_title(data.residents_title)
     residents.xaxis.get_major_locator().set_params(integer=True)
     return fig
+
+
+def _short(label: str, limit: int = 22) -> str:
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
 def draw(data: ChartData) -> bytes:

@@ -356,7 +356,7 @@ def render(
     for title, parts in replies:
         if any(now[key] or before[key] for _label, key in parts):
             lines.append(
-                f"{title}: "
+                f"{title} · "
                 + " · ".join(view.figure(label, key, now, before) for label, key in parts)
             )
     lines.append("🚨 " + view.figure(_("Meldingen"), "reports", now, before))
