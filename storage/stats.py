@@ -13,7 +13,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -162,22 +161,21 @@ async def deliveries_by_wijk(*, session: AsyncSession, ids: Sequence[int]) -> di
 
 
 async def remember_broadcasts(*, session: AsyncSession, figures: dict[int, WijkCounts]) -> None:
-    """Keep the outcome of finished broadcasts so their deliveries are never counted again."""
-    for bid, per_wijk in figures.items():
-        for wijk, counts in per_wijk.items():
-            session.add(
-                BroadcastFigures(
-                    broadcast_id=bid,
-                    wijk=wijk,
-                    delivered=counts["delivered"],
-                    failed=counts["failed"],
-                )
-            )
-    try:
-        await session.commit()
-    except IntegrityError:
-        # Two coordinators asked at once and the other request kept the same counts first.
-        await session.rollback()
+    """Keep the outcome of finished broadcasts so their deliveries are never counted again.
+
+    A second request counting the same broadcast at the same moment (two coordinators)
+    finds the rows there and leaves them: the counts of a finished broadcast are the same.
+    """
+    rows = [
+        {"broadcast_id": bid, "wijk": wijk, "delivered": c["delivered"], "failed": c["failed"]}
+        for bid, per_wijk in figures.items()
+        for wijk, c in per_wijk.items()
+    ]
+    if not rows:
+        return
+    statement = dialect.insert(session, BroadcastFigures).on_conflict_do_nothing()
+    await session.exec(statement, params=rows)  # type: ignore[call-overload]
+    await session.commit()
 
 
 async def replies_by_wijk(
