@@ -418,3 +418,21 @@ async def test_chart_data_buckets_twelve_weeks_by_category(
     assert arabic.reports_title == "Reports per week"  # Latin script in the picture
     assert "مخدرات" in arabic_caption  # the caption in the reader's own language
     assert TOTAL not in dict(arabic.residents)
+
+
+@pytest.mark.parametrize(
+    ("code", "typed", "title"),
+    [
+        ("nl", "2026-W47", "Week 47 (16 nov – 22 nov 2026)"),
+        ("en", "2026-W47", "Week 47 (16 Nov – 22 Nov 2026)"),
+        ("pl", "2026-W47", "Tydzień 47 (16 lis – 22 lis 2026)"),
+        ("nl", "2026-11", "november 2026"),
+        ("en", "2026-11", "November 2026"),
+        ("tr", "2026", "2026"),
+    ],
+)
+def test_period_titles_in_the_readers_language(
+    services: Services, code: str, typed: str, title: str
+) -> None:
+    lang = services.translator.for_language(code)
+    assert stats.period_title(lang, stats.parse_period(typed, TODAY)) == title
