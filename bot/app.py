@@ -249,6 +249,10 @@ async def _open(application: BotApplication) -> None:
         minute=digest_at.minute,
         second=digest_at.second,
     )
+    # How teams and groups stand, kept per day so past periods show how they stood then.
+    record_states = functools.partial(stats_service.record_states, services)
+    services.scheduler.every("stats:states", record_states, hour=0, minute=0)
+    services.scheduler.soon("stats:states-now", record_states)
     # A digest due while the bot was down goes out now (once: the run is recorded).
     services.scheduler.soon(
         "stats:catch-up",

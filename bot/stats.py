@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 
 TOTAL = "*"  # the key of the whole city's figures
 UNKNOWN = ""  # counted in the total, shown under no wijk (a group without a wijk)
-# State right now, not counted over a period: shown without a change.
-SNAPSHOT = tuple(
-    f"{what}_{state}" for what in ("teams", "groups") for state in ("active", "pending", "dormant")
-)
 CHART_WEEKS = 12
 MAX_YEAR_BACK = 20  # "/stats 1999" is a typo, not a question
 
@@ -183,6 +179,9 @@ class Stats:
 
     period: Period
     by_wijk: dict[str, Figures]
+    # Teams and groups as they stood at the period's end (a recorded day), not as they
+    # stand now: only then is a change against the period before meaningful.
+    states_then: bool = True
 
     def of(self, wijk: str | None) -> Figures:
         return self.by_wijk.get(TOTAL if wijk is None else wijk, Counter())
@@ -204,9 +203,13 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
                 subscribed[wijk] += counts["left"] - counts["joined"]
         for wijk, count in subscribed.items():
             by_wijk[wijk]["subscribed"] = max(count, 0)
-        for wijk, counts in (
-            await store.states(session=session, dormant_before=overview.dormant_before(services))
-        ).items():
+        states = None
+        if end < now:
+            states = await store.states_on(session=session, day=period.last + timedelta(days=1))
+        states_then = states is not None or end >= now
+        if states is None:
+            states = await _states_now(services, session)
+        for wijk, counts in states.items():
             by_wijk[wijk].update(counts)
         window = {"start": start, "end": end, "kinds": KINDS}
         sent = await store.broadcasts_started(session=session, **window)
@@ -228,7 +231,18 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
     # A broadcast to three wijken is one broadcast for the city.
     total["broadcasts"] = len(sent)
     by_wijk[TOTAL] = total
-    return Stats(period, dict(by_wijk))
+    return Stats(period, dict(by_wijk), states_then)
+
+
+async def _states_now(services: Services, session: AsyncSession) -> store.WijkCounts:
+    return await store.states(session=session, dormant_before=overview.dormant_before(services))
+
+
+async def record_states(services: Services, now: datetime | None = None) -> None:
+    """Keep today's teams and groups per wijk and state (run daily, and at every start)."""
+    async with services.sessions() as session:
+        counts = await _states_now(services, session)
+        await store.save_states(session=session, day=today_in(services, now), counts=counts)
 
 
 async def _broadcast_outcome(
@@ -324,20 +338,24 @@ def render(
             )
         ),
     ]
+    # Without a record of how they stood then, teams and groups are shown as they stand
+    # now, said so, and without a change.
+    then = current.states_then
+    compared = then and previous.states_then
     for icon, label, prefix in (
-        ("🛡", _("Teams nu"), "teams"),
-        ("💬", _("Groepen nu"), "groups"),
+        ("🛡", _("Teams") if then else _("Teams nu"), "teams"),
+        ("💬", _("Groepen") if then else _("Groepen nu"), "groups"),
     ):
-        lines.append(
-            f"{icon} {label}: "
-            + " · ".join(
-                (
-                    _("{n} actief").format(n=view.n(now[f"{prefix}_active"])),
-                    _("{n} wacht").format(n=view.n(now[f"{prefix}_pending"])),
-                    _("{n} slapend").format(n=view.n(now[f"{prefix}_dormant"])),
-                )
-            )
-        )
+        parts = []
+        for state, text in (
+            ("active", _("{n} actief")),
+            ("pending", _("{n} wacht")),
+            ("dormant", _("{n} slapend")),
+        ):
+            key = f"{prefix}_{state}"
+            change = view.change(now[key], before[key]) if compared else ""
+            parts.append(text.format(n=view.n(now[key])) + change)
+        lines.append(f"{icon} {label}: " + " · ".join(parts))
     lines.append(
         "📣 "
         + " · ".join(

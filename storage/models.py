@@ -349,3 +349,18 @@ class DigestRun(SQLModel, table=True):
 
     period: str = Field(primary_key=True, max_length=16)  # "2026-W48"
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class StateSnapshot(SQLModel, table=True):
+    """Teams and groups per wijk and state as they stood at the start of a local day.
+
+    Their status columns only say how things stand now; these daily rows let the figures
+    of a past period show how they stood then, and the change against the period before.
+    """
+
+    __tablename__ = "state_snapshots"
+
+    day: date = Field(primary_key=True)
+    wijk: str = Field(primary_key=True, max_length=40)
+    state: str = Field(primary_key=True, max_length=20)  # "teams_active", "groups_dormant", ...
+    count: int = Field(default=0, ge=0)

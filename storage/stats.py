@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert
@@ -29,6 +29,7 @@ from storage.models import (
     Reply,
     Report,
     ReportDaily,
+    StateSnapshot,
     Team,
     User,
 )
@@ -76,6 +77,48 @@ async def states(*, session: AsyncSession, dormant_before: datetime) -> WijkCoun
         )
         for wijk, name, count in rows:
             counts[wijk or ""][f"{prefix}_{name}"] += int(count)
+    return counts
+
+
+async def save_states(*, session: AsyncSession, day: date, counts: WijkCounts) -> None:
+    """Keep how teams and groups stand at the start of `day`; the day's first record wins
+    whole (a later one would add states that were zero then)."""
+    recorded = await session.exec(select(StateSnapshot.day).where(StateSnapshot.day == day))
+    if recorded.first() is not None:
+        return
+    rows = [
+        {"day": day, "wijk": wijk, "state": state, "count": count}
+        for wijk, states in counts.items()
+        for state, count in states.items()
+    ]
+    # A day with no team or group at all still gets a row, so "nothing" reads as known.
+    rows = rows or [{"day": day, "wijk": "", "state": "teams_active", "count": 0}]
+    statement = dialect.insert(session, StateSnapshot).on_conflict_do_nothing()
+    await session.exec(statement, params=rows)  # type: ignore[call-overload]
+    await session.commit()
+
+
+async def states_on(*, session: AsyncSession, day: date, within_days: int = 7) -> WijkCounts | None:
+    """How teams and groups stood at the start of `day` (or the last record shortly before);
+    None when nothing was recorded then."""
+    latest = (
+        await session.exec(
+            select(func.max(StateSnapshot.day)).where(
+                col(StateSnapshot.day) <= day,
+                col(StateSnapshot.day) > day - timedelta(days=within_days),
+            )
+        )
+    ).one()
+    if latest is None:
+        return None
+    rows = await session.exec(
+        select(StateSnapshot.wijk, StateSnapshot.state, StateSnapshot.count).where(
+            StateSnapshot.day == latest
+        )
+    )
+    counts: WijkCounts = defaultdict(Counter)
+    for wijk, state, count in rows:
+        counts[wijk][state] += int(count)
     return counts
 
 

@@ -436,3 +436,52 @@ def test_period_titles_in_the_readers_language(
 ) -> None:
     lang = services.translator.for_language(code)
     assert stats.period_title(lang, stats.parse_period(typed, TODAY)) == title
+
+
+async def test_teams_and_groups_of_a_past_week_as_they_stood_then(
+    services: Services, sessions: SessionFactory
+) -> None:
+    async with sessions() as session:
+        session.add(Team(name="A", wijk="dierdonk", status="approved"))
+        await session.commit()
+    this_week = period_of("week", stats.today_in(services))
+    last_week, before_last = this_week.previous(), this_week.previous().previous()
+    lang = services.translator.for_language("nl")
+
+    async def shown() -> str:
+        past, earlier = (
+            await stats.compute(services, last_week),
+            await stats.compute(services, before_last),
+        )
+        return stats.render(services, View(lang), past, earlier, "dierdonk")
+
+    # Nothing recorded then: how it stands now, said so, without a change.
+    assert not (await stats.compute(services, last_week)).states_then
+    assert "Teams nu: 1 actief · 0 wacht · 0 slapend\n" in await shown()
+    # Recorded at the start of this Monday (the end of last week) and of last Monday.
+    monday = datetime.combine(this_week.first, datetime.min.time(), tzinfo=services.settings.tz)
+    await stats.record_states(services, now=monday)
+    async with sessions() as session:
+        await store.save_states(
+            session=session,
+            day=last_week.first,
+            counts={"dierdonk": Counter(teams_active=3, teams_pending=1)},
+        )
+        session.add(Team(name="B", wijk="dierdonk", status="pending"))
+        await session.commit()
+    await stats.record_states(services, now=monday)  # the day's first record stays
+    assert "Teams: 1 actief (−2) · 0 wacht (−1) · 0 slapend (=)\n" in await shown()
+    assert "Groepen: 0 actief (=)" in await shown()
+    # This week: as it stands now (two teams), against the record of its start.
+    current, previous = await stats.compare(services, this_week)
+    now_text = stats.render(services, View(lang), current, previous, "dierdonk")
+    assert "Teams: 1 actief (=) · 1 wacht (+1)" in now_text
+
+
+async def test_a_day_without_teams_or_groups_is_recorded_as_known(
+    services: Services, sessions: SessionFactory
+) -> None:
+    this_week = period_of("week", stats.today_in(services))
+    monday = datetime.combine(this_week.first, datetime.min.time(), tzinfo=services.settings.tz)
+    await stats.record_states(services, now=monday)
+    assert (await stats.compute(services, this_week.previous())).states_then

@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-29 19:09:16.480650
+Create Date: 2026-11-29 19:58:35.396825
 """
 
 from collections.abc import Sequence
@@ -26,6 +26,13 @@ def upgrade() -> None:
     sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('period')
+    )
+    op.create_table('state_snapshots',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('wijk', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'wijk', 'state')
     )
     op.create_table('broadcast_figures',
     sa.Column('broadcast_id', sa.Integer(), nullable=False),
@@ -53,5 +60,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_broadcasts_started_at'))
 
     op.drop_table('broadcast_figures')
+    op.drop_table('state_snapshots')
     op.drop_table('digest_runs')
     # ### end Alembic commands ###
