@@ -41,21 +41,12 @@ DAYS = 400  # more than a year back, so a year's figures have a year before them
 
 
 def _services(url: str) -> Any:
-    from bot.areas import load_areas
-    from bot.categories import load_categories
-    from bot.i18n import Translator
-    from bot.services import Services
+    from bot.app import build_services
     from bot.settings import load_settings
     from storage.engine import create_engine, create_session_factory
 
-    settings = load_settings({"DATABASE_URL": url})
-    services = Services(
-        settings=settings,
-        translator=Translator(default_language="nl", timezone=settings.tz),
-        areas=load_areas(),
-        categories=load_categories(),
-    )
-    services.engine = create_engine(settings.database_url)
+    services = build_services(load_settings({"DATABASE_URL": url}))
+    services.engine = create_engine(services.settings.database_url)
     services._sessions = create_session_factory(services.engine)
     return services
 

@@ -104,12 +104,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         .post_shutdown(_close)
         .build()
     )
-    application.bot_data[SERVICES_KEY] = Services(
-        settings=settings,
-        translator=Translator(default_language=settings.default_language, timezone=settings.tz),
-        areas=load_areas(settings.areas_file),
-        categories=load_categories(settings.categories_file),
-    )
+    application.bot_data[SERVICES_KEY] = build_services(settings)
 
     application.add_handler(TypeHandler(Update, tracking.track_update), group=GROUP_TRACKING)
 
@@ -208,6 +203,16 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
 
     application.add_error_handler(errors.on_error)
     return application
+
+
+def build_services(settings: Settings) -> Services:
+    """The services a bot, a test or a benchmark works with; the database opens later."""
+    return Services(
+        settings=settings,
+        translator=Translator(default_language=settings.default_language, timezone=settings.tz),
+        areas=load_areas(settings.areas_file),
+        categories=load_categories(settings.categories_file),
+    )
 
 
 async def _open(application: BotApplication) -> None:

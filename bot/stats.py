@@ -549,11 +549,14 @@ async def weekly_digest(services: Services, bot: Bot, now: datetime | None = Non
         if not await store.claim_digest(session=session, period=period.key, at=now):
             return False
     current, previous = await compare(services, period)
+    charts_by_language: dict[str, tuple[bytes, str]] = {}  # drawn once per language
     for user_id in await coordinator_ids(services):
         lang = await language_of(services, user_id)
         text = render(services, View(lang), current, previous, None)
-        data, caption = await chart_data(services, lang, current, None)
-        png = await chart_png(data)
+        if lang.code not in charts_by_language:
+            data, caption = await chart_data(services, lang, current, None)
+            charts_by_language[lang.code] = (await chart_png(data), caption)
+        png, caption = charts_by_language[lang.code]
         await _send(functools.partial(bot.send_message, user_id, text, parse_mode=ParseMode.HTML))
         await _send(functools.partial(bot.send_photo, user_id, png, caption=caption))
     for user_id, wijk in await wijkboa_scopes(services):

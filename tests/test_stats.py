@@ -12,10 +12,8 @@ import pytest
 from sqlmodel import select
 
 from bot import stats
-from bot.areas import load_areas
-from bot.categories import load_categories
+from bot.app import build_services
 from bot.charts import ChartData, draw, figure
-from bot.i18n import Translator
 from bot.services import Services
 from bot.settings import load_settings
 from bot.stats import BAD_PERIOD, TOTAL, Period, StatsError, View, period_of
@@ -39,13 +37,7 @@ TODAY = date(2026, 11, 29)
 
 @pytest.fixture
 def services(database_url: str, sessions: SessionFactory) -> Services:
-    settings = load_settings({"DATABASE_URL": database_url})
-    built = Services(
-        settings=settings,
-        translator=Translator(default_language="nl", timezone=settings.tz),
-        areas=load_areas(),
-        categories=load_categories(),
-    )
+    built = build_services(load_settings({"DATABASE_URL": database_url}))
     built._sessions = sessions
     return built
 
