@@ -28,6 +28,7 @@ from telegram.ext import (
 
 from bot import broadcasts as broadcast_service
 from bot import reports as report_service
+from bot import stats as stats_service
 from bot.areas import load_areas
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, delivery_bot
@@ -54,6 +55,7 @@ from handlers import (
     preferences,
     privacy,
     reports,
+    stats,
     teams,
     tracking,
 )
@@ -104,12 +106,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         .post_shutdown(_close)
         .build()
     )
-    application.bot_data[SERVICES_KEY] = Services(
-        settings=settings,
-        translator=Translator(default_language=settings.default_language, timezone=settings.tz),
-        areas=load_areas(settings.areas_file),
-        categories=load_categories(settings.categories_file),
-    )
+    application.bot_data[SERVICES_KEY] = build_services(settings)
 
     application.add_handler(TypeHandler(Update, tracking.track_update), group=GROUP_TRACKING)
 
@@ -137,6 +134,8 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "melding": reports.report,
         "mijnmeldingen": reports.my_reports,
         "vermoedens": reports.overview,
+        "stats": stats.stats_command,
+        "export": stats.export_command,
     }
     for name, callback in private_commands.items():
         application.add_handler(CommandHandler(name, callback, NEW_PRIVATE), group=GROUP_MAIN)
@@ -179,6 +178,9 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "mvd": reports.on_details,
         "mvf": reports.on_photos_view,
         "mvt": reports.on_status,
+        "st": stats.on_stats,
+        "stg": stats.on_chart,
+        "stx": stats.on_export,
     }
     for action, callback in buttons.items():
         application.add_handler(
@@ -225,6 +227,16 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     return application
 
 
+def build_services(settings: Settings) -> Services:
+    """The services a bot, a test or a benchmark works with; the database opens later."""
+    return Services(
+        settings=settings,
+        translator=Translator(default_language=settings.default_language, timezone=settings.tz),
+        areas=load_areas(settings.areas_file),
+        categories=load_categories(settings.categories_file),
+    )
+
+
 async def _open(application: BotApplication) -> None:
     services = services_of(application)
     services.engine = create_engine(services.settings.database_url)
@@ -256,6 +268,24 @@ async def _open(application: BotApplication) -> None:
     )
     await services.scheduler.start()
     _install_report_jobs(application, services)
+    digest_at = services.settings.weekly_digest_time
+    services.scheduler.every(
+        "stats:weekly",
+        functools.partial(stats_service.weekly_digest, services, application.bot),
+        day_of_week=services.settings.weekly_digest_day,
+        hour=digest_at.hour,
+        minute=digest_at.minute,
+        second=digest_at.second,
+    )
+    # How teams and groups stand, kept per day so past periods show how they stood then.
+    record_states = functools.partial(stats_service.record_states, services)
+    services.scheduler.every("stats:states", record_states, hour=0, minute=0)
+    services.scheduler.soon("stats:states-now", record_states)
+    # A digest due while the bot was down goes out now (once: the run is recorded).
+    services.scheduler.soon(
+        "stats:catch-up",
+        functools.partial(stats_service.catch_up_digest, services, application.bot),
+    )
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):

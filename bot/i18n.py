@@ -7,12 +7,12 @@ still shows Dutch, never a key. Other languages live in locales/<lang>/LC_MESSAG
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
@@ -115,6 +115,10 @@ class Lang:
         return format_datetime(
             moment, format=format, tzinfo=self.translator.timezone, locale=self.locale
         )
+
+    def date(self, day: date, format: str = "medium") -> str:
+        """A calendar day (already the city's), written the way this language writes it."""
+        return format_date(day, format=format, locale=self.locale)
 
     def number(self, value: int | float) -> str:
         """A number as this language writes it (Dutch: 3.120)."""

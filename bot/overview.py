@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.areas import Wijk
 from bot.i18n import N_
@@ -46,9 +46,14 @@ class Overview:
     dormant_groups: list[Group]
 
 
+def dormant_before(services: Services) -> datetime:
+    """A team or group with no sign of life since then is dormant (/overzicht, /stats)."""
+    return utcnow() - timedelta(days=services.settings.dormant_days)
+
+
 async def build(services: Services) -> Overview:
     """Everything /overzicht shows, from a handful of grouped queries."""
-    before = utcnow() - timedelta(days=services.settings.dormant_days)
+    before = dormant_before(services)
     async with services.sessions() as session:
         residents = await resident_store.subscribed_by_wijk(session=session)
         teams = await team_store.by_wijk_and_status(session=session)

@@ -23,7 +23,7 @@ from telegram import Bot
 
 from bot import outgoing
 from bot.i18n import N_, Lang
-from bot.roles import Role, Roles, coordinator_ids, roles_of
+from bot.roles import Role, Roles, coordinator_ids, roles_of, wijkboa_scopes
 from bot.services import Services
 from storage import reports as store
 from storage import roles as role_store
@@ -385,14 +385,11 @@ async def digest_recipients(services: Services, wijk: str | None = None) -> list
     """
     found = [Recipient(user_id, None, None) for user_id in await coordinator_ids(services)]
     taken = {recipient.user_id for recipient in found}
-    async with services.sessions() as session:
-        boas = await role_store.holders(session=session, role=Role.WIJKBOA.value)
-    for grant in boas:
-        scope = (grant.scope or "").removeprefix("wijk:")
-        if grant.user_id in taken or not scope or (wijk is not None and scope != wijk):
+    for user_id, scope in await wijkboa_scopes(services):
+        if user_id in taken or (wijk is not None and scope != wijk):
             continue
-        found.append(Recipient(grant.user_id, scope, services.settings.small_count))
-        taken.add(grant.user_id)
+        found.append(Recipient(user_id, scope, services.settings.small_count))
+        taken.add(user_id)
     return found
 
 

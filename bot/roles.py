@@ -112,6 +112,25 @@ async def roles_of(services: Services, user_id: int) -> Roles:
     return Roles(frozenset(held))
 
 
+async def coordinator_ids(services: Services) -> list[int]:
+    """Everyone who acts as coordinator: appointed coordinators and the administrators."""
+    async with services.sessions() as session:
+        appointed = await store.holders(session=session, role=Role.COORDINATOR.value)
+    return sorted({grant.user_id for grant in appointed} | set(services.settings.admins))
+
+
+async def wijkboa_scopes(services: Services) -> list[tuple[int, str]]:
+    """(user id, wijk slug) for every wijkboa and each wijk they hold."""
+    async with services.sessions() as session:
+        held = await store.holders(session=session, role=Role.WIJKBOA.value)
+    prefix = "wijk:"
+    return sorted(
+        (grant.user_id, grant.scope.removeprefix(prefix))
+        for grant in held
+        if grant.scope and grant.scope.startswith(prefix)
+    )
+
+
 async def grant(
     services: Services, user_id: int, role: Role, scope: str | None, *, name: str, by: int | None
 ) -> RoleGrant:
@@ -210,10 +229,3 @@ async def forget(services: Services, user_id: int) -> None:
     async with services.sessions() as session:
         await store.erase_user(session=session, user_id=user_id)
         await conversation_store.clear(session=session, user_id=user_id)
-
-
-async def coordinator_ids(services: Services) -> list[int]:
-    """Everyone who acts as coordinator: appointed coordinators and the administrators."""
-    async with services.sessions() as session:
-        appointed = await store.holders(session=session, role=Role.COORDINATOR.value)
-    return sorted({grant.user_id for grant in appointed} | set(services.settings.admins))

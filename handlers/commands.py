@@ -32,6 +32,8 @@ _COORDINATION = (
     ("gepland", N_("Ingeplande berichten")),
     ("verzonden", N_("Verzonden berichten en reacties")),
     ("overzicht", N_("Wijken, teams en groepen")),
+    ("stats", N_("Cijfers van een week, maand of jaar")),
+    ("export", N_("Cijfers als bestand (CSV)")),
     ("uitnodigen", N_("Iemand uitnodigen voor een rol")),
     ("rollen", N_("Rollen bekijken en intrekken")),
     ("vermoedens", N_("Meldingen van vermoedens bekijken")),

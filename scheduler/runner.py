@@ -110,6 +110,11 @@ class BroadcastScheduler:
             **cron,
         )
 
+    def soon(self, job_id: str, func: Callable[[], Awaitable[None]]) -> None:
+        """A one-off job right away, outside the caller: what it raises is logged, and a
+        slow or failing run (a catch-up at start) never holds up the caller."""
+        self._aps.add_job(func, "date", id=job_id, replace_existing=True)
+
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self._aps.get_jobs())
 

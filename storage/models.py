@@ -56,6 +56,8 @@ class MembershipEvent(SQLModel, table=True):
     """
 
     __tablename__ = "membership_events"
+    # Figures count events per wijk and kind in a period; the index answers that alone.
+    __table_args__ = (Index("ix_membership_events_at_wijk_kind", "at", "wijk", "kind"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
@@ -198,7 +200,10 @@ class Broadcast(SQLModel, table=True):
     audience: str = Field(default="{}", max_length=2000)
     send_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True, index=True))
     repeat_weekly: bool = Field(default=False)
-    started_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # Indexed: the figures of a period start from the broadcasts sent in it.
+    started_at: datetime | None = Field(
+        default=None, sa_column=_timestamp(nullable=True, index=True)
+    )
     finished_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     # Where the coordinator watches progress ("3.120 van 10.200 verzonden").
     progress_chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -350,3 +355,43 @@ class BotState(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=40)
     value: str = Field(default="", max_length=200)
+
+
+class BroadcastFigures(SQLModel, table=True):
+    """A finished broadcast's outcome per wijk, counted once from its deliveries.
+
+    A year's figures then read a few thousand of these rows instead of every delivery;
+    a broadcast still being sent (or waiting out quiet hours) is counted live instead.
+    """
+
+    __tablename__ = "broadcast_figures"
+
+    broadcast_id: int = Field(foreign_key="broadcasts.id", primary_key=True)
+    # The recipient's wijk when it was counted; "" for recipients without one.
+    wijk: str = Field(primary_key=True, max_length=40)
+    delivered: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+
+
+class DigestRun(SQLModel, table=True):
+    """That the weekly digest of a week went out: a restart neither doubles nor loses it."""
+
+    __tablename__ = "digest_runs"
+
+    period: str = Field(primary_key=True, max_length=16)  # "2026-W48"
+    at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class StateSnapshot(SQLModel, table=True):
+    """Teams and groups per wijk and state as they stood at the start of a local day.
+
+    Their status columns only say how things stand now; these daily rows let the figures
+    of a past period show how they stood then, and the change against the period before.
+    """
+
+    __tablename__ = "state_snapshots"
+
+    day: date = Field(primary_key=True)
+    wijk: str = Field(primary_key=True, max_length=40)
+    state: str = Field(primary_key=True, max_length=20)  # "teams_active", "groups_dormant", ...
+    count: int = Field(default=0, ge=0)

@@ -1,0 +1,595 @@
+"""The figures: periods in the city's time, counts per wijk, the change against the period
+before, the text a phone shows, the CSV for the yearly report, and the weekly digest."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import functools
+import io
+import logging
+import re
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden
+
+from bot import charts, overview
+from bot.broadcasts import KINDS
+from bot.charts import ChartData
+from bot.i18n import N_, Lang
+from bot.outgoing import language_of
+from bot.roles import coordinator_ids, wijkboa_scopes
+from bot.services import Services
+from bot.settings import WEEKDAYS
+from storage import residents as resident_store
+from storage import stats as store
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+TOTAL = "*"  # the key of the whole city's figures
+UNKNOWN = ""  # counted in the total, shown under no wijk (a group without a wijk)
+CHART_WEEKS = 12
+MAX_YEAR_BACK = 20  # "/stats 1999" is a typo, not a question
+
+Figures = Counter[str]
+
+
+class StatsError(Exception):
+    """Input that names no period; `key` is a message id with an example of what works."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+BAD_PERIOD = N_(
+    "Die periode ken ik niet. Probeer: /stats, /stats vorige, /stats 2026-W47, "
+    "/stats 2026-11 of /stats 2026."
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """An ISO week, a calendar month or a year, as local calendar days (last inclusive)."""
+
+    kind: str  # week | month | year
+    first: date
+    last: date
+
+    @property
+    def key(self) -> str:
+        """ "2026-W47", "2026-11" or "2026": what people type, and the digest's record."""
+        if self.kind == "week":
+            year, week, _ = self.first.isocalendar()
+            return f"{year}-W{week:02d}"
+        if self.kind == "month":
+            return f"{self.first.year}-{self.first.month:02d}"
+        return str(self.first.year)
+
+    @property
+    def code(self) -> str:
+        """The same in the few characters callback data allows ("w2026-47")."""
+        return self.kind[0] + self.key.lower().replace("-w", "-")
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """[start, end) in UTC: local midnights, so a DST week is 167 or 169 hours.
+
+        In UTC because Python subtracts two times of one zone by their wall clocks.
+        """
+        end_day = self.last + timedelta(days=1)
+        return (
+            datetime.combine(self.first, time(0), tzinfo=tz).astimezone(UTC),
+            datetime.combine(end_day, time(0), tzinfo=tz).astimezone(UTC),
+        )
+
+    def previous(self) -> Period:
+        return period_of(self.kind, self.first - timedelta(days=1))
+
+    def next(self) -> Period:
+        return period_of(self.kind, self.last + timedelta(days=1))
+
+    def as_kind(self, kind: str) -> Period:
+        """The week, month or year this period starts in."""
+        return period_of(kind, self.first)
+
+
+def period_of(kind: str, day: date) -> Period:
+    if kind == "week":
+        first = day - timedelta(days=day.weekday())
+        return Period("week", first, first + timedelta(days=6))
+    if kind == "month":
+        first = day.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        return Period("month", first, following - timedelta(days=1))
+    if kind == "year":
+        return Period("year", date(day.year, 1, 1), date(day.year, 12, 31))
+    raise ValueError(f"no such period kind: {kind!r}")
+
+
+_WEEK = re.compile(r"(\d{4})-?w(\d{1,2})")
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+_YEAR = re.compile(r"\d{4}")
+_THIS = {"", "deze", "week", "nu", "this", "now"}
+_LAST = {"vorige", "vorige week", "last", "previous", "last week"}
+
+
+def parse_period(text: str, today: date) -> Period:
+    """What follows /stats or /export: nothing, "vorige", 2026-W47, 2026-11 or 2026."""
+    value = " ".join(text.lower().split())
+    this_week = period_of("week", today)
+    if value in _THIS:
+        return this_week
+    if value in _LAST:
+        return this_week.previous()
+    if value in {"vorige maand", "last month"}:
+        return period_of("month", today).previous()
+    if value in {"vorig jaar", "last year"}:
+        return period_of("year", today).previous()
+    try:
+        if match := _WEEK.fullmatch(value):
+            found = period_of("week", date.fromisocalendar(int(match[1]), int(match[2]), 1))
+        elif match := _MONTH.fullmatch(value):
+            found = period_of("month", date(int(match[1]), int(match[2]), 1))
+        elif _YEAR.fullmatch(value):
+            found = period_of("year", date(int(value), 1, 1))
+        else:
+            raise StatsError(BAD_PERIOD)
+    except ValueError:  # week 60, month 13: the shape was right, the calendar says no
+        raise StatsError(BAD_PERIOD) from None
+    if found.first > today or found.first.year < today.year - MAX_YEAR_BACK:
+        raise StatsError(BAD_PERIOD)
+    return found
+
+
+def period_from_code(code: str, today: date) -> Period | None:
+    """A button's period; None if the data was not made by this bot (or is in the future)."""
+    kinds = {"w": "week", "m": "month", "y": "year"}
+    kind = kinds.get(code[:1])
+    if kind is None:
+        return None
+    body = code[1:]
+    if not re.fullmatch(r"\d{4}(-\d{1,2})?", body):
+        return None
+    if kind == "week":
+        body = body.replace("-", "-w", 1)
+    try:
+        found = parse_period(body, today)
+    except StatsError:
+        return None
+    return found if found.kind == kind else None
+
+
+def today_in(services: Services, now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(services.settings.tz).date()
+
+
+@dataclass
+class Stats:
+    """One period's figures: per wijk slug, plus TOTAL, plus UNKNOWN."""
+
+    period: Period
+    by_wijk: dict[str, Figures]
+    # Teams and groups as they stood at the period's end (a recorded day), not as they
+    # stand now: only then is a change against the period before meaningful.
+    states_then: bool = True
+
+    def of(self, wijk: str | None) -> Figures:
+        return self.by_wijk.get(TOTAL if wijk is None else wijk, Counter())
+
+
+async def compute(services: Services, period: Period, now: datetime | None = None) -> Stats:
+    """Every figure of one period, from a fixed handful of grouped queries."""
+    now = now or utcnow()
+    start, end = period.bounds(services.settings.tz)
+    by_wijk: dict[str, Figures] = defaultdict(Counter)
+    async with services.sessions() as session:
+        for wijk, counts in (await store.membership(session=session, start=start, end=end)).items():
+            by_wijk[wijk].update(joined=counts["joined"], left=counts["left"])
+        subscribed = Counter(await resident_store.subscribed_by_wijk(session=session))
+        if end < now:
+            # Back from today to the period's end: undo every join and leave since then.
+            later = await store.membership(session=session, start=end, end=now)
+            for wijk, counts in later.items():
+                subscribed[wijk] += counts["left"] - counts["joined"]
+        for wijk, count in subscribed.items():
+            by_wijk[wijk]["subscribed"] = max(count, 0)
+        states = None
+        if end < now:
+            states = await store.states_on(session=session, day=period.last + timedelta(days=1))
+        states_then = states is not None or end >= now
+        if states is None:
+            states = await _states_now(services, session)
+        for wijk, counts in states.items():
+            by_wijk[wijk].update(counts)
+        window = {"start": start, "end": end, "kinds": KINDS}
+        sent = await store.broadcasts_started(session=session, **window)
+        for wijk, counts in (await _broadcast_outcome(session, sent, window)).items():
+            by_wijk[wijk].update(counts)
+        for wijk, counts in (await store.replies_by_wijk(session=session, **window)).items():
+            by_wijk[wijk].update(counts)
+        for wijk, homes in (await store.homes_by_wijk(session=session, **window)).items():
+            by_wijk[wijk]["homes"] += homes
+        for wijk, area, category, count in await store.reports(
+            session=session, first=period.first, last=period.last
+        ):
+            by_wijk[wijk].update(
+                {"reports": count, f"cat:{category}": count, f"area:{area}": count}
+            )
+    total: Figures = Counter()
+    for counts in by_wijk.values():
+        total.update(counts)
+    # A broadcast to three wijken is one broadcast for the city.
+    total["broadcasts"] = len(sent)
+    by_wijk[TOTAL] = total
+    return Stats(period, dict(by_wijk), states_then)
+
+
+async def _states_now(services: Services, session: AsyncSession) -> store.WijkCounts:
+    return await store.states(session=session, dormant_before=overview.dormant_before(services))
+
+
+async def record_states(services: Services, now: datetime | None = None) -> None:
+    """Keep today's teams and groups per wijk and state (run daily, and at every start)."""
+    async with services.sessions() as session:
+        counts = await _states_now(services, session)
+        await store.save_states(session=session, day=today_in(services, now), counts=counts)
+
+
+async def _broadcast_outcome(
+    session: AsyncSession, sent: list[tuple[int, str]], window: dict[str, Any]
+) -> store.WijkCounts:
+    """Per wijk: broadcasts that reached it, messages delivered and failed.
+
+    Finished broadcasts are counted once from their deliveries and kept, so a year's
+    figures read a few thousand kept rows, not a year of deliveries.
+    """
+    kept, per_wijk = await store.kept_broadcasts(session=session, **window)
+    status = dict(sent)
+    missing = [bid for bid in status if bid not in kept]
+    live = await store.deliveries_by_wijk(session=session, ids=missing)
+    finished = {
+        bid: counts
+        for bid, counts in live.items()
+        if status[bid] == "sent" and not any(c["waiting"] for c in counts.values())
+    }
+    await store.remember_broadcasts(session=session, figures=finished)
+    for counts in live.values():
+        for wijk, outcome in counts.items():
+            per_wijk[wijk].update(
+                broadcasts=1, delivered=outcome["delivered"], failed=outcome["failed"]
+            )
+    return per_wijk
+
+
+async def compare(services: Services, period: Period) -> tuple[Stats, Stats]:
+    """The period's figures and those of the period before it."""
+    return await compute(services, period), await compute(services, period.previous())
+
+
+# --- what a phone shows --------------------------------------------------------------------
+
+
+def period_title(lang: Lang, period: Period) -> str:
+    _ = lang.gettext
+    if period.kind == "week":
+        return _("Week {week} ({first} – {last})").format(
+            week=period.first.isocalendar()[1],
+            first=lang.date(period.first, "d MMM"),
+            last=lang.date(period.last, "d MMM y"),
+        )
+    if period.kind == "month":
+        return lang.date(period.first, "LLLL y")
+    return str(period.first.year)
+
+
+@dataclass(frozen=True)
+class View:
+    """How figures are shown to one reader: a wijkboa sees small counts as "<3"."""
+
+    lang: Lang
+    hide_below: int | None = None
+
+    def n(self, value: int) -> str:
+        # Escaped: "<3" is a tag to Telegram's HTML parser.
+        return escape(self.lang.count(value, hide_below=self.hide_below))
+
+    def change(self, now: int, before: int) -> str:
+        # A change between small counts would give away what "<3" hides.
+        if self.hide_below is not None:
+            return ""
+        diff = now - before
+        if diff == 0:
+            return " (=)"
+        sign = "+" if diff > 0 else "−"
+        return f" ({sign}{self.lang.number(abs(diff))})"
+
+    def figure(self, label: str, key: str, now: Figures, before: Figures) -> str:
+        return f"{label}: {self.n(now[key])}{self.change(now[key], before[key])}"
+
+
+def render(
+    services: Services, view: View, current: Stats, previous: Stats, wijk: str | None
+) -> str:
+    """The figures of one period (the city or one wijk) in a dozen short lines of HTML."""
+    _ = view.lang.gettext
+    now, before = current.of(wijk), previous.of(wijk)
+    areas = services.areas
+    place = areas.wijk(wijk).name if wijk and areas.wijk(wijk) else areas.city
+    lines = [
+        f"<b>📊 {escape(period_title(view.lang, current.period))}</b>",
+        f"<b>{escape(place)}</b>",
+        "",
+        "👥 "
+        + " · ".join(
+            (
+                view.figure(_("Bewoners"), "subscribed", now, before),
+                view.figure(_("erbij"), "joined", now, before),
+                view.figure(_("weg"), "left", now, before),
+            )
+        ),
+    ]
+    # Without a record of how they stood then, teams and groups are shown as they stand
+    # now, said so, and without a change.
+    then = current.states_then
+    compared = then and previous.states_then
+    for icon, label, prefix in (
+        ("🛡", _("Teams") if then else _("Teams nu"), "teams"),
+        ("💬", _("Groepen") if then else _("Groepen nu"), "groups"),
+    ):
+        parts = []
+        for state, text in (
+            ("active", _("{n} actief")),
+            ("pending", _("{n} wacht")),
+            ("dormant", _("{n} slapend")),
+        ):
+            key = f"{prefix}_{state}"
+            change = view.change(now[key], before[key]) if compared else ""
+            parts.append(text.format(n=view.n(now[key])) + change)
+        lines.append(f"{icon} {label}: " + " · ".join(parts))
+    lines.append(
+        "📣 "
+        + " · ".join(
+            (
+                view.figure(_("Berichten"), "broadcasts", now, before),
+                view.figure(_("bezorgd"), "delivered", now, before),
+                view.figure(_("mislukt"), "failed", now, before),
+            )
+        )
+    )
+    replies = (
+        ("👣 Witte Voetjes", ((_("doen mee"), "join"), (_("huizen met voetjes"), "homes"))),
+        ("⛺ BuurtTent", ((_("komen"), "come"), (_("herinnering"), "remind"))),
+        ("🏆 Challenge", ((_("teams doen mee"), "team"),)),
+    )
+    for title, parts in replies:
+        if any(now[key] or before[key] for _label, key in parts):
+            lines.append(
+                f"{title} · "
+                + " · ".join(view.figure(label, key, now, before) for label, key in parts)
+            )
+    lines.append("🚨 " + view.figure(_("Meldingen"), "reports", now, before))
+    for category in services.categories.items:
+        key = f"cat:{category.slug}"
+        if now[key] or before[key]:
+            label = category.label(view.lang.code)
+            lines.append(f"   {category.icon} " + view.figure(escape(label), key, now, before))
+    busiest = sorted(
+        ((count, key) for key, count in now.items() if key.startswith("area:") and count),
+        reverse=True,
+    )[:5]
+    if busiest:
+        lines.append(
+            "   📍 "
+            + " · ".join(
+                f"{escape(areas.area_name(key.removeprefix('area:')))}: {view.n(count)}"
+                for count, key in busiest
+            )
+        )
+    return "\n".join(lines)
+
+
+# --- the file for the yearly report ---------------------------------------------------------
+
+# (header msgid, figure key) in the order of the columns; categories and parks follow.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    (N_("bewoners ingeschreven"), "subscribed"),
+    (N_("bewoners erbij"), "joined"),
+    (N_("bewoners weg"), "left"),
+    (N_("teams actief"), "teams_active"),
+    (N_("teams wacht"), "teams_pending"),
+    (N_("teams slapend"), "teams_dormant"),
+    (N_("groepen actief"), "groups_active"),
+    (N_("groepen wacht"), "groups_pending"),
+    (N_("groepen slapend"), "groups_dormant"),
+    (N_("berichten verstuurd"), "broadcasts"),
+    (N_("bezorgd"), "delivered"),
+    (N_("mislukt"), "failed"),
+    (N_("Witte Voetjes: doen mee"), "join"),
+    (N_("Witte Voetjes: huizen met voetjes"), "homes"),
+    (N_("BuurtTent: komen"), "come"),
+    (N_("BuurtTent: herinnering"), "remind"),
+    (N_("Challenge: teams"), "team"),
+    (N_("meldingen"), "reports"),
+)
+
+
+def export_csv(services: Services, lang: Lang, stats: Stats) -> bytes:
+    """One row per wijk and one for the city: counts only, nobody in it."""
+    _ = lang.gettext
+    columns = [(_(header), key) for header, key in COLUMNS]
+    columns += [
+        (_("meldingen: {what}").format(what=c.label(lang.code)), f"cat:{c.slug}")
+        for c in services.categories.items
+    ]
+    columns += [
+        (_("meldingen: {what}").format(what=park.name), f"area:park:{park.slug}")
+        for park in services.areas.business_parks
+    ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([_("periode"), _("wijk"), *(header for header, _key in columns)])
+    rows = [(w.name, stats.of(w.slug)) for w in services.areas.wijken]
+    rows.append((_("Totaal"), stats.of(None)))
+    for name, figures in rows:
+        writer.writerow([stats.period.key, name, *(figures[key] for _h, key in columns)])
+    # With a byte order mark, Excel opens it as UTF-8 (Polish and Turkish letters intact).
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def export_name(stats: Stats) -> str:
+    return f"buurtbot-{stats.period.key}.csv"
+
+
+# --- the chart ------------------------------------------------------------------------------
+
+
+async def chart_data(
+    services: Services, lang: Lang, stats: Stats, wijk: str | None
+) -> tuple[ChartData, str]:
+    """What the chart shows (12 weeks of reports by category, residents per wijk) and the
+    same as text, for the caption."""
+    _ = lang.gettext
+    today = today_in(services)
+    last_week = period_of("week", min(stats.period.last, today))
+    weeks = [last_week]
+    while len(weeks) < CHART_WEEKS:
+        weeks.insert(0, weeks[0].previous())
+    async with services.sessions() as session:
+        days = await store.reports_per_day(
+            session=session, first=weeks[0].first, last=weeks[-1].last, wijk=wijk
+        )
+    index = {week.first: i for i, week in enumerate(weeks)}
+    per_category: dict[str, list[int]] = {}
+    for day, category, count in days:
+        row = per_category.setdefault(category, [0] * len(weeks))
+        row[index[day - timedelta(days=day.weekday())]] += count
+    # Latin script for the picture: matplotlib cannot shape Arabic; the caption carries it.
+    picture = lang if lang.code != "ar" else services.translator.for_language("en")
+    known = [c.slug for c in services.categories.items]
+    series = tuple(
+        (services.categories.label(slug, picture.code), tuple(per_category[slug]))
+        for slug in sorted(per_category, key=lambda s: (known.index(s) if s in known else 99, s))
+    )
+    residents = tuple((w.name, stats.of(w.slug)["subscribed"]) for w in services.areas.wijken)
+    place = services.areas.wijk(wijk).name if wijk and services.areas.wijk(wijk) else None
+    data = ChartData(
+        weeks=tuple(f"W{w.first.isocalendar()[1]:02d}" for w in weeks),
+        series=series,
+        residents=residents,
+        reports_title=picture.gettext("Meldingen per week") + (f" – {place}" if place else ""),
+        residents_title=picture.gettext("Bewoners per wijk"),
+    )
+    totals = [sum(values[i] for _label, values in series) for i in range(len(weeks))]
+    caption = [
+        _("Grafiek. Meldingen per week, laatste {n} weken:").format(n=CHART_WEEKS),
+        ", ".join(f"{w} {lang.number(t)}" for w, t in zip(data.weeks, totals, strict=True)),
+    ]
+    if per_category:
+        ranked = sorted(
+            ((sum(values), slug) for slug, values in per_category.items()), reverse=True
+        )
+        caption.append(
+            _("Per soort:")
+            + " "
+            + ", ".join(
+                f"{services.categories.label(slug, lang.code)} {lang.number(n)}"
+                for n, slug in ranked
+            )
+        )
+    caption.append(
+        _("Bewoners per wijk:")
+        + " "
+        + ", ".join(f"{name} {lang.number(n)}" for name, n in residents)
+    )
+    return data, _fit("\n".join(caption), 1024)
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def chart_png(data: ChartData) -> bytes:
+    """Drawn in a worker thread: a chart takes tens of milliseconds the event loop keeps."""
+    return await asyncio.to_thread(charts.draw, data)
+
+
+# --- the Monday digest ----------------------------------------------------------------------
+
+
+def digest_due(services: Services, now: datetime) -> tuple[Period, datetime]:
+    """The week the digest of `now`'s week reports on, and when that digest is due."""
+    settings = services.settings
+    today = today_in(services, now)
+    this_week = period_of("week", today)
+    weekday = WEEKDAYS.index(settings.weekly_digest_day)
+    due_day = this_week.first + timedelta(days=weekday)
+    due = datetime.combine(due_day, settings.weekly_digest_time, tzinfo=settings.tz)
+    return this_week.previous(), due
+
+
+async def weekly_digest(services: Services, bot: Bot, now: datetime | None = None) -> bool:
+    """Last week's figures to every coordinator (with the chart) and wijkboa (own wijk).
+
+    Claimed in the database first, so a run and a catch-up after a restart never both
+    send; False when this week's digest had already gone.
+    """
+    now = now or utcnow()
+    period, _due = digest_due(services, now)
+    async with services.sessions() as session:
+        if not await store.claim_digest(session=session, period=period.key, at=now):
+            return False
+    current, previous = await compare(services, period)
+    charts_by_language: dict[str, tuple[bytes, str]] = {}  # drawn once per language
+    for user_id in await coordinator_ids(services):
+        lang = await language_of(services, user_id)
+        text = render(services, View(lang), current, previous, None)
+        if lang.code not in charts_by_language:
+            data, caption = await chart_data(services, lang, current, None)
+            charts_by_language[lang.code] = (await chart_png(data), caption)
+        png, caption = charts_by_language[lang.code]
+        await _send(functools.partial(bot.send_message, user_id, text, parse_mode=ParseMode.HTML))
+        await _send(functools.partial(bot.send_photo, user_id, png, caption=caption))
+    for user_id, wijk in await wijkboa_scopes(services):
+        if services.areas.wijk(wijk) is None:
+            continue
+        lang = await language_of(services, user_id)
+        # No chart: its bars would show exactly the small counts the text hides.
+        view = View(lang, hide_below=services.settings.small_count)
+        text = render(services, view, current, previous, wijk)
+        await _send(functools.partial(bot.send_message, user_id, text, parse_mode=ParseMode.HTML))
+    log.info("weekly digest of %s sent", period.key)
+    return True
+
+
+async def _send(send: Callable[[], Awaitable[object]]) -> None:
+    try:
+        await send()
+    except (Forbidden, BadRequest) as error:
+        # Blocked the bot or never started it: the others still get theirs.
+        log.info("could not deliver a digest message: %s", error.message)
+
+
+async def catch_up_digest(services: Services, bot: Bot, now: datetime | None = None) -> bool:
+    """At start: this week's digest, if it was due while the bot was down.
+
+    Only for a bot that has sent digests before, so a fresh install does not greet its
+    coordinators with figures of a week it never saw.
+    """
+    now = now or utcnow()
+    period, due = digest_due(services, now)
+    if now < due:
+        return False
+    async with services.sessions() as session:
+        if not await store.any_digest_before(session=session, period=period.key):
+            return False
+    return await weekly_digest(services, bot, now)

@@ -1,0 +1,150 @@
+"""/stats and /export for coordinators: the figures of a week, month or year, per wijk."""
+
+from __future__ import annotations
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+
+from bot import stats
+from bot.i18n import Lang
+from bot.roles import Role
+from bot.services import BotContext
+from bot.stats import Period, StatsError, View
+from handlers.auth import requires
+from handlers.callbacks import pack
+from handlers.common import lang_for, show
+from handlers.fallback import button, stale_button
+from handlers.keyboards import rows
+
+ALL = "all"  # the whole city in callback data
+
+
+def _keyboard(
+    lang: Lang, context: BotContext, period: Period, wijk: str | None
+) -> InlineKeyboardMarkup:
+    _ = lang.gettext
+    here = wijk or ALL
+    today = stats.today_in(context.services)
+    moves = [InlineKeyboardButton("◀", callback_data=pack("st", period.previous().code, here))]
+    for kind, label in (("week", _("Week")), ("month", _("Maand")), ("year", _("Jaar"))):
+        shown = f"• {label}" if kind == period.kind else label
+        moves.append(
+            InlineKeyboardButton(shown, callback_data=pack("st", period.as_kind(kind).code, here))
+        )
+    if period.next().first <= today:
+        moves.append(InlineKeyboardButton("▶", callback_data=pack("st", period.next().code, here)))
+    places = [(_("Heel {city}").format(city=context.services.areas.city), ALL)]
+    places += [(w.name, w.slug) for w in context.services.areas.wijken]
+    wijk_buttons = [
+        InlineKeyboardButton(
+            f"• {name}" if slug == here else name, callback_data=pack("st", period.code, slug)
+        )
+        for name, slug in places
+    ]
+    files = [
+        InlineKeyboardButton(_("📈 Grafiek"), callback_data=pack("stg", period.code, here)),
+        InlineKeyboardButton(_("📄 CSV"), callback_data=pack("stx", period.code, here)),
+    ]
+    return InlineKeyboardMarkup([moves, *rows(wijk_buttons, 3), files])
+
+
+async def _period(update: Update, context: BotContext, lang: Lang) -> Period | None:
+    """The period typed after the command; a short example of what works otherwise."""
+    try:
+        return stats.parse_period(" ".join(context.args or []), stats.today_in(context.services))
+    except StatsError as error:
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(lang.gettext(error.key))
+        return None
+
+
+async def _figures(
+    update: Update, context: BotContext, lang: Lang, period: Period, wijk: str | None
+) -> None:
+    current, previous = await stats.compare(context.services, period)
+    text = stats.render(context.services, View(lang), current, previous, wijk)
+    await show(update, text, _keyboard(lang, context, period, wijk))
+
+
+@requires(Role.COORDINATOR)
+async def stats_command(update: Update, context: BotContext) -> None:
+    """/stats [vorige | 2026-W47 | 2026-11 | 2026]: the city's figures, with buttons."""
+    lang = await lang_for(update, context)
+    period = await _period(update, context, lang)
+    if period is not None:
+        await _figures(update, context, lang, period, None)
+
+
+@requires(Role.COORDINATOR)
+async def export_command(update: Update, context: BotContext) -> None:
+    """/export [period]: the figures per wijk as a CSV file for the yearly report."""
+    lang = await lang_for(update, context)
+    period = await _period(update, context, lang)
+    if period is not None:
+        await _send_export(update, context, lang, period)
+
+
+async def _send_export(update: Update, context: BotContext, lang: Lang, period: Period) -> None:
+    current = await stats.compute(context.services, period)
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_document(
+            chat.id,
+            stats.export_csv(context.services, lang, current),
+            filename=stats.export_name(current),
+            caption=lang.gettext("Cijfers per wijk, {period}. Zonder persoonsgegevens.").format(
+                period=stats.period_title(lang, period)
+            ),
+        )
+
+
+async def _chosen(
+    update: Update, context: BotContext, args: tuple[str, ...]
+) -> tuple[Period, str | None] | None:
+    """A button's period and wijk, checked here: callback data is whatever the client sent."""
+    code, place = args
+    period = stats.period_from_code(code, stats.today_in(context.services))
+    if period is None or (place != ALL and context.services.areas.wijk(place) is None):
+        await stale_button(update, context)
+        return None
+    return period, None if place == ALL else place
+
+
+@requires(Role.COORDINATOR)
+@button(2)
+async def on_stats(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """Another period or wijk, in place."""
+    chosen = await _chosen(update, context, args)
+    if chosen is not None:
+        await query.answer()
+        await _figures(update, context, await lang_for(update, context), *chosen)
+
+
+@requires(Role.COORDINATOR)
+@button(2)
+async def on_chart(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """The chart of the chosen period and wijk, as a photo with its text in the caption."""
+    chosen = await _chosen(update, context, args)
+    if chosen is None:
+        return
+    await query.answer()
+    period, wijk = chosen
+    lang = await lang_for(update, context)
+    current = await stats.compute(context.services, period)
+    data, caption = await stats.chart_data(context.services, lang, current, wijk)
+    await context.bot.send_photo(user.id, await stats.chart_png(data), caption=caption)
+
+
+@requires(Role.COORDINATOR)
+@button(2)
+async def on_export(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """The CSV of the chosen period (every wijk in it: the file is for the yearly report)."""
+    chosen = await _chosen(update, context, args)
+    if chosen is not None:
+        await query.answer()
+        await _send_export(update, context, await lang_for(update, context), chosen[0])
