@@ -9,6 +9,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import ExtBot
 
 from bot.i18n import N_, Lang
+from bot.reports import residents_may_report
 from bot.roles import Role, roles_of
 from bot.services import Services
 from storage import users
@@ -54,8 +55,10 @@ ROLE_COMMANDS: dict[Role, tuple[tuple[str, str], ...]] = {
 }
 
 
-def role_commands(roles: set[Role]) -> list[tuple[str, str]]:
-    seen: dict[str, str] = {}
+def role_commands(roles: set[Role], *, may_report: bool = False) -> list[tuple[str, str]]:
+    """The commands of these roles; with `may_report` (the coordinator lets residents
+    report too) the reporting commands as well."""
+    seen: dict[str, str] = dict(ROLE_COMMANDS[Role.ENTREPRENEUR]) if may_report else {}
     for role in Role:
         if role in roles:
             for name, description in ROLE_COMMANDS.get(role, ()):
@@ -63,20 +66,28 @@ def role_commands(roles: set[Role]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-def resident_commands(lang: Lang, roles: set[Role] | None = None) -> list[BotCommand]:
-    entries = [*RESIDENT_COMMANDS, *role_commands(roles or set())]
+def resident_commands(
+    lang: Lang, roles: set[Role] | None = None, *, may_report: bool = False
+) -> list[BotCommand]:
+    entries = [*RESIDENT_COMMANDS, *role_commands(roles or set(), may_report=may_report)]
     return [BotCommand(name, lang.gettext(description)) for name, description in entries]
 
 
 async def register(bot: ExtBot[None], services: Services) -> None:
-    """Menus for private chats in every language; Telegram picks by the app's language."""
+    """Menus for private chats in every language; Telegram picks by the app's language.
+
+    Run at start and when the coordinator lets residents report or stops it.
+    """
     translator = services.translator
     scope = BotCommandScopeAllPrivateChats()
+    may_report = await residents_may_report(services)
     default = translator.for_language(translator.default_language)
-    await bot.set_my_commands(resident_commands(default), scope=scope)
+    await bot.set_my_commands(resident_commands(default, may_report=may_report), scope=scope)
     for code in translator.languages:
         await bot.set_my_commands(
-            resident_commands(translator.for_language(code)), scope=scope, language_code=code
+            resident_commands(translator.for_language(code), may_report=may_report),
+            scope=scope,
+            language_code=code,
         )
 
 
@@ -84,8 +95,9 @@ async def set_for_chat(bot: ExtBot[None], services: Services, chat_id: int, lang
     """This chat's own menu: the chosen language, and the commands of the user's roles."""
     lang = services.translator.for_language(language)
     held = (await roles_of(services, chat_id)).names
+    commands = resident_commands(lang, held, may_report=await residents_may_report(services))
     try:
-        await bot.set_my_commands(resident_commands(lang, held), scope=BotCommandScopeChat(chat_id))
+        await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
     except (BadRequest, Forbidden):
         # The menu is a convenience; the choice itself is already stored.
         log.warning("could not set the chat's command menu", exc_info=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.reports import residents_may_report
 from bot.roles import roles_of
 from bot.services import BotContext
 from handlers.commands import RESIDENT_COMMANDS, role_commands
@@ -17,7 +18,10 @@ async def show_help(update: Update, context: BotContext) -> None:
         return
     _ = (await lang_for(update, context)).gettext
     lines = [f"/{name} – {_(description)}" for name, description in RESIDENT_COMMANDS]
-    extra = role_commands((await roles_of(context.services, user.id)).names)
+    extra = role_commands(
+        (await roles_of(context.services, user.id)).names,
+        may_report=await residents_may_report(context.services),
+    )
     if extra:
         lines += ["", "<b>" + _("Voor jouw rol") + "</b>"]
         lines += [f"/{name} – {_(description)}" for name, description in extra]

@@ -23,7 +23,7 @@ from bot.i18n import N_, Lang
 from bot.reports import CLOSED, FLOW, NOTE_FLOW, STATUSES, Draft, ReportError
 from bot.roles import Role, roles_of
 from bot.services import BotContext
-from handlers import fallback, keyboards
+from handlers import commands, fallback, keyboards
 from handlers.auth import requires
 from handlers.callbacks import pack
 from handlers.common import lang_for, show
@@ -634,6 +634,8 @@ async def on_residents_switch(
         return
     await reports.set_residents_may_report(context.services, args[0] == "on", user.id)
     await query.answer()
+    # Everyone's menu shows /melding exactly while residents may report.
+    await commands.register(context.bot, context.services)
     await overview(update, context)
 
 

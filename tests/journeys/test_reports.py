@@ -490,16 +490,23 @@ async def test_bad_input_rate_limit_and_drafts(
 
 
 async def test_residents_report_only_when_the_coordinator_allows_it(
-    bot: BotApplication, person: MakePerson, sessions: SessionFactory
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
 ) -> None:
     coordinator = await person("Carla", user_id=ADMIN_ID)
     bram = await person("Bram", wijk="stiphout")
     refused = await bram.say("/melding")
     assert "vraag de coördinator van je terrein om een uitnodigingslink" in refused["text"].lower()
+    assert "/melding –" not in (await bram.say("/help"))["text"]
+    menu = await client.commands(scope={"type": "all_private_chats"})
+    assert "melding" not in [c["command"] for c in menu]
     stranger = await person("Sam")  # never chose a wijk
     listing = await coordinator.say("/vermoedens")
     switched = await coordinator.tap(listing, "⬜ Bewoners mogen ook melden")
     assert "✅ Bewoners mogen ook melden" in buttons(switched)
+    # From now on residents find it in /help and in the command menu.
+    assert "/melding – Een vermoeden melden" in (await bram.say("/help"))["text"]
+    menu = await client.commands(scope={"type": "all_private_chats"})
+    assert "melding" in [c["command"] for c in menu]
     async with sessions() as session:
         settings = list(
             await session.exec(select(AuditEntry).where(AuditEntry.action == "setting"))
