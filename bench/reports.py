@@ -7,7 +7,9 @@ has the other. Every reporter files one complete report by the same buttons a pe
 taps (/melding, which answers with the 112 card and the first question, what, where,
 when, a typed description, no photo, anonymous or not, send). Per step it reports the bot's own service time (update received until handled)
 and the end-to-end time the reporter sees; with 500 at once the end-to-end time is
-mostly the queue, so a second, paced run shows the latency at a steady arrival rate.
+mostly the queue. A second run has the same reporters start at once but act as people
+do, each step after a pause of `--think` x 0.5-1.5 seconds; a third, paced run shows the
+latency at a steady arrival rate.
 
 Part 2 fills a database with 1,000,000 reports over a year (14 areas, 7 categories,
 with their report_daily counters) and times the daily digest (city-wide and one wijk)
@@ -58,7 +60,7 @@ ACTION_STEPS = {
 # ---------------------------------------------------------------- driver (a subprocess)
 
 
-async def drive(port: int, reporters: int, rate: float) -> dict[str, Any]:
+async def drive(port: int, reporters: int, rate: float, think: float) -> dict[str, Any]:
     import aiohttp
 
     from sandbox.client import SandboxClient
@@ -78,12 +80,21 @@ async def drive(port: int, reporters: int, rate: float) -> dict[str, Any]:
         ids = await asyncio.gather(*(create(i) for i in range(reporters)))
 
         async def file(index: int, uid: int) -> None:
+            # A person reads, thinks and taps: with `think`, each step waits a pause drawn
+            # round it (0.5x to 1.5x) before it is sent; the pause is not in the timings.
+            rng = random.Random(index)
+
+            async def pause() -> None:
+                if think > 0:
+                    await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
+
             area = AREAS[index % len(AREAS)][0].split(":")
             taps = [
                 ("what", f"r1:mvc:{CATEGORIES[index % len(CATEGORIES)]}"),
                 ("where", f"r1:mva:{area[0]}:{area[1]}"),
                 ("when", "r1:mvw:now"),
             ]
+            await pause()
             started = time.perf_counter()
             sent = await client.send(uid, "/melding")
             # The 112 card to tap and call, then the first question.
@@ -92,10 +103,12 @@ async def drive(port: int, reporters: int, rate: float) -> dict[str, Any]:
             )
             latencies["melding"].append(time.perf_counter() - started)
             for number, (step, data) in enumerate(taps, start=1):
+                await pause()
                 started = time.perf_counter()
                 await client.press(uid, uid, first["message_id"], data)
                 await client.wait_edited(uid, first["message_id"], edits=number, timeout=300)
                 latencies[step].append(time.perf_counter() - started)
+            await pause()
             started = time.perf_counter()
             sent = await client.send(uid, "Bestelbus rijdt steeds rondjes langs de loodsen.")
             second = await client.wait_bot_message(uid, after=sent["message_id"], timeout=300)
@@ -109,6 +122,7 @@ async def drive(port: int, reporters: int, rate: float) -> dict[str, Any]:
                 ],
                 start=1,
             ):
+                await pause()
                 started = time.perf_counter()
                 await client.press(uid, uid, second["message_id"], data)
                 done = await client.wait_edited(
@@ -137,7 +151,7 @@ def step_of(update: Any) -> str | None:
     return None
 
 
-async def measure(reporters: int, tmp: Path, rate: float) -> dict[str, Any]:
+async def measure(reporters: int, tmp: Path, rate: float, think: float = 0.0) -> dict[str, Any]:
     from bot.app import build_application, running
     from bot.settings import load_settings
     from storage import migrate
@@ -145,7 +159,7 @@ async def measure(reporters: int, tmp: Path, rate: float) -> dict[str, Any]:
     from storage.engine import create_engine, create_session_factory
 
     async with sandbox_process(__file__, quiet=True) as port:
-        database_url = f"sqlite+aiosqlite:///{tmp / f'reports-{reporters}-{rate:g}.db'}"
+        database_url = f"sqlite+aiosqlite:///{tmp / f'reports-{reporters}-{rate:g}-{think:g}.db'}"
         engine = create_engine(database_url)
         await migrate.upgrade(engine)
         sessions = create_session_factory(engine)
@@ -184,7 +198,7 @@ async def measure(reporters: int, tmp: Path, rate: float) -> dict[str, Any]:
             cpu_before = time.process_time()
             driver = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--drive", "--port", str(port),
-                "--reporters", str(reporters), "--rate", str(rate),
+                "--reporters", str(reporters), "--rate", str(rate), "--think", str(think),
                 cwd=ROOT, stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             out, _ = await driver.communicate()
@@ -381,6 +395,13 @@ async def main(args: argparse.Namespace) -> None:
         if args.reporters:
             burst = await measure(args.reporters, Path(tmp), 0.0)
             print_steps(f"{args.reporters} reporters filing at once (SQLite, limits off)", burst)
+        if args.reporters and args.think:
+            people = await measure(args.reporters, Path(tmp), 0.0, args.think)
+            print_steps(
+                f"{args.reporters} reporters filing at once as people do: each step after a "
+                f"pause of {args.think * 0.5:g}-{args.think * 1.5:g} s (SQLite, limits off)",
+                people,
+            )
         if args.paced:
             paced = await measure(args.paced, Path(tmp), args.rate)
             print_steps(f"{args.paced} reporters arriving at {args.rate:g}/s", paced)
@@ -388,7 +409,7 @@ async def main(args: argparse.Namespace) -> None:
             await queries(args.stored, args.runs, args.database_url, Path(tmp))
     print(
         f"reproduce: .venv/bin/python bench/reports.py --reporters {args.reporters} "
-        f"--rate {args.rate:g} --paced {args.paced} --stored {args.stored}"
+        f"--think {args.think:g} --rate {args.rate:g} --paced {args.paced} --stored {args.stored}"
         + (" --database-url ..." if args.database_url else "")
     )
 
@@ -399,6 +420,13 @@ if __name__ == "__main__":
     )
     parser.add_argument("--reporters", type=int, default=500)
     parser.add_argument("--rate", type=float, default=20.0, help="arrivals/s, paced run (20)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=6.0,
+        help="seconds a person takes per step, for a run of all reporters at once with "
+        "human pauses (6; 0 skips)",
+    )
     parser.add_argument("--paced", type=int, default=200, help="reporters, paced run (0 skips)")
     parser.add_argument("--stored", type=int, default=1_000_000, help="reports for part 2")
     parser.add_argument("--runs", type=int, default=50, help="timed runs per query")
@@ -414,6 +442,6 @@ if __name__ == "__main__":
         serve(["--token", TOKEN, "--port", str(args.port), "--no-limits"])
     elif args.drive:
         pin(0)
-        print(json.dumps(asyncio.run(drive(args.port, args.reporters, args.rate))))
+        print(json.dumps(asyncio.run(drive(args.port, args.reporters, args.rate, args.think))))
     else:
         asyncio.run(main(args))
