@@ -19,15 +19,16 @@ from html import escape
 from typing import Any
 
 from babel.dates import format_date
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
 from bot import outgoing
 from bot.i18n import N_, Lang
 from bot.roles import Role, Roles, coordinator_ids, roles_of, wijkboa_scopes
 from bot.services import Services
+from storage import conversations, users
 from storage import reports as store
 from storage import roles as role_store
-from storage import users
 from storage.models import Report, utcnow
 from storage.reports import DigestCount, FollowUpRow
 
@@ -136,14 +137,18 @@ async def set_residents_may_report(services: Services, allowed: bool, actor_id: 
         )
 
 
-async def may_report(services: Services, user_id: int) -> Roles:
+async def may_report(
+    services: Services, user_id: int, *, session: AsyncSession | None = None
+) -> Roles:
     """Entrepreneurs may report; residents too while the coordinator allows it."""
-    mine = await roles_of(services, user_id)
+    if session is None:
+        async with services.sessions() as own:
+            return await may_report(services, user_id, session=own)
+    mine = await roles_of(services, user_id, session=session)
     if mine.has(Role.ENTREPRENEUR, Role.COORDINATOR, Role.WIJKBOA):
         return mine
-    if await residents_may_report(services):
-        async with services.sessions() as session:
-            person = await users.get_user(session=session, user_id=user_id)
+    if await store.state(session=session, key=RESIDENTS_KEY) == "1":
+        person = await users.get_user(session=session, user_id=user_id)
         if person is not None and person.subscribed:
             return mine
         raise ReportError(
@@ -154,6 +159,30 @@ async def may_report(services: Services, user_id: int) -> Roles:
             "Melden kan voor ondernemers op een bedrijventerrein. Vraag de coördinator van je terrein om een uitnodigingslink; daarmee krijg je de rol ondernemer."
         )
     )
+
+
+@dataclass(frozen=True)
+class Opened:
+    draft: Draft
+    waiting: bool  # a draft left halfway: the reporter resumes it or starts again
+
+
+async def open_draft(services: Services, user_id: int) -> Opened:
+    """/melding: may this person report, and does a draft wait? A new draft is stored at
+    once. One database session for all of it: under a rush of reporters every session
+    waits its turn for the connection, so the first step should not need four."""
+    async with services.sessions() as session:
+        mine = await may_report(services, user_id, session=session)
+        state = await conversations.get(session=session, user_id=user_id)
+        if state is not None and state.flow == FLOW:
+            left = Draft.load(conversations.data_of(state))
+            if left.category is not None:
+                return Opened(left, waiting=True)
+        draft = Draft(home=home_park(mine))
+        await conversations.put(
+            session=session, user_id=user_id, flow=FLOW, step=draft.next_step, data=draft.dump()
+        )
+    return Opened(draft, waiting=False)
 
 
 def check_quota(services: Services, user_id: int) -> None:

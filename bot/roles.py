@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot.i18n import N_
 from bot.services import Services
 from storage import conversations as conversation_store
@@ -101,9 +103,14 @@ class Roles:
         return {held.role for held in self.held}
 
 
-async def roles_of(services: Services, user_id: int) -> Roles:
-    async with services.sessions() as session:
-        grants = await store.active_grants(session=session, user_id=user_id)
+async def roles_of(
+    services: Services, user_id: int, *, session: AsyncSession | None = None
+) -> Roles:
+    """What someone holds now; inside `session` when the caller has one open already."""
+    if session is None:
+        async with services.sessions() as own:
+            return await roles_of(services, user_id, session=own)
+    grants = await store.active_grants(session=session, user_id=user_id)
     held = {
         Held(Role(g.role), g.scope, g.id) for g in grants if g.role in Role.__members__.values()
     }

@@ -216,13 +216,12 @@ async def report(update: Update, context: BotContext) -> None:
     lang = await lang_for(update, context)
     _ = lang.gettext
     try:
-        mine = await reports.may_report(context.services, user.id)
         reports.check_quota(context.services, user.id)
+        opened = await reports.open_draft(context.services, user.id)
     except ReportError as error:
         await show(update, _(error.key).format(**error.values))
         return
-    found = await _draft(context, user.id)
-    if found is not None and found[0].category is not None:
+    if opened.waiting:
         choices = [
             [_button(_("Verder waar ik was"), "mvx", "resume")],
             [_button(_("Opnieuw beginnen"), "mvx", "restart")],
@@ -237,7 +236,7 @@ async def report(update: Update, context: BotContext) -> None:
     if chat is not None:
         # A contact card is what Telegram lets a bot offer to tap and call.
         await context.bot.send_contact(chat.id, phone_number="112", first_name=_("Alarmnummer"))
-    await _ask(update, context, user, Draft(home=reports.home_park(mine)))
+    await _ask(update, context, user, opened.draft, saved=True)
 
 
 async def _answer(
