@@ -82,3 +82,11 @@ async def arrive(
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(count)))
     return time.perf_counter() - started, errors
+
+
+def serve_unlimited(token: str, port: int) -> None:
+    """The `--serve` side of sandbox_process: the sandbox on core 0, limits off."""
+    pin(0)
+    from sandbox.__main__ import main as serve
+
+    serve(["--token", token, "--port", str(port), "--no-limits"])

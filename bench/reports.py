@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import arrive, percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
+from bench.common import arrive, percentile, pin, sandbox_process, serve_unlimited  # noqa: E402 - needs ROOT on the path
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 FIRST_ID = 300000
@@ -436,10 +436,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        pin(0)
-        from sandbox.__main__ import main as serve
-
-        serve(["--token", TOKEN, "--port", str(args.port), "--no-limits"])
+        serve_unlimited(TOKEN, args.port)
     elif args.drive:
         pin(0)
         print(json.dumps(asyncio.run(drive(args.port, args.reporters, args.rate, args.think))))

@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import arrive, percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
+from bench.common import arrive, percentile, pin, sandbox_process, serve_unlimited  # noqa: E402 - needs ROOT on the path
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 WIJKEN = [
@@ -253,10 +253,7 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     if args.serve:
-        pin(0)
-        from sandbox.__main__ import main as serve
-
-        serve(["--token", TOKEN, "--port", str(args.port), "--no-limits"])
+        serve_unlimited(TOKEN, args.port)
     elif args.drive:
         pin(0)
         print(json.dumps(asyncio.run(drive(args.port, args.residents, args.mode, args.rate))))

@@ -9,11 +9,12 @@ from datetime import date, datetime, time, timedelta
 from html import escape
 from typing import Any
 
-from babel.dates import format_date, format_time
+from babel.dates import format_time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.delivery import Outgoing
 from bot.delivery import Recipient as Outbound
+from bot.errors import KeyedError
 from bot.i18n import N_, SUPPORTED_LANGUAGES, Lang
 from bot.roles import Role, Roles, roles_of
 from bot.services import Services
@@ -86,13 +87,8 @@ CHOICE_LABELS = {choice: label for kind in CHOICES.values() for choice, label in
 SKIP = "-"
 
 
-class BroadcastError(Exception):
+class BroadcastError(KeyedError):
     """A request about a broadcast that cannot be honoured; `key` is a message id."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 @dataclass
@@ -213,7 +209,7 @@ def check_field(spec: Spec, text: str, today: date) -> str:
 
 
 def _day(lang: Lang, iso: str) -> str:
-    return format_date(date.fromisoformat(iso), "EEEE d MMMM", locale=lang.locale)
+    return lang.date(date.fromisoformat(iso), "EEEE d MMMM")
 
 
 def day_label(lang: Lang, iso: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from telegram import Bot, ChatMember
 from telegram.error import TelegramError
 
+from bot.errors import KeyedError
 from bot.i18n import N_
 from bot.roles import Role, grant
 from bot.services import Services
@@ -27,12 +28,8 @@ ALREADY: dict[str, str] = {
 }
 
 
-class GroupError(Exception):
+class GroupError(KeyedError):
     """A registration or decision that cannot be done; `key` is a message id to translate."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 @dataclass(frozen=True)

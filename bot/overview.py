@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.areas import Wijk
+from bot.errors import KeyedError
 from bot.i18n import N_
 from bot.services import Services
 from storage import channels as channel_store
@@ -15,10 +16,8 @@ from storage import teams as team_store
 from storage.models import Channel, Group, Team, utcnow
 
 
-class OverviewError(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
+class OverviewError(KeyedError):
+    """A request that cannot be honoured; `key` is a message id to translate."""
 
 
 @dataclass

@@ -18,11 +18,11 @@ from datetime import date, datetime, time, timedelta
 from html import escape
 from typing import Any
 
-from babel.dates import format_date
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
 from bot import outgoing
+from bot.errors import KeyedError
 from bot.i18n import N_, Lang
 from bot.roles import Role, Roles, coordinator_ids, roles_of, wijkboa_scopes
 from bot.services import Services
@@ -56,13 +56,8 @@ STATUS_LABELS: dict[str, str] = {
 CLOSED = "afgehandeld"
 
 
-class ReportError(Exception):
+class ReportError(KeyedError):
     """A request that cannot be honoured; `key` is a message id the handler translates."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 @dataclass
@@ -562,7 +557,7 @@ def render_digest(
     hide = recipient.hide_below
     first = today - timedelta(days=7)
     last = today - timedelta(days=1)
-    period = " – ".join(format_date(day, "d MMM", locale=lang.locale) for day in (first, last))
+    period = " – ".join(lang.date(day, "d MMM") for day in (first, last))
     lines = [
         "<b>" + _("Meld een Vermoeden: meldingen van de afgelopen 7 dagen") + "</b>",
         period + " · " + _("tussen haakjes: verschil met de week ervoor"),

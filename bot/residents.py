@@ -7,6 +7,7 @@ from datetime import time
 from typing import Any
 
 from bot.areas import Buurt, Wijk
+from bot.errors import KeyedError
 from bot.i18n import N_
 from bot.reports import export as report_export
 from bot.services import Services
@@ -31,13 +32,8 @@ QUIET_PRESETS: tuple[tuple[int, int] | None, ...] = (
 )
 
 
-class ResidentError(Exception):
+class ResidentError(KeyedError):
     """A request the resident cannot make; `key` is a message id the handler translates."""
-
-    def __init__(self, key: str, **values: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 @dataclass(frozen=True)

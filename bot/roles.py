@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.errors import KeyedError
 from bot.i18n import N_
 from bot.services import Services
 from storage import conversations as conversation_store
@@ -61,12 +62,8 @@ IMPLIES: dict[Role, tuple[Role, ...]] = {Role.ADMIN: (Role.COORDINATOR,)}
 NEW_TEAM_SCOPE = "team:new"
 
 
-class RoleError(Exception):
+class RoleError(KeyedError):
     """A role request that cannot be honoured; `key` is a message id to translate."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 @dataclass(frozen=True)

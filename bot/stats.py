@@ -25,6 +25,7 @@ from telegram.error import BadRequest, Forbidden
 from bot import charts, overview
 from bot.broadcasts import KINDS
 from bot.charts import ChartData
+from bot.errors import KeyedError
 from bot.i18n import N_, Lang
 from bot.outgoing import language_of
 from bot.roles import coordinator_ids, wijkboa_scopes
@@ -44,12 +45,8 @@ MAX_YEAR_BACK = 20  # "/stats 1999" is a typo, not a question
 Figures = Counter[str]
 
 
-class StatsError(Exception):
+class StatsError(KeyedError):
     """Input that names no period; `key` is a message id with an example of what works."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 BAD_PERIOD = N_(

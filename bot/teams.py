@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.errors import KeyedError
 from bot.i18n import N_
 from bot.roles import NEW_TEAM_SCOPE, Role
 from bot.services import Services
@@ -18,12 +19,8 @@ CONTACT_LIMIT = 200
 EDITABLE = {"name": NAME_LIMITS[1], "area": AREA_LIMIT, "contact_info": CONTACT_LIMIT}
 
 
-class TeamError(Exception):
+class TeamError(KeyedError):
     """A team request that cannot be honoured; `key` is a message id to translate."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 @dataclass(frozen=True)

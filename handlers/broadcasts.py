@@ -7,8 +7,6 @@ import logging
 from datetime import timedelta
 from html import escape
 
-from babel.dates import format_datetime
-from babel.numbers import format_decimal
 from telegram import (
     Bot,
     CallbackQuery,
@@ -31,7 +29,7 @@ from bot.services import BotContext, Services
 from handlers import fallback, keyboards, notify
 from handlers.auth import refuse, requires
 from handlers.callbacks import pack, unpack
-from handlers.common import lang_for, show
+from handlers.common import explain, lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold, tick
 from storage import broadcasts as store
@@ -204,15 +202,13 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
         else:
             await show(update, _("Gebruik de knoppen hierboven, of stuur /annuleer."))
     except BroadcastError as error:
-        await show(update, _(error.key).format(**error.values))
+        await show(update, explain(lang, error))
 
 
 def _when(lang: Lang, broadcast: Broadcast) -> str:
     if broadcast.send_at is None:
         return "-"
-    return format_datetime(
-        broadcast.send_at, "EEEE d MMMM HH:mm", tzinfo=lang.translator.timezone, locale=lang.locale
-    )
+    return lang.datetime(broadcast.send_at, "EEEE d MMMM HH:mm")
 
 
 async def _save_edit(
@@ -384,7 +380,7 @@ async def on_compose(update: Update, context: BotContext) -> None:
             await _broadcast_button(update, context, query, user, action, int(value))
             return
     except BroadcastError as error:
-        await query.answer(_(error.key).format(**error.values), show_alert=True)
+        await query.answer(explain(lang, error), show_alert=True)
         return
     await stale_button(update, context)
 
@@ -471,7 +467,7 @@ async def _preview(
             await _allowed(context, user_id),
         )  # type: ignore[arg-type]
     except BroadcastError as error:
-        await show(update, _(error.key).format(**error.values))
+        await show(update, explain(lang, error))
         return
     await _clear(context, user_id)
     chat = update.effective_chat
@@ -526,9 +522,7 @@ async def _broadcast_button(
             return
         shown = await show(
             update,
-            _("Bezig: {sent} van {total} verzonden.").format(
-                sent=0, total=format_decimal(total, locale=lang.locale)
-            ),
+            _("Bezig: {sent} van {total} verzonden.").format(sent=0, total=lang.number(total)),
         )
         if isinstance(shown, Message):
             async with context.services.sessions() as session:
@@ -861,7 +855,7 @@ async def report_progress(bot: Bot, services: Services, broadcast_id: int, count
         return
     lang = await notify.language_of(services, broadcast.author_id)
     _ = lang.gettext
-    number = lambda n: format_decimal(n, locale=lang.locale)  # noqa: E731 - a local shorthand
+    number = lang.number
     if done:
         text = _(
             "Klaar: {sent} van {total} bezorgd. Mislukt: {failed}. Geblokkeerd of verdwenen: {blocked}."

@@ -6,6 +6,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot.errors import KeyedError
 from bot.i18n import Lang
 from bot.services import BotContext
 from storage import users
@@ -30,6 +31,11 @@ async def lang_for(update: Update, context: BotContext) -> Lang:
         chosen = stored.language if stored and stored.language else ""
         remember_language(context, chosen)
     return translator.for_language(chosen or user.language_code or translator.default_language)
+
+
+def explain(lang: Lang, error: KeyedError) -> str:
+    """A domain error in the user's language, its values filled in."""
+    return lang.gettext(error.key).format(**error.values)
 
 
 def remember_language(context: BotContext, language: str) -> None:

@@ -26,7 +26,7 @@ from bot.services import BotContext
 from handlers import commands, fallback, keyboards
 from handlers.auth import requires
 from handlers.callbacks import pack
-from handlers.common import lang_for, show
+from handlers.common import explain, lang_for, show
 from handlers.fallback import button, stale_button
 from storage import conversations
 from storage.models import Conversation, Report
@@ -219,7 +219,7 @@ async def report(update: Update, context: BotContext) -> None:
         reports.check_quota(context.services, user.id)
         opened = await reports.open_draft(context.services, user.id)
     except ReportError as error:
-        await show(update, _(error.key).format(**error.values))
+        await show(update, explain(lang, error))
         return
     if opened.waiting:
         choices = [
@@ -409,7 +409,7 @@ async def _send(
         await reports.may_report(services, user.id)
         filed = await reports.file(services, user.id, draft)
     except ReportError as error:
-        await query.answer(_(error.key).format(**error.values), show_alert=True)
+        await query.answer(explain(lang, error), show_alert=True)
         return
     await query.answer()
     ref = filed.report.ref
@@ -771,7 +771,7 @@ async def _apply_status(
     try:
         changed = await reports.set_status(context.services, ref, status, note, user.id)
     except ReportError as error:
-        await show(update, _(error.key).format(**error.values))
+        await show(update, explain(lang, error))
         return
     told = await reports.send_status(context.bot, context.services, changed)
     lines = [
