@@ -267,25 +267,7 @@ async def _open(application: BotApplication) -> None:
         ask_late=functools.partial(broadcasts.ask_late, application.bot, services),
     )
     await services.scheduler.start()
-    _install_report_jobs(application, services)
-    digest_at = services.settings.weekly_digest_time
-    services.scheduler.every(
-        "stats:weekly",
-        functools.partial(stats_service.weekly_digest, services, application.bot),
-        day_of_week=services.settings.weekly_digest_day,
-        hour=digest_at.hour,
-        minute=digest_at.minute,
-        second=digest_at.second,
-    )
-    # How teams and groups stand, kept per day so past periods show how they stood then.
-    record_states = functools.partial(stats_service.record_states, services)
-    services.scheduler.every("stats:states", record_states, hour=0, minute=0)
-    services.scheduler.soon("stats:states-now", record_states)
-    # A digest due while the bot was down goes out now (once: the run is recorded).
-    services.scheduler.soon(
-        "stats:catch-up",
-        functools.partial(stats_service.catch_up_digest, services, application.bot),
-    )
+    _install_jobs(application, services)
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
@@ -293,22 +275,40 @@ async def _open(application: BotApplication) -> None:
     log.info("bot @%s ready", application.bot.username)
 
 
-def _install_report_jobs(application: BotApplication, services: Services) -> None:
-    """The daily digest at BUURTBOT_REPORT_DIGEST_TIME and the nightly retention run."""
-    assert services.scheduler is not None
-    digest_at = services.settings.report_digest_time
-    services.scheduler.every(
+def _install_jobs(application: BotApplication, services: Services) -> None:
+    """The recurring jobs, with deterministic ids so a restart replaces, never doubles them."""
+    scheduler = services.scheduler
+    assert scheduler is not None
+    settings, bot = services.settings, application.bot
+    report_at, weekly_at = settings.report_digest_time, settings.weekly_digest_time
+    scheduler.every(
         "reports:digest",
-        functools.partial(report_service.send_digest, application.bot, services),
-        hour=digest_at.hour,
-        minute=digest_at.minute,
+        functools.partial(report_service.send_digest, bot, services),
+        hour=report_at.hour,
+        minute=report_at.minute,
     )
     # At night, when nobody reports; a run missed while down simply happens the next night.
-    services.scheduler.every(
+    scheduler.every(
         "reports:retention",
         functools.partial(report_service.retention, services),
         hour=3,
         minute=30,
+    )
+    scheduler.every(
+        "stats:weekly",
+        functools.partial(stats_service.weekly_digest, services, bot),
+        day_of_week=settings.weekly_digest_day,
+        hour=weekly_at.hour,
+        minute=weekly_at.minute,
+        second=weekly_at.second,
+    )
+    # How teams and groups stand, kept per day so past periods show how they stood then.
+    record_states = functools.partial(stats_service.record_states, services)
+    scheduler.every("stats:states", record_states, hour=0, minute=0)
+    scheduler.soon("stats:states-now", record_states)
+    # A digest due while the bot was down goes out now (once: the run is recorded).
+    scheduler.soon(
+        "stats:catch-up", functools.partial(stats_service.catch_up_digest, services, bot)
     )
 
 
