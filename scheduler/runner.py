@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -114,6 +114,11 @@ class BroadcastScheduler:
         """A one-off job right away, outside the caller: what it raises is logged, and a
         slow or failing run (a catch-up at start) never holds up the caller."""
         self._aps.add_job(func, "date", id=job_id, replace_existing=True)
+
+    def next_run(self, job_id: str) -> datetime | None:
+        """When a job runs next (None: no such job), in the city's time zone."""
+        job = self._aps.get_job(job_id)
+        return job.next_run_time if job is not None else None
 
     def job_ids(self) -> list[str]:
         return sorted(job.id for job in self._aps.get_jobs())

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from bot import reports as service
-from bot.app import BotApplication
+from bot.app import BotApplication, build_application, running
+from bot.cli import SANDBOX_TOKEN
 from bot.roles import Role, grant
 from bot.services import services_of
+from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage import reports as report_store
 from storage.engine import SessionFactory
@@ -595,3 +598,22 @@ async def test_photos_places_and_sending_refused_at_the_wrong_moment(
     await coordinator.press_data(gone, "r1:mvt:mv-2026-999999:afgehandeld:go")
     edited = await client.wait_edited(coordinator.id, gone["message_id"])
     assert edited["text"] == "Die melding bestaat niet (meer)."
+
+
+async def test_the_digest_and_retention_run_at_their_set_times(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """BUURTBOT_REPORT_DIGEST_TIME sets the digest's moment; retention runs at night."""
+    moved = settings.with_overrides(report_digest_time=time(7, 15))
+    app = build_application(moved, token=SANDBOX_TOKEN)
+    async with running(app, poll_timeout=1):
+        scheduler = services_of(app).scheduler
+        assert scheduler is not None
+        digest = scheduler.next_run("reports:digest")
+        retention = scheduler.next_run("reports:retention")
+    assert digest is not None
+    assert retention is not None
+    local = digest.astimezone(moved.tz)
+    assert (local.hour, local.minute) == (7, 15)
+    assert 0 < (digest - utcnow()).total_seconds() <= 24 * 3600
+    assert (retention.astimezone(moved.tz).hour, retention.astimezone(moved.tz).minute) == (3, 30)
