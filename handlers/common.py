@@ -49,14 +49,20 @@ def forget_user(context: BotContext) -> None:
 
 
 async def show(
-    update: Update, text: str, keyboard: InlineKeyboardMarkup | None = None
+    update: Update,
+    text: str,
+    keyboard: InlineKeyboardMarkup | None = None,
+    *,
+    below: bool = False,
 ) -> Message | None:
     """Answer in place: edit the message under a pressed button, else send a new one.
 
+    With `below`, always a new message: when something was just sent after the pressed
+    message (the 112 card), the answer must come under it, not above it.
     `text` is HTML; whoever builds it escapes what came from outside the code.
     """
     query = update.callback_query
-    if query is not None and query.message is not None:
+    if query is not None and query.message is not None and not below:
         try:
             edited = await query.edit_message_text(
                 text, parse_mode=ParseMode.HTML, reply_markup=keyboard

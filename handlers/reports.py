@@ -80,7 +80,13 @@ def _areas(lang: Lang, context: BotContext, home: str | None) -> list[list[Inlin
 
 
 async def _ask(
-    update: Update, context: BotContext, user: User, draft: Draft, *, saved: bool = False
+    update: Update,
+    context: BotContext,
+    user: User,
+    draft: Draft,
+    *,
+    saved: bool = False,
+    below: bool = False,
 ) -> None:
     """Ask the first open question of the draft (also when it resumes after a break)."""
     lang = await lang_for(update, context)
@@ -102,7 +108,12 @@ async def _ask(
                 "<b>" + _("Wat heb je gezien?") + "</b>",
             ]
         )
-        await show(update, text, InlineKeyboardMarkup([*keyboards.rows(buttons, 1), _stop(lang)]))
+        await show(
+            update,
+            text,
+            InlineKeyboardMarkup([*keyboards.rows(buttons, 1), _stop(lang)]),
+            below=below,
+        )
     elif step == "where":
         home = draft.home
         text = _("Waar was het? Kies het terrein of de wijk, deel je locatie, of typ de straat.")
@@ -236,7 +247,8 @@ async def report(update: Update, context: BotContext) -> None:
     if chat is not None:
         # A contact card is what Telegram lets a bot offer to tap and call.
         await context.bot.send_contact(chat.id, phone_number="112", first_name=_("Alarmnummer"))
-    await _ask(update, context, user, opened.draft, saved=True)
+    # The question under the 112 card, also when /melding came from a button.
+    await _ask(update, context, user, opened.draft, saved=True, below=True)
 
 
 async def _answer(

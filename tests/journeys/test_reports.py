@@ -617,3 +617,17 @@ async def test_the_digest_and_retention_run_at_their_set_times(
     assert (local.hour, local.minute) == (7, 15)
     assert 0 < (digest - utcnow()).total_seconds() <= 24 * 3600
     assert (retention.astimezone(moved.tz).hour, retention.astimezone(moved.tz).minute) == (3, 30)
+
+
+async def test_the_welcome_button_shows_the_112_card_first_then_the_question(
+    person: MakePerson,
+) -> None:
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    eva = await entrepreneur(person, coordinator, "Eva", "en")
+    welcome = (await eva.client.bot_messages(eva.id))[-1]
+    card, question = await press_new(eva, welcome, eva._("Meld een vermoeden"), count=2)
+    assert card["contact"]["phone_number"] == "112"
+    assert question["text"].startswith(
+        "🚨 " + eva._("Is het nu aan de hand en is er gevaar? Bel 112.")
+    )
+    assert eva._("Wat heb je gezien?") in question["text"]
