@@ -27,6 +27,7 @@ from telegram.ext import (
 )
 
 from bot import broadcasts as broadcast_service
+from bot import keys
 from bot import reports as report_service
 from bot import stats as stats_service
 from bot.areas import load_areas
@@ -172,6 +173,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "mvw": reports.on_when,
         "mvp": reports.on_photos,
         "mvn": reports.on_anonymous,
+        "mvk": reports.on_widen,
         "mvx": reports.on_action,
         "mvs": reports.on_anonymous_status,
         "mvr": reports.on_residents_switch,
@@ -234,6 +236,8 @@ def build_services(settings: Settings) -> Services:
         translator=Translator(default_language=settings.default_language, timezone=settings.tz),
         areas=load_areas(settings.areas_file),
         categories=load_categories(settings.categories_file),
+        # Refuses (ConfigError) with a real token and no key: see bot.keys.
+        keyring=keys.require(settings),
     )
 
 
@@ -241,6 +245,8 @@ async def _open(application: BotApplication) -> None:
     services = services_of(application)
     services.engine = create_engine(services.settings.database_url)
     services._sessions = create_session_factory(services.engine)
+    # Before anything reads a follow-up: an old key kept in the database goes now.
+    await report_service.settle_keys(services)
     # Broadcasts go out on a Bot of their own (own connection pool) at a pace that leaves
     # room for residents' answers. render/on_progress are looked up on each call: the
     # broadcasts service sets them on Services after this hook.
@@ -333,6 +339,7 @@ async def _stop_workers(application: BotApplication) -> None:
 async def _close(application: BotApplication) -> None:
     services = services_of(application)
     await _stop_workers(application)  # in case post_stop never ran (start failed)
+    await services.settle()
     if services.engine is not None:
         await services.engine.dispose()
         services.engine = None

@@ -144,7 +144,10 @@ class Areas:
         return self.wijk(payload.removeprefix(WIJK_PAYLOAD_PREFIX))
 
     def area_name(self, key: str) -> str:
-        """The name behind an area key ("wijk:<slug>" or "park:<slug>"); unknown keys as is."""
+        """The name behind an area key ("wijk:<slug>", "park:<slug>" or "city"); unknown
+        keys as is."""
+        if key == "city":
+            return self.city
         kind, _, slug = key.partition(":")
         found = self.wijk(slug) if kind == "wijk" else self.park(slug) if kind == "park" else None
         return found.name if found is not None else key

@@ -10,9 +10,17 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import keys
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger("bot")
 
@@ -70,6 +78,31 @@ def build_parser() -> argparse.ArgumentParser:
         "models and a database migrated to head.",
     )
     revision.add_argument("-m", "--message", required=True, help="what the migration does")
+
+    secret = commands.add_parser(
+        "secret",
+        help="the key of anonymous reports",
+        description="The key that lets the bot, and only the bot, tell an anonymous "
+        "reporter about their report. It is kept in a file outside the database's folder "
+        "(BUURTBOT_SECRET_FILE), never in the database.",
+    )
+    secret_commands = secret.add_subparsers(dest="secret_command", required=True, metavar="ACTION")
+    for name, text in (
+        (
+            "init",
+            "write a new key file (mode 600); a key an older version kept in the database "
+            "is moved into it and erased from the database",
+        ),
+        (
+            "rotate",
+            "seal every follow-up under a new key and replace the key file; stop the bot "
+            "first, start it again after",
+        ),
+    ):
+        action = secret_commands.add_parser(name, help=text, description=text + ".")
+        action.add_argument(
+            "--file", type=Path, help="the key file (default: BUURTBOT_SECRET_FILE)"
+        )
     return parser
 
 
@@ -89,7 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db(settings, args))
         if args.command == "sandbox":
             return asyncio.run(_serve_sandbox(settings, args.port))
+        if args.command == "secret":
+            return asyncio.run(_secret(settings, args))
+        # A real token needs the key of anonymous reports; say so before anything starts.
+        keys.require(settings)
         return asyncio.run(_run(settings, migrate=args.migrate))
+    except ConfigError as exc:
+        print(f"buurtbot: configuration error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -109,6 +149,82 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
         print(f"database at revision {await migrate.current_revision(engine) or 'base'}")
     finally:
         await engine.dispose()
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _services(settings: Settings, keyring: keys.Keyring) -> AsyncIterator[Services]:
+    """The services on an open database, for commands that run beside the bot."""
+    from bot.app import build_services
+    from storage.engine import create_engine, create_session_factory
+
+    services = build_services(settings.with_overrides(secret=None, secret_file=None))
+    services.keyring = keyring
+    services.engine = create_engine(settings.database_url)
+    services._sessions = create_session_factory(services.engine)
+    try:
+        yield services
+    finally:
+        await services.engine.dispose()
+
+
+async def _secret(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import reports
+
+    path: Path | None = args.file or settings.secret_file
+    if args.secret_command == "init":
+        if path is None:
+            raise ConfigError("BUURTBOT_SECRET_FILE: not set; name the file with --file PATH")
+        if settings.secret is not None:
+            raise ConfigError(
+                "BUURTBOT_SECRET: set; the key is already in the environment. To keep it "
+                "in a file instead, write that value to a file of mode 600 and set "
+                "BUURTBOT_SECRET_FILE"
+            )
+        keys.check_location(path, settings)
+        try:
+            async with _services(settings, keys.Keyring.generate()) as services:
+                stored = await reports.stored_key(services)
+        except SQLAlchemyError:
+            stored = None  # no database yet: nothing to move
+        value = stored or keys.new_secret()
+        keys.write_key_file(path, value)
+        moved = ""
+        if stored is not None:
+            async with _services(settings, keys.Keyring.from_secret(value)) as services:
+                settled = await reports.settle_keys(services)
+            moved = f"; moved out of the database ({settled.moved} follow-ups sealed anew)"
+        print(f"key written to {path} (mode 600){moved}")
+        print(f"now set BUURTBOT_SECRET_FILE={path} for the bot")
+        return 0
+    current = keys.configured(settings)
+    if current is None:
+        raise ConfigError("BUURTBOT_SECRET_FILE: not set; there is no key to rotate")
+    if path is None:
+        raise ConfigError(
+            "BUURTBOT_SECRET: the key is in the environment; name a new key file with "
+            "--file PATH and set BUURTBOT_SECRET_FILE to it afterwards"
+        )
+    keys.check_location(path, settings)
+    value = keys.new_secret()
+    waiting = keys.pending(path)
+    keys.write_key_file(waiting, value)
+    try:
+        async with _services(settings, current) as services:
+            await reports.settle_keys(services)
+            rotated = await reports.rotate(services, keys.Keyring.from_secret(value))
+    except BaseException:
+        waiting.unlink()  # the database still opens with the old key
+        raise
+    # Only now: the database holds nothing the old key was needed for.
+    keys.promote(path)
+    print(
+        f"new key in {path}: {rotated.sealed} follow-ups sealed anew, "
+        f"{rotated.drafts} unfinished report drafts dropped"
+        + (f", {rotated.dropped} follow-ups no key opened dropped" if rotated.dropped else "")
+    )
+    if settings.secret is not None:
+        print(f"now unset BUURTBOT_SECRET and set BUURTBOT_SECRET_FILE={path}")
     return 0
 
 

@@ -14,6 +14,17 @@ from typing import Any
 current_update: ContextVar[dict[str, Any] | None] = ContextVar("current_update", default=None)
 
 
+# Libraries that log what they carry (requests, answers, query parameters) below these
+# levels; SQLAlchemy's engine logs every statement with its parameters from INFO on.
+PAYLOAD_LOGGERS = {
+    "telegram": logging.INFO,
+    "aiosqlite": logging.INFO,
+    "asyncpg": logging.INFO,
+    "apscheduler": logging.INFO,
+    "sqlalchemy.engine": logging.WARNING,
+}
+
+
 class UpdateContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         context = current_update.get()
@@ -62,3 +73,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Their DEBUG lines carry whole requests, answers and query parameters: chat ids,
+    # names and texts, an anonymous reporter's among them. Never below INFO.
+    for talkative, floor in PAYLOAD_LOGGERS.items():
+        logging.getLogger(talkative).setLevel(max(logging.getLevelName(level), floor))

@@ -7,12 +7,15 @@ language; `send_*` do the sending. Jobs and handlers call the same functions.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from html import escape
@@ -21,20 +24,20 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 
-from bot import outgoing
+from bot import keys, outgoing
 from bot.errors import KeyedError
 from bot.i18n import N_, Lang
+from bot.keys import Keyring, SealError
 from bot.roles import Role, Roles, coordinator_ids, roles_of, wijkboa_scopes
 from bot.services import Services
 from storage import conversations, users
 from storage import reports as store
 from storage import roles as role_store
-from storage.models import Report, utcnow
+from storage.models import Report, ReportFollowUp, utcnow
 from storage.reports import DigestCount, FollowUpRow
 
 log = logging.getLogger(__name__)
 
-FLOW = "mv"
 NOTE_FLOW = "mvn"
 MAX_DESCRIPTION = 800
 MIN_DESCRIPTION = 3  # letters or digits: "." or "-" says nothing
@@ -42,7 +45,15 @@ MAX_PHOTOS = 3
 MAX_STREET = 120
 DRAFT_TTL = timedelta(days=1)
 RESIDENTS_KEY = "reports.residents"
-SECRET_KEY = "secret"
+# Where an older version kept a generated key; moved out and erased at start.
+STORED_KEY = "secret"
+# Purposes of the keys derived from the master key (bot.keys).
+FOLLOW_UP = "followup"
+DRAFT = "report-draft"
+LEGACY_TOKEN = "v1:"
+# The area of a report filed under the whole city, for anonymity in a small crowd.
+CITY = "city"
+SHED_DELAY = 1.0
 RETENTION_BATCH = 500
 _REF = re.compile(r"^MV-\d{4}-\d{6,}$")
 
@@ -76,6 +87,8 @@ class Draft:
     photos_done: bool | None = None
     anonymous: bool | None = None
     home: str | None = None  # the entrepreneur's own park, offered first
+    just_now: bool | None = None  # "when" was "just now": the filing time itself
+    small_ok: bool | None = None  # told the crowd is small, and chose to stay
 
     def dump(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if value not in (None, [])}
@@ -168,15 +181,14 @@ async def open_draft(services: Services, user_id: int) -> Opened:
     waits its turn for the connection, so the first step should not need four."""
     async with services.sessions() as session:
         mine = await may_report(services, user_id, session=session)
-        state = await conversations.get(session=session, user_id=user_id)
-        if state is not None and state.flow == FLOW:
-            left = Draft.load(conversations.data_of(state))
-            if left.category is not None:
-                return Opened(left, waiting=True)
+        found = await load_draft(services, user_id, session=session)
+        if found is not None and found[0].category is not None:
+            return Opened(found[0], waiting=True)
+        # A guided conversation left open elsewhere would take the typed answers.
+        if await conversations.get(session=session, user_id=user_id) is not None:
+            await conversations.clear(session=session, user_id=user_id)
         draft = Draft(home=home_park(mine))
-        await conversations.put(
-            session=session, user_id=user_id, flow=FLOW, step=draft.next_step, data=draft.dump()
-        )
+        await save_draft(services, user_id, draft, session=session)
     return Opened(draft, waiting=False)
 
 
@@ -245,6 +257,7 @@ _CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
 def just_now(draft: Draft) -> None:
     draft.occurred_at = utcnow().isoformat()
+    draft.just_now = True
 
 
 def parse_moment(services: Services, draft: Draft, text: str, *, today_only: bool) -> None:
@@ -266,6 +279,7 @@ def parse_moment(services: Services, draft: Draft, text: str, *, today_only: boo
         else:
             raise ValueError(value)
         moment = datetime.combine(day, time(hour, minute), tzinfo=tz)
+        draft.just_now = None
     except ValueError:
         if today_only:
             raise ReportError(N_("Die tijd kan ik niet lezen. Schrijf hem zo: 14:30.")) from None
@@ -299,48 +313,235 @@ def add_photo(draft: Draft, file_id: str) -> None:
 # ---------------------------------------------------------------- anonymity
 
 
-async def secret(services: Services) -> bytes:
-    """BUURTBOT_SECRET, or a random one generated once and kept in the database."""
-    if services.report_secret is None:
-        configured = services.settings.secret
-        if configured is not None:
-            services.report_secret = configured.get_secret_value().encode()
-        else:
-            async with services.sessions() as session:
-                stored = await store.state_once(
-                    session=session, key=SECRET_KEY, value=secrets.token_hex(32)
-                )
-            services.report_secret = stored.encode()
-    return services.report_secret
+def follow_up_row(keyring: Keyring, ref: str, token: str, chat_id: int) -> FollowUpRow:
+    """The anonymous reporter's follow-up: a label, the sealed chat id, the token's hash."""
+    label = keyring.label(FOLLOW_UP, ref)
+    sealed = keyring.seal(FOLLOW_UP, struct.pack(">q", chat_id), bound_to=label)
+    return FollowUpRow(label=label, token_hash=keys.token_hash(token), sealed=sealed)
 
 
-def _mac(key: bytes, purpose: str, value: str) -> bytes:
+def chat_of(keyring: Keyring, row: FollowUpRow | ReportFollowUp) -> int:
+    """The chat a follow-up leads to; SealError without the right key."""
+    plain = keyring.open(FOLLOW_UP, row.sealed, bound_to=row.label)
+    return int(struct.unpack(">q", plain)[0])
+
+
+def token_matches(keyring: Keyring, token: str, stored: str) -> bool:
+    if stored.startswith(LEGACY_TOKEN):
+        # A follow-up from before sealing: its token was an HMAC under the master key.
+        expected = _legacy_mac(keyring.master, "token", token).hex()
+        return hmac.compare_digest(LEGACY_TOKEN + expected, stored)
+    return hmac.compare_digest(keys.token_hash(token), stored)
+
+
+def _legacy_mac(key: bytes, purpose: str, value: str) -> bytes:
     return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
 
 
-def follow_up_row(key: bytes, ref: str, token: str, chat_id: int) -> FollowUpRow:
-    pad = _mac(key, "pad", ref)[:8]
-    plain = struct.pack(">q", chat_id)
-    cipher = bytes(a ^ b for a, b in zip(plain, pad, strict=True))
-    return FollowUpRow(
-        ref_hash=_mac(key, "ref", ref).hex(),
-        token_hash=_mac(key, "token", token).hex(),
-        chat_cipher=cipher.hex(),
-    )
-
-
-def ref_hash(key: bytes, ref: str) -> str:
-    return _mac(key, "ref", ref).hex()
-
-
-def chat_of(key: bytes, ref: str, cipher: str) -> int:
-    pad = _mac(key, "pad", ref)[:8]
+def _legacy_chat(key: bytes, ref: str, cipher: str) -> int:
+    pad = _legacy_mac(key, "pad", ref)[:8]
     plain = bytes(a ^ b for a, b in zip(bytes.fromhex(cipher), pad, strict=True))
     return int(struct.unpack(">q", plain)[0])
 
 
-def token_matches(key: bytes, token: str, token_hash: str) -> bool:
-    return hmac.compare_digest(_mac(key, "token", token).hex(), token_hash)
+@dataclass(frozen=True)
+class Settled:
+    moved: int  # follow-ups sealed anew from the old scheme
+    erased_key: bool  # a key kept in the database was erased
+
+
+async def settle_keys(services: Services, *, stored_ok: Keyring | None = None) -> Settled:
+    """Once, at start: follow-ups of the old scheme sealed under the running key, and the
+    key an older version kept in bot_state erased from the database.
+
+    A stored key that differs from the configured one is not lost: rows made under it
+    are sealed anew under the configured key before it goes. `stored_ok` is the stored
+    key as `secret init` wrote it to its file (then it equals the running key).
+    """
+    keyring = services.keyring
+    async with services.sessions() as session:
+        stored = await store.state(session=session, key=STORED_KEY)
+        legacy = await store.legacy_follow_ups(session=session)
+        if stored is None and not legacy:
+            return Settled(0, erased_key=False)
+        masters = [keyring.master]
+        if stored is not None:
+            masters.append(stored.encode())
+        if stored_ok is not None:
+            masters.append(stored_ok.master)
+        by_hash = {row.ref_hash: row for row in legacy}
+        rows: list[FollowUpRow] = []
+        for ref in await store.anonymous_refs(session=session):
+            for master in masters:
+                old = by_hash.pop(_legacy_mac(master, "ref", ref).hex(), None)
+                if old is None:
+                    continue
+                label = keyring.label(FOLLOW_UP, ref)
+                chat = _legacy_chat(master, ref, old.chat_cipher)
+                sealed = keyring.seal(FOLLOW_UP, struct.pack(">q", chat), bound_to=label)
+                # Only a key equal to the running one can check the old token again.
+                token = LEGACY_TOKEN + old.token_hash if master == keyring.master else "-"
+                rows.append(FollowUpRow(label=label, token_hash=token, sealed=sealed))
+                break
+        # What is left belongs to no kept report (erased meanwhile): nothing to move.
+        await store.replace_follow_ups(
+            session=session, rows=rows, drop_legacy=[row.ref_hash for row in legacy]
+        )
+        if stored is not None:
+            await store.forget_state(session=session, key=STORED_KEY)
+        await session.commit()
+        await store.shed_history(session=session)
+    if rows or stored is not None:
+        log.warning(
+            "anonymous follow-ups: %d sealed anew%s",
+            len(rows),
+            "; the key kept in the database is erased" if stored is not None else "",
+        )
+    return Settled(len(rows), erased_key=stored is not None)
+
+
+async def stored_key(services: Services) -> str | None:
+    """The key an older version kept in the database, for `secret init` to move out."""
+    async with services.sessions() as session:
+        return await store.state(session=session, key=STORED_KEY)
+
+
+@dataclass(frozen=True)
+class Rotated:
+    sealed: int  # follow-ups sealed under the new key
+    dropped: int  # follow-ups the old key could not open (left by an older key)
+    drafts: int  # report drafts dropped (their owners' labels cannot be re-made)
+
+
+async def rotate(services: Services, new: Keyring) -> Rotated:
+    """Seal every follow-up under `new`, in one transaction; the old key can then go.
+
+    Labels are made from the reports' references, so each follow-up is found, opened
+    with the old key and sealed again. Drafts are keyed by a label of their writer's
+    user id, which the database does not hold: they are dropped, and their writers
+    are asked to start again when they come back.
+    """
+    old = services.keyring
+    async with services.sessions() as session:
+        current = {row.label: row for row in await store.all_follow_ups(session=session)}
+        rows: list[FollowUpRow] = []
+        dropped = 0
+        for ref in await store.anonymous_refs(session=session):
+            row = current.get(old.label(FOLLOW_UP, ref))
+            if row is None:
+                continue
+            try:
+                chat = chat_of(old, row)
+            except SealError:
+                dropped += 1
+                continue
+            label = new.label(FOLLOW_UP, ref)
+            sealed = new.seal(FOLLOW_UP, struct.pack(">q", chat), bound_to=label)
+            token = row.token_hash if not row.token_hash.startswith(LEGACY_TOKEN) else "-"
+            rows.append(FollowUpRow(label=label, token_hash=token, sealed=sealed))
+        await store.replace_follow_ups(session=session, rows=rows, drop_labels=list(current))
+        await session.commit()
+        drafts = await store.drop_drafts(session=session)
+        await store.shed_history(session=session)
+    services.keyring = new
+    return Rotated(len(rows), dropped, drafts)
+
+
+# ---------------------------------------------------------------- the draft, under a pseudonym
+
+
+def _owner(services: Services, user_id: int) -> str:
+    return services.keyring.label(DRAFT, str(user_id))
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+async def load_draft(
+    services: Services, user_id: int, *, session: AsyncSession | None = None
+) -> tuple[Draft, str] | None:
+    """The draft and its step, or None (also when the key changed since it was saved)."""
+    if session is None:
+        async with services.sessions() as own:
+            return await load_draft(services, user_id, session=own)
+    owner = _owner(services, user_id)
+    row = await store.draft(session=session, owner=owner)
+    if row is None:
+        return None
+    try:
+        data = json.loads(services.keyring.open(DRAFT, row.sealed, bound_to=owner))
+    except (SealError, ValueError):
+        return None
+    return Draft.load(data.get("draft", {})), str(data.get("step", ""))
+
+
+async def save_draft(
+    services: Services,
+    user_id: int,
+    draft: Draft,
+    step: str | None = None,
+    *,
+    session: AsyncSession | None = None,
+) -> str:
+    step = step or draft.next_step
+    if session is None:
+        async with services.sessions() as own:
+            return await save_draft(services, user_id, draft, step, session=own)
+    owner = _owner(services, user_id)
+    plain = json.dumps({"step": step, "draft": draft.dump()}, ensure_ascii=False).encode()
+    sealed = services.keyring.seal(DRAFT, plain, bound_to=owner)
+    await store.put_draft(session=session, owner=owner, sealed=sealed, at=_hour(utcnow()))
+    return step
+
+
+async def drop_draft(services: Services, user_id: int) -> bool:
+    async with services.sessions() as session:
+        return await store.drop_draft(session=session, owner=_owner(services, user_id))
+
+
+async def change_draft(
+    services: Services, user_id: int, change: Callable[[Draft], None]
+) -> Draft | None:
+    """Apply one answer to the draft in one session; None when there is no draft.
+
+    A refused answer raises ReportError and leaves the draft as it was.
+    """
+    async with services.sessions() as session:
+        found = await load_draft(services, user_id, session=session)
+        if found is None:
+            return None
+        draft = found[0]
+        change(draft)
+        await save_draft(services, user_id, draft, session=session)
+    return draft
+
+
+async def crowd(services: Services, draft: Draft) -> int:
+    """How many people could have sent a report about the draft's area."""
+    kind, _, slug = (draft.area or "").partition(":")
+    if kind == "city":
+        return services.settings.small_count  # the whole city is never a small crowd
+    residents = await residents_may_report(services)
+    async with services.sessions() as session:
+        return await store.possible_reporters(
+            session=session,
+            park=slug if kind == "park" else None,
+            wijk=draft.wijk,
+            residents=residents,
+        )
+
+
+def widen(services: Services, draft: Draft, to: str) -> None:
+    """File under the wijk or the whole city instead: the precise place is left out."""
+    if to == "wijk" and draft.wijk is not None and services.areas.wijk(draft.wijk) is not None:
+        draft.area = f"wijk:{draft.wijk}"
+    elif to == "city":
+        draft.area, draft.wijk = CITY, None
+    else:
+        raise ReportError(N_("Die plek ken ik niet. Kies met de knoppen."))
+    draft.street = draft.latitude = draft.longitude = None
+    draft.anonymous = True
 
 
 # ---------------------------------------------------------------- filing
@@ -357,10 +558,13 @@ async def file(services: Services, user_id: int, draft: Draft) -> Filed:
         raise ReportError(N_("Deze melding is niet compleet. Begin opnieuw met /melding."))
     now = utcnow()
     anonymous = bool(draft.anonymous)
+    occurred = datetime.fromisoformat(draft.occurred_at or now.isoformat())
+    if anonymous and draft.just_now:
+        occurred = _hour(occurred)  # "just now" is the filing time: no finer than the hour
     report = Report(
         ref="",
-        created_at=now,
-        occurred_at=datetime.fromisoformat(draft.occurred_at or now.isoformat()),
+        created_at=_hour(now),
+        occurred_at=occurred,
         category=draft.category or "",
         area=draft.area or "",
         wijk=draft.wijk,
@@ -373,17 +577,29 @@ async def file(services: Services, user_id: int, draft: Draft) -> Filed:
         photos=" ".join(draft.photos),
     )
     token = secrets.token_hex(16) if anonymous else None
-    key = await secret(services) if anonymous else b""
+    keyring = services.keyring
     async with services.sessions() as session:
         stored = await store.add(
             session=session,
             report=report,
             day=_local_day(services, now),
-            follow_up=(lambda ref: follow_up_row(key, ref, token, user_id)) if token else None,
-            draft_of=user_id,
+            follow_up=(lambda ref: follow_up_row(keyring, ref, token, user_id)) if token else None,
+            draft_owner=_owner(services, user_id),
         )
     services.report_quota.record(user_id)
+    if anonymous:
+        services.later(shed_history(services))
     return Filed(stored, token, await hotspot_rule(services, stored))
+
+
+async def shed_history(services: Services) -> None:
+    """After an anonymous report: no earlier version of its draft left in the files.
+
+    Run a moment later, from a task of its own, so the update that filed it has
+    finished (and whatever it wrote on the way is part of what is cleaned)."""
+    await asyncio.sleep(SHED_DELAY)
+    async with services.sessions() as session:
+        await store.shed_history(session=session)
 
 
 async def hotspot_rule(services: Services, report: Report) -> int | None:
@@ -423,10 +639,16 @@ async def status_recipient(services: Services, report: Report) -> int | None:
         return report.reporter_id
     if not report.anonymous:
         return None  # the reporter erased their data: nobody to tell
-    key = await secret(services)
+    keyring = services.keyring
     async with services.sessions() as session:
-        row = await store.follow_up(session=session, ref_hash=ref_hash(key, report.ref))
-    return chat_of(key, report.ref, row.chat_cipher) if row is not None else None
+        row = await store.follow_up(session=session, label=keyring.label(FOLLOW_UP, report.ref))
+    if row is None:
+        return None
+    try:
+        return chat_of(keyring, row)
+    except SealError:
+        log.warning("a follow-up did not open with the running key (left by another key?)")
+        return None
 
 
 # ---------------------------------------------------------------- reading
@@ -470,12 +692,12 @@ async def view(services: Services, ref: str, actor_id: int) -> Report:
 async def anonymous_status(services: Services, ref: str, token: str) -> Report:
     """The anonymous reporter's own look at their report, with the token from their chat."""
     report = await get(services, ref)
-    key = await secret(services)
+    keyring = services.keyring
     row = None
     if report is not None:
         async with services.sessions() as session:
-            row = await store.follow_up(session=session, ref_hash=ref_hash(key, ref))
-    if report is None or row is None or not token_matches(key, token, row.token_hash):
+            row = await store.follow_up(session=session, label=keyring.label(FOLLOW_UP, ref))
+    if report is None or row is None or not token_matches(keyring, token, row.token_hash):
         raise ReportError(N_("Die melding bestaat niet (meer)."))
     return report
 
@@ -645,7 +867,7 @@ async def send_status(bot: Bot, services: Services, report: Report) -> bool:
 async def retention(services: Services) -> int:
     """Erase reports closed longer ago than the retention period, with what hangs on them."""
     cutoff = utcnow() - timedelta(days=services.settings.report_retention_days)
-    key = await secret(services)
+    keyring = services.keyring
     erased = 0
     while True:
         async with services.sessions() as session:
@@ -655,20 +877,22 @@ async def retention(services: Services) -> int:
             await store.erase(
                 session=session,
                 ids=[report.id for report in batch if report.id is not None],
-                ref_hashes=[ref_hash(key, report.ref) for report in batch],
+                labels=[keyring.label(FOLLOW_UP, report.ref) for report in batch],
             )
         erased += len(batch)
     async with services.sessions() as session:
-        await store.drop_drafts(session=session, flow=FLOW, before=utcnow() - DRAFT_TTL)
+        await store.drop_drafts(session=session, before=utcnow() - DRAFT_TTL)
     if erased:
         log.info("retention: erased %s closed reports", erased)
     return erased
 
 
 async def forget_reporter(services: Services, user_id: int) -> None:
-    """On /verwijder: their named reports stay for the case, without their id."""
+    """On /verwijder: their named reports stay for the case, without their id; a report
+    they were still writing goes."""
     async with services.sessions() as session:
         await store.detach_reporter(session=session, reporter_id=user_id)
+        await store.drop_draft(session=session, owner=_owner(services, user_id))
 
 
 def export(services: Services, reports: list[Report]) -> list[dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.areas import Areas
 from bot.categories import Categories
 from bot.i18n import Translator
+from bot.keys import Keyring
 from bot.ratelimit import SlidingWindow
 from bot.settings import Settings
 from storage.engine import SessionFactory
@@ -21,6 +24,9 @@ if TYPE_CHECKING:
     from bot.roles import Roles
     from scheduler.runner import BroadcastScheduler
     from storage.models import Delivery
+
+
+log = logging.getLogger(__name__)
 
 
 async def _no_renderer(delivery: Delivery) -> Outgoing:
@@ -52,8 +58,27 @@ class Services:
     # Reports per reporter in the last hour. Kept in memory on purpose: a stored log of
     # who filed when would tie anonymous reports to people by their times.
     report_quota: SlidingWindow = field(default_factory=lambda: SlidingWindow(3600.0))
-    # The key of anonymous follow-ups: BUURTBOT_SECRET, or generated once and stored.
-    report_secret: bytes | None = None
+    # The key of anonymous reports (bot.keys): from the environment or its file, never
+    # the database; a throwaway one in sandbox mode.
+    keyring: Keyring = field(default_factory=lambda: Keyring.generate(throwaway=True))
+    # Work started by a handler that must outlive it; held so it is not collected.
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in a task of its own; a failure is logged, never lost silently."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed", exc_info=task.exception())
+
+    async def settle(self) -> None:
+        """Wait for the background work still under way (shutdown, tests)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     @property
     def sessions(self) -> SessionFactory:

@@ -91,9 +91,12 @@ class Settings(BaseSettings):
     reports_per_hour: int = Field(
         default=5, ge=1, le=1000, validation_alias=AliasChoices("BUURTBOT_REPORTS_PER_HOUR")
     )
-    # Keys the anonymous reporters' follow-ups; without it a generated one is kept in the
-    # database, which then alone can link them (see README).
+    # The key of anonymous reports (bot.keys): never kept in the database. With a real
+    # token the bot refuses to start without one of these two.
     secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("BUURTBOT_SECRET"))
+    secret_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("BUURTBOT_SECRET_FILE")
+    )
     weekly_digest_day: str = Field(
         default="mon", validation_alias=AliasChoices("BUURTBOT_WEEKLY_DIGEST_DAY")
     )

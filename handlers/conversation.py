@@ -19,11 +19,8 @@ MAX_TEXT = 300
 FLOWS = {
     "team": teams.on_text,
     "bc": broadcasts.on_text,
-    "mv": reports.on_text,
     "mvn": reports.on_note,
 }
-# A report's description may be longer than a name or a date.
-MAX_TEXT_OF = {"mv": MAX_DESCRIPTION}
 CANCELLED = N_("Gestopt. Er is niets bewaard.")
 
 
@@ -35,17 +32,27 @@ async def on_text(update: Update, context: BotContext) -> None:
     async with context.services.sessions() as session:
         state = await conversations.get(session=session, user_id=user.id)
     flow = FLOWS.get(state.flow) if state is not None else None
+    if state is None and message.text:
+        # A report draft is kept apart, under a pseudonym (bot.reports.load_draft).
+        step = await reports.draft_step(context, user.id)
+        if step is not None:
+            if await _fits(update, context, message.text, MAX_DESCRIPTION):
+                await reports.on_text(update, context, step)
+            return
     if state is None or flow is None or not message.text:
         await fallback.not_a_button(update, context)
         return
-    limit = MAX_TEXT_OF.get(state.flow, MAX_TEXT)
-    if len(message.text) > limit:
-        _ = (await lang_for(update, context)).gettext
-        await show(
-            update, _("Dat is te lang. Houd het kort: hoogstens {n} tekens.").format(n=limit)
-        )
-        return
-    await flow(update, context, state)
+    if await _fits(update, context, message.text, MAX_TEXT):
+        await flow(update, context, state)
+
+
+async def _fits(update: Update, context: BotContext, text: str, limit: int) -> bool:
+    """A pasted essay is refused with the limit, not cut off."""
+    if len(text) <= limit:
+        return True
+    _ = (await lang_for(update, context)).gettext
+    await show(update, _("Dat is te lang. Houd het kort: hoogstens {n} tekens.").format(n=limit))
+    return False
 
 
 async def on_photo(update: Update, context: BotContext) -> None:

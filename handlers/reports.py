@@ -20,7 +20,7 @@ from telegram import (
 
 from bot import reports
 from bot.i18n import N_, Lang
-from bot.reports import CLOSED, FLOW, NOTE_FLOW, STATUSES, Draft, ReportError
+from bot.reports import CLOSED, NOTE_FLOW, STATUSES, Draft, ReportError
 from bot.roles import Role, roles_of
 from bot.services import BotContext
 from handlers import commands, fallback, keyboards
@@ -39,25 +39,15 @@ NO_NOTE = "-"
 
 
 async def _draft(context: BotContext, user_id: int) -> tuple[Draft, str] | None:
-    async with context.services.sessions() as session:
-        state = await conversations.get(session=session, user_id=user_id)
-    if state is None or state.flow != FLOW:
-        return None
-    return Draft.load(conversations.data_of(state)), state.step
+    return await reports.load_draft(context.services, user_id)
 
 
 async def _save(context: BotContext, user_id: int, draft: Draft, step: str | None = None) -> str:
-    step = step or draft.next_step
-    async with context.services.sessions() as session:
-        await conversations.put(
-            session=session, user_id=user_id, flow=FLOW, step=step, data=draft.dump()
-        )
-    return step
+    return await reports.save_draft(context.services, user_id, draft, step)
 
 
 async def _drop(context: BotContext, user_id: int) -> None:
-    async with context.services.sessions() as session:
-        await conversations.clear(session=session, user_id=user_id)
+    await reports.drop_draft(context.services, user_id)
 
 
 def _button(label: str, *parts: str) -> InlineKeyboardButton:
@@ -256,24 +246,12 @@ async def _answer(
 ) -> None:
     """Apply one answer to the draft, then ask the next question; refusals in words."""
     refused: ReportError | None = None
-    # One session reads and writes the draft: a step costs one read and one write.
-    async with context.services.sessions() as session:
-        state = await conversations.get(session=session, user_id=user.id)
-        draft = Draft.load(conversations.data_of(state)) if state and state.flow == FLOW else None
-        if draft is not None:
-            try:
-                change(draft)
-            except ReportError as error:
-                refused = error
-            else:
-                await conversations.put(
-                    session=session,
-                    user_id=user.id,
-                    flow=FLOW,
-                    step=draft.next_step,
-                    data=draft.dump(),
-                )
-    if draft is None:
+    draft: Draft | None = None
+    try:
+        draft = await reports.change_draft(context.services, user.id, change)
+    except ReportError as error:
+        refused = error
+    if draft is None and refused is None:
         await stale_button(update, context)
         return
     if refused is not None:
@@ -285,6 +263,7 @@ async def _answer(
         return
     if query is not None:
         await query.answer()
+    assert draft is not None
     await _ask(update, context, user, draft, saved=True)
 
 
@@ -358,9 +337,62 @@ async def on_photos(
 async def on_anonymous(
     update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
 ) -> None:
-    """Anonymous or with one's name."""
+    """Anonymous or with one's name; anonymous in a small crowd is told so first."""
+    if args[0] == "yes":
+        found = await _draft(context, user.id)
+        if found is not None and await _small_crowd(context, found[0]):
+            await query.answer()
+            await _offer_wider(update, context, found[0])
+            return
     options = {"yes": ("anonymous", True), "no": ("anonymous", False)}
     await _choose(update, context, query, user, args[0], options)
+
+
+async def _small_crowd(context: BotContext, draft: Draft) -> bool:
+    if draft.small_ok or draft.area == reports.CITY:
+        return False
+    return await reports.crowd(context.services, draft) < context.services.settings.small_count
+
+
+async def _offer_wider(update: Update, context: BotContext, draft: Draft) -> None:
+    """Few people could have sent this: anonymous is weaker there, so offer a wider area."""
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    areas = context.services.areas
+    text = _(
+        "Let op: weinig mensen melden over {area}. Dan is het makkelijker te raden dat jij dit meldt, ook anoniem. Meld je het liever onder een groter gebied? Dan laat ik de precieze plek weg."
+    ).format(area=escape(areas.area_name(draft.area or "")))
+    choices = []
+    wijk = areas.wijk(draft.wijk) if draft.wijk else None
+    if wijk is not None and draft.area != f"wijk:{wijk.slug}":
+        choices.append([_button(_("Onder wijk {wijk}").format(wijk=wijk.name), "mvk", "wijk")])
+    choices.append([_button(_("Onder heel {city}").format(city=areas.city), "mvk", "city")])
+    choices.append(
+        [
+            _button(
+                _("Toch onder {area}").format(area=areas.area_name(draft.area or "")), "mvk", "stay"
+            )
+        ]
+    )
+    await show(update, text, InlineKeyboardMarkup([*choices, _stop(lang)]))
+
+
+@button(1)
+async def on_widen(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """After the small-crowd warning: file under the wijk, the city, or stay."""
+    services = context.services
+    if args[0] == "stay":
+
+        def stay(draft: Draft) -> None:
+            draft.anonymous, draft.small_ok = True, True
+
+        await _answer(update, context, query, user, stay)
+    elif args[0] in ("wijk", "city"):
+        await _answer(update, context, query, user, lambda d: reports.widen(services, d, args[0]))
+    else:
+        await stale_button(update, context)
 
 
 async def _choose(
@@ -450,7 +482,7 @@ async def _send(
 # ---------------------------------------------------------------- typed input and media
 
 
-async def on_text(update: Update, context: BotContext, state: Conversation) -> None:
+async def on_text(update: Update, context: BotContext, step: str) -> None:
     """Typed answers: a street, a time, a description."""
     user, message = update.effective_user, update.effective_message
     if user is None or message is None or not message.text:
@@ -463,7 +495,7 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
         "when_other": lambda d: reports.parse_moment(services, d, text, today_only=False),
         "describe": lambda d: reports.set_description(d, text),
     }
-    change = steps.get(state.step)
+    change = steps.get(step)
     if change is None:
         _ = (await lang_for(update, context)).gettext
         await show(update, _("Gebruik de knoppen hierboven, of tik op /melding."))
@@ -532,6 +564,11 @@ async def on_unsupported(update: Update, context: BotContext) -> None:
 
 async def in_draft(context: BotContext, user_id: int) -> bool:
     return await _draft(context, user_id) is not None
+
+
+async def draft_step(context: BotContext, user_id: int) -> str | None:
+    found = await _draft(context, user_id)
+    return found[1] if found is not None else None
 
 
 # ---------------------------------------------------------------- the reporter's statuses

@@ -22,6 +22,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # What is deleted is overwritten with zeros, not left in free pages for a copy of the
+    # file to show (a report draft, an erased resident).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

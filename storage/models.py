@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -279,11 +279,16 @@ class Report(SQLModel, table=True):
     __table_args__ = (
         # The hotspot check: reports of one category in one area within a window.
         Index("ix_reports_category_area_created", "category", "area", "created_at"),
+        # Never give an erased report's number to a new one: SQLite would reuse the
+        # highest rowid otherwise (PostgreSQL's sequence never does).
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
     # Shown to the reporter and the coordinator: "MV-2026-000123".
     ref: str = Field(max_length=20, unique=True)
+    # When it was filed, to the hour: the figures and the hotspot window need no more,
+    # and a finer time would let a role grant or any other timestamp pin a person to it.
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
     # When it happened, as well as the reporter could say.
     occurred_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
@@ -329,26 +334,65 @@ class ReportDaily(SQLModel, table=True):
 
 
 class ReportFollowUp(SQLModel, table=True):
-    """How to tell an anonymous reporter about their report, readable only with the secret.
+    """How to tell an anonymous reporter about their report, readable only with the key.
 
-    Keyed by HMAC(secret, ref); the chat id is stored XOR-ed with a pad derived from the
-    secret and the ref, and the reporter's follow-up token only as its HMAC. Without the
-    server secret this table names nobody, and no time or serial number ties a row to a
-    report. Erased with the report by the retention job.
+    Keyed by a label (HMAC of the report's reference under the key, bot.keys), the chat
+    id sealed with AES-GCM bound to that label, the status token only as its hash.
+    Without the key a row names nobody and cannot be matched to its report: the key is
+    random, and the table has no rowid (SQLite) and is re-clustered on it after each
+    insert (PostgreSQL), so neither storage order nor any column follows the reports.
+    Erased with the report by the retention job.
     """
 
     __tablename__ = "report_followups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    label: str = Field(primary_key=True, max_length=64)
+    # sha256 of the token, or "v1:" + the HMAC of a follow-up from before sealing.
+    token_hash: str = Field(max_length=67)
+    sealed: str = Field(max_length=64)
+
+
+class LegacyFollowUp(SQLModel, table=True):
+    """Follow-ups made before they were sealed (XOR-padded chat ids).
+
+    Emptied once at start by bot.reports.settle_keys, which seals each row anew and
+    erases the key the old scheme kept in bot_state. Kept as a table only so a database
+    from before that change can be upgraded; a later release drops it.
+    """
+
+    __tablename__ = "report_followups_legacy"
 
     ref_hash: str = Field(primary_key=True, max_length=64)
     token_hash: str = Field(max_length=64)
     chat_cipher: str = Field(max_length=32)
 
 
+class ReportDraft(SQLModel, table=True):
+    """A report being written, under a pseudonym of its writer and sealed.
+
+    The owner is a label of the user id under the key, so neither this row nor its old
+    versions (SQLite's WAL, PostgreSQL's dead tuples) say who was writing a report,
+    and the content (category, place, description) is ciphertext. Dropped when the
+    report is filed, stopped, or left for a day.
+    """
+
+    __tablename__ = "report_drafts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    owner: str = Field(primary_key=True, max_length=64)
+    # JSON of the draft and its step, sealed; a long description with quotes and
+    # newlines grows in JSON and again in base64, hence no length limit.
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+    # To the hour: enough to drop stale drafts, too coarse to pin anyone to a report.
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+
+
 class BotState(SQLModel, table=True):
     """Small switches and values the bot keeps for itself (key -> text).
 
-    "reports.residents": whether residents may report too (the coordinator's button);
-    "secret": the generated server secret when BUURTBOT_SECRET is not set.
+    "reports.residents": whether residents may report too (the coordinator's button).
+    Keys never live here: an old "secret" row is moved out and erased at start.
     """
 
     __tablename__ = "bot_state"

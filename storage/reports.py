@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import case, delete, func, update
+from sqlalchemy import case, delete, func, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.dialect import insert
-from storage.models import BotState, Conversation, Report, ReportDaily, ReportFollowUp, utcnow
+from storage.models import (
+    BotState,
+    LegacyFollowUp,
+    Report,
+    ReportDaily,
+    ReportDraft,
+    ReportFollowUp,
+    RoleGrant,
+    User,
+    utcnow,
+)
 from storage.roles import audit
 
 
 @dataclass(frozen=True, slots=True)
 class FollowUpRow:
-    ref_hash: str
+    label: str
     token_hash: str
-    chat_cipher: str
+    sealed: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +48,7 @@ async def add(
     report: Report,
     day: date,
     follow_up: Callable[[str], FollowUpRow] | None = None,
-    draft_of: int | None = None,
+    draft_owner: str | None = None,
 ) -> Report:
     """Store a report, count it in `report_daily` and keep its follow-up: one transaction.
 
@@ -58,16 +69,12 @@ async def add(
         )
     )
     await session.exec(counted)
-    if draft_of is not None:
+    if draft_owner is not None:
         # The draft ends with the report it became: a second tap on "send" finds nothing.
-        await session.exec(delete(Conversation).where(col(Conversation.user_id) == draft_of))  # type: ignore[call-overload]
+        await session.exec(delete(ReportDraft).where(col(ReportDraft.owner) == draft_owner))  # type: ignore[call-overload]
     if follow_up is not None:
         row = follow_up(report.ref)
-        session.add(
-            ReportFollowUp(
-                ref_hash=row.ref_hash, token_hash=row.token_hash, chat_cipher=row.chat_cipher
-            )
-        )
+        session.add(ReportFollowUp(label=row.label, token_hash=row.token_hash, sealed=row.sealed))
     await session.commit()
     return report
 
@@ -174,8 +181,8 @@ async def digest_counts(
     return [DigestCount(a, c, int(r or 0), int(b or 0)) for a, c, r, b in rows]
 
 
-async def follow_up(*, session: AsyncSession, ref_hash: str) -> ReportFollowUp | None:
-    return await session.get(ReportFollowUp, ref_hash)
+async def follow_up(*, session: AsyncSession, label: str) -> ReportFollowUp | None:
+    return await session.get(ReportFollowUp, label)
 
 
 async def closed_before(*, session: AsyncSession, moment: datetime, limit: int) -> list[Report]:
@@ -188,9 +195,9 @@ async def closed_before(*, session: AsyncSession, moment: datetime, limit: int) 
     return list(result)
 
 
-async def erase(*, session: AsyncSession, ids: list[int], ref_hashes: list[str]) -> None:
+async def erase(*, session: AsyncSession, ids: list[int], labels: list[str]) -> None:
     """Reports (their photos are in the row) and their follow-ups go; report_daily stays."""
-    await session.exec(delete(ReportFollowUp).where(col(ReportFollowUp.ref_hash).in_(ref_hashes)))  # type: ignore[call-overload]
+    await session.exec(delete(ReportFollowUp).where(col(ReportFollowUp.label).in_(labels)))  # type: ignore[call-overload]
     await session.exec(delete(Report).where(col(Report.id).in_(ids)))  # type: ignore[call-overload]
     await session.commit()
 
@@ -204,15 +211,130 @@ async def detach_reporter(*, session: AsyncSession, reporter_id: int) -> int:
     return int(result.rowcount or 0)
 
 
-async def drop_drafts(*, session: AsyncSession, flow: str, before: datetime) -> int:
-    """Drafts left alone too long are dropped: nothing half-made lingers."""
-    result = await session.exec(
-        delete(Conversation).where(  # type: ignore[call-overload]
-            col(Conversation.flow) == flow, col(Conversation.updated_at) < before
-        )
-    )
+async def drop_drafts(*, session: AsyncSession, before: datetime | None = None) -> int:
+    """Drafts left alone too long (or, without `before`, all) are dropped."""
+    query = delete(ReportDraft)
+    if before is not None:
+        query = query.where(col(ReportDraft.updated_at) < before)
+    result = await session.exec(query)  # type: ignore[call-overload]
     await session.commit()
     return int(result.rowcount or 0)
+
+
+# ---------------------------------------------------------------- drafts, under a pseudonym
+
+
+async def draft(*, session: AsyncSession, owner: str) -> ReportDraft | None:
+    return await session.get(ReportDraft, owner)
+
+
+async def put_draft(*, session: AsyncSession, owner: str, sealed: str, at: datetime) -> None:
+    statement = (
+        insert(session, ReportDraft)
+        .values(owner=owner, sealed=sealed, updated_at=at)
+        .on_conflict_do_update(index_elements=["owner"], set_={"sealed": sealed, "updated_at": at})
+    )
+    await session.exec(statement)
+    await session.commit()
+
+
+async def drop_draft(*, session: AsyncSession, owner: str) -> bool:
+    result = await session.exec(delete(ReportDraft).where(col(ReportDraft.owner) == owner))  # type: ignore[call-overload]
+    await session.commit()
+    return bool(result.rowcount)
+
+
+# ---------------------------------------------------------------- keys: moving and rotating
+
+
+async def anonymous_refs(*, session: AsyncSession) -> list[str]:
+    """The references of the anonymous reports still kept: each may have a follow-up."""
+    result = await session.exec(select(Report.ref).where(col(Report.anonymous).is_(True)))
+    return list(result)
+
+
+async def all_follow_ups(*, session: AsyncSession) -> list[ReportFollowUp]:
+    return list(await session.exec(select(ReportFollowUp)))
+
+
+async def legacy_follow_ups(*, session: AsyncSession) -> list[LegacyFollowUp]:
+    return list(await session.exec(select(LegacyFollowUp)))
+
+
+async def replace_follow_ups(
+    *,
+    session: AsyncSession,
+    rows: list[FollowUpRow],
+    drop_labels: list[str] = (),  # type: ignore[assignment]
+    drop_legacy: list[str] = (),  # type: ignore[assignment]
+) -> None:
+    """Swap follow-ups for their re-sealed forms; the caller commits (one transaction)."""
+    if drop_labels:
+        await session.exec(delete(ReportFollowUp).where(col(ReportFollowUp.label).in_(drop_labels)))  # type: ignore[call-overload]
+    if drop_legacy:
+        await session.exec(
+            delete(LegacyFollowUp).where(col(LegacyFollowUp.ref_hash).in_(drop_legacy))  # type: ignore[call-overload]
+        )
+    await session.flush()
+    session.add_all(
+        ReportFollowUp(label=row.label, token_hash=row.token_hash, sealed=row.sealed)
+        for row in rows
+    )
+
+
+async def forget_state(*, session: AsyncSession, key: str) -> None:
+    """Remove a bot_state row; the caller commits."""
+    await session.exec(delete(BotState).where(col(BotState.key) == key))  # type: ignore[call-overload]
+
+
+# ---------------------------------------------------------------- what a database copy keeps
+
+
+async def shed_history(*, session: AsyncSession) -> None:
+    """Leave no older version of what was just written where a copy of the files finds it.
+
+    SQLite: the WAL still holds earlier page images (a draft before it was deleted);
+    a TRUNCATE checkpoint writes the pages home (secure_delete has zeroed what was
+    deleted) and empties the WAL. PostgreSQL: the follow-ups are rewritten in the order
+    of their random key, so a dump lists them in no order that follows the reports.
+    """
+    backend = session.bind.dialect.name if session.bind is not None else ""
+    if backend == "sqlite":
+        for _ in range(20):
+            busy = (await session.exec(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()  # type: ignore[call-overload]
+            if busy is None or not busy[0]:
+                return
+            # A reader holds an older snapshot; its transaction is short, so wait a bit.
+            await asyncio.sleep(0.05)
+    elif backend == "postgresql":
+        await session.exec(text("CLUSTER report_followups USING report_followups_pkey"))  # type: ignore[call-overload]
+        await session.commit()
+
+
+# ---------------------------------------------------------------- how small a crowd is
+
+
+async def possible_reporters(
+    *, session: AsyncSession, park: str | None, wijk: str | None, residents: bool
+) -> int:
+    """People who could have sent a report about an area: its entrepreneurs (the park's,
+    or every park's in the wijk) and, while residents may report, the wijk's residents."""
+    parks = select(func.count(func.distinct(RoleGrant.user_id))).where(
+        RoleGrant.role == "entrepreneur", col(RoleGrant.revoked_at).is_(None)
+    )
+    if park is not None:
+        parks = parks.where(RoleGrant.scope == f"park:{park}")
+    else:
+        parks = parks.where(col(RoleGrant.scope).like("park:%"))
+    count = int((await session.exec(parks)).one())
+    if residents and wijk is not None:
+        people = (
+            select(func.count())
+            .select_from(User)
+            .where(User.wijk == wijk, col(User.subscribed).is_(True))
+        )
+        count += int((await session.exec(people)).one())
+    return count
 
 
 async def state(*, session: AsyncSession, key: str) -> str | None:

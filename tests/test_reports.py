@@ -11,15 +11,17 @@ from bot.areas import load_areas
 from bot.categories import load_categories
 from bot.i18n import Translator
 from bot.ratelimit import SlidingWindow
+from bot.keys import Keyring, SealError
 from bot.reports import Draft, Recipient, ReportError
 from bot.services import Services
 from bot.settings import ConfigError, Settings, load_settings
 from storage import reports as store
 from storage.engine import SessionFactory
 from storage.models import Report, utcnow
-from storage.reports import DigestCount
+from storage.reports import DigestCount, FollowUpRow
 
-KEY = b"k" * 32
+KEY = Keyring.from_secret("k" * 32)
+OTHER = Keyring.from_secret("x" * 32)
 
 
 def services_for(settings: Settings, sessions: SessionFactory | None = None) -> Services:
@@ -32,18 +34,27 @@ def services_for(settings: Settings, sessions: SessionFactory | None = None) -> 
     )
 
 
-def test_a_follow_up_row_names_nobody_without_the_secret() -> None:
+def test_a_follow_up_row_names_nobody_without_the_key() -> None:
     row = reports.follow_up_row(KEY, "MV-2026-000001", "ab" * 16, 123456789)
     assert "123456789" not in repr(row)
-    assert int(row.chat_cipher, 16) != 123456789
-    assert reports.chat_of(KEY, "MV-2026-000001", row.chat_cipher) == 123456789
-    # Another key (or another report's pad) reads nonsense, not the chat.
-    assert reports.chat_of(b"x" * 32, "MV-2026-000001", row.chat_cipher) != 123456789
-    assert reports.chat_of(KEY, "MV-2026-000002", row.chat_cipher) != 123456789
-    assert row.ref_hash == reports.ref_hash(KEY, "MV-2026-000001")
-    assert row.ref_hash != reports.ref_hash(b"x" * 32, "MV-2026-000001")
+    assert reports.chat_of(KEY, row) == 123456789
+    # Another key cannot open it, nor can the sealed chat id be moved to another row.
+    with pytest.raises(SealError):
+        reports.chat_of(OTHER, row)
+    moved = FollowUpRow(KEY.label("followup", "MV-2026-000002"), row.token_hash, row.sealed)
+    with pytest.raises(SealError):
+        reports.chat_of(KEY, moved)
+    # Altered by one character: refused, not read as another chat.
+    flipped = row.sealed[:20] + ("A" if row.sealed[20] != "A" else "B") + row.sealed[21:]
+    with pytest.raises(SealError):
+        reports.chat_of(KEY, FollowUpRow(row.label, row.token_hash, flipped))
+    assert row.label == KEY.label("followup", "MV-2026-000001")
+    assert row.label != OTHER.label("followup", "MV-2026-000001")
     assert reports.token_matches(KEY, "ab" * 16, row.token_hash)
     assert not reports.token_matches(KEY, "ac" * 16, row.token_hash)
+    # Sealing twice gives two different ciphertexts: equal chats do not show as equal.
+    again = reports.follow_up_row(KEY, "MV-2026-000001", "ab" * 16, 123456789)
+    assert again.sealed != row.sealed
 
 
 def test_a_draft_resumes_at_its_first_open_question() -> None:
@@ -141,18 +152,6 @@ def test_the_secret_setting_is_checked() -> None:
     configured = load_settings({"BUURTBOT_SECRET": "s" * 40}).secret
     assert configured is not None
     assert configured.get_secret_value() == "s" * 40
-
-
-async def test_the_secret_comes_from_the_setting_or_is_generated_once(
-    sessions: SessionFactory,
-) -> None:
-    configured = services_for(load_settings({"BUURTBOT_SECRET": "s" * 40}), sessions)
-    assert await reports.secret(configured) == b"s" * 40
-    first = services_for(load_settings({}), sessions)
-    second = services_for(load_settings({}), sessions)  # a restart: read back, not made anew
-    generated = await reports.secret(first)
-    assert len(generated) == 64
-    assert await reports.secret(second) == generated
 
 
 async def test_digest_counts_compare_two_weeks_from_the_daily_counters(

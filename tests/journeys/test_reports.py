@@ -19,7 +19,7 @@ from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage import reports as report_store
 from storage.engine import SessionFactory
-from storage.models import AuditEntry, Conversation, Report, ReportDaily, ReportFollowUp, utcnow
+from storage.models import AuditEntry, Report, ReportDaily, ReportDraft, ReportFollowUp, utcnow
 from tests.journeys.resident import Json, MakePerson, Resident, buttons, invite_link
 
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
@@ -85,8 +85,11 @@ async def file_by_buttons(
     where: str = "BZOB",
     text: str = "Een bestelbus rijdt steeds rondjes langs de loodsen.",
     anonymous: bool = False,
+    few: str = "Toch onder {area}",
 ) -> tuple[str, Json]:
-    """The shortest journey: all buttons but the description; returns (ref, confirmation)."""
+    """The shortest journey: all buttons but the description; returns (ref, confirmation).
+
+    Anonymous from a place few people report about, `few` answers the warning."""
     _ = someone._
     step = await start_report(someone)
     step = await someone.tap(step, category(someone, what, bot))
@@ -96,6 +99,8 @@ async def file_by_buttons(
     step = await someone.say(text)
     step = await someone.tap(step, _("Geen foto"))
     step = await someone.tap(step, "🕶 " + _("Anoniem") if anonymous else "👤 " + _("Met mijn naam"))
+    if anonymous and step["text"].startswith(_("Let op: weinig mensen melden over {area}.")[:12]):
+        step = await someone.tap(step, _(few).format(area=where, city="Helmond"))
     done = await someone.tap(step, "✅ " + _("Versturen"))
     found = re.search(r"MV-\d{4}-\d{6}", done["text"])
     assert found, done["text"]
@@ -181,8 +186,7 @@ async def test_an_entrepreneur_reports_with_location_and_photo(
     assert (row.reporter_id, row.anonymous, len(row.photos.split())) == (eva.id, False, 1)
     assert (row.latitude, row.longitude) == BZOB
     assert await daily(sessions) == {("park:bzob", "voertuig"): 1}
-    async with sessions() as session:
-        assert await session.get(Conversation, eva.id) is None  # the draft is gone
+    assert await service.load_draft(services_of(bot), eva.id) is None  # the draft is gone
 
     mine = await eva.say("/mijnmeldingen")
     assert ref.group(0) in mine["text"]
@@ -405,12 +409,13 @@ async def test_retention_erases_reports_and_follow_ups_and_keeps_the_counts(
             days = 91 if report.ref == old else 89
             report.closed_at = utcnow() - timedelta(days=days)
             session.add(report)
-        # A draft left alone for two days is dropped too.
-        session.add(
-            Conversation(
-                user_id=424242, flow="mv", step="what", updated_at=utcnow() - timedelta(days=2)
-            )
-        )
+        await session.commit()
+    # A draft left alone for two days is dropped too.
+    await service.save_draft(services, 424242, service.Draft(category="overlast"))
+    async with sessions() as session:
+        for left in await session.exec(select(ReportDraft)):
+            left.updated_at = utcnow() - timedelta(days=2)
+            session.add(left)
         await session.commit()
     privacy = await eva.say("/privacy")
     assert "90 dagen" in privacy["text"]
@@ -419,7 +424,7 @@ async def test_retention_erases_reports_and_follow_ups_and_keeps_the_counts(
     assert [r.ref for r in await report_rows(sessions)] == [kept]
     async with sessions() as session:
         assert list(await session.exec(select(ReportFollowUp))) == []
-        assert await session.get(Conversation, 424242) is None
+        assert list(await session.exec(select(ReportDraft))) == []
     assert await daily(sessions) == {("park:bzob", "voertuig"): 1, ("park:bzob", "overlast"): 1}
     assert services.scheduler is not None
     assert {"reports:digest", "reports:retention"} <= set(services.scheduler.job_ids())
@@ -479,8 +484,7 @@ async def test_bad_input_rate_limit_and_drafts(
     assert "Wat heb je gezien?" in fresh["text"]
     stopped = await eva.tap(fresh, "Stoppen")
     assert stopped["text"] == "Gestopt. Er is niets bewaard."
-    async with sessions() as session:
-        assert await session.get(Conversation, eva.id) is None
+    assert await service.load_draft(services_of(bot), eva.id) is None
 
     # The rate limit: a polite refusal, at the start and at sending.
     services.settings = services.settings.with_overrides(reports_per_hour=2)
@@ -564,7 +568,8 @@ async def test_photos_places_and_sending_refused_at_the_wrong_moment(
     full = await eva.next_reply(after=sent["message_id"])
     assert full["text"] == "Er zijn al 3 foto's. Tik op Klaar."
     anonymous = await eva.tap(photos, "Klaar")
-    summary = await eva.tap(anonymous, "🕶 Anoniem")
+    warned = await eva.tap(anonymous, "🕶 Anoniem")
+    summary = await eva.tap(warned, "Toch onder Hoogeind")
 
     # The hour's quota runs out while she was busy: refused at sending, draft kept.
     services.settings = services.settings.with_overrides(reports_per_hour=1)
@@ -572,8 +577,7 @@ async def test_photos_places_and_sending_refused_at_the_wrong_moment(
     services.report_quota.record(eva.id)
     refused = await alert_of(eva, summary, "✅ Versturen")
     assert refused.startswith("Je hebt het afgelopen uur al 1 meldingen gedaan.")
-    async with sessions() as session:
-        assert await session.get(Conversation, eva.id) is not None
+    assert await service.load_draft(services_of(bot), eva.id) is not None
     services.settings = services.settings.with_overrides(reports_per_hour=5)
     done = await eva.tap(summary, "✅ Versturen")
     ref = re.search(r"MV-\d{4}-\d{6}", done["text"])
