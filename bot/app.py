@@ -34,6 +34,7 @@ from bot.areas import load_areas
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, delivery_bot
 from bot.i18n import Translator
+from bot.keys import Keyring
 from bot.ratelimit import RetryingRateLimiter
 from bot.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.settings import Settings
@@ -239,6 +240,20 @@ def build_services(settings: Settings) -> Services:
         # Refuses (ConfigError) with a real token and no key: see bot.keys.
         keyring=keys.require(settings),
     )
+
+
+@asynccontextmanager
+async def services_on(settings: Settings, keyring: Keyring) -> AsyncIterator[Services]:
+    """The services on an open database, for commands that run beside the bot (and
+    their tests): no Telegram, no engine, no scheduler."""
+    services = build_services(settings.with_overrides(secret=None, secret_file=None))
+    services.keyring = keyring
+    services.engine = create_engine(settings.database_url)
+    services._sessions = create_session_factory(services.engine)
+    try:
+        yield services
+    finally:
+        await services.engine.dispose()
 
 
 async def _open(application: BotApplication) -> None:

@@ -11,16 +11,12 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import keys
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger("bot")
 
@@ -152,24 +148,9 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.asynccontextmanager
-async def _services(settings: Settings, keyring: keys.Keyring) -> AsyncIterator[Services]:
-    """The services on an open database, for commands that run beside the bot."""
-    from bot.app import build_services
-    from storage.engine import create_engine, create_session_factory
-
-    services = build_services(settings.with_overrides(secret=None, secret_file=None))
-    services.keyring = keyring
-    services.engine = create_engine(settings.database_url)
-    services._sessions = create_session_factory(services.engine)
-    try:
-        yield services
-    finally:
-        await services.engine.dispose()
-
-
 async def _secret(settings: Settings, args: argparse.Namespace) -> int:
     from bot import reports
+    from bot.app import services_on
 
     path: Path | None = args.file or settings.secret_file
     if args.secret_command == "init":
@@ -183,7 +164,7 @@ async def _secret(settings: Settings, args: argparse.Namespace) -> int:
             )
         keys.check_location(path, settings)
         try:
-            async with _services(settings, keys.Keyring.generate()) as services:
+            async with services_on(settings, keys.Keyring.generate()) as services:
                 stored = await reports.stored_key(services)
         except SQLAlchemyError:
             stored = None  # no database yet: nothing to move
@@ -191,7 +172,7 @@ async def _secret(settings: Settings, args: argparse.Namespace) -> int:
         keys.write_key_file(path, value)
         moved = ""
         if stored is not None:
-            async with _services(settings, keys.Keyring.from_secret(value)) as services:
+            async with services_on(settings, keys.Keyring.from_secret(value)) as services:
                 settled = await reports.settle_keys(services)
             moved = f"; moved out of the database ({settled.moved} follow-ups sealed anew)"
         print(f"key written to {path} (mode 600){moved}")
@@ -210,7 +191,7 @@ async def _secret(settings: Settings, args: argparse.Namespace) -> int:
     waiting = keys.pending(path)
     keys.write_key_file(waiting, value)
     try:
-        async with _services(settings, current) as services:
+        async with services_on(settings, current) as services:
             await reports.settle_keys(services)
             rotated = await reports.rotate(services, keys.Keyring.from_secret(value))
     except BaseException:

@@ -46,6 +46,12 @@ async def privacy(update: Update, context: BotContext) -> None:
             _(
                 "Bij een anonieme melding bewaren we niets dat naar jou wijst. Alleen de knop in je eigen gesprek, en een versleuteld kenmerk, brengen je bericht over de status. Na /verwijder blijven meldingen met je naam bestaan voor de afhandeling, maar zonder jou."
             ),
+            "<b>"
+            + _("Wat weet Telegram?")
+            + "</b> "
+            + _(
+                "Telegram zelf ziet dat je met deze bot praat en wat je stuurt, zoals bij elk gesprek in Telegram. Bij de gemeente kan niemand zien wie een anonieme melding deed: de coördinator niet, en ook niet wie een kopie van onze gegevens heeft."
+            ),
         ]
     )
     await show(update, text)

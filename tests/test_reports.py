@@ -10,8 +10,8 @@ from bot import reports
 from bot.areas import load_areas
 from bot.categories import load_categories
 from bot.i18n import Translator
-from bot.ratelimit import SlidingWindow
 from bot.keys import Keyring, SealError
+from bot.ratelimit import SlidingWindow
 from bot.reports import Draft, Recipient, ReportError
 from bot.services import Services
 from bot.settings import ConfigError, Settings, load_settings

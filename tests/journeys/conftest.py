@@ -25,7 +25,12 @@ def resident(bot: BotApplication, client: SandboxClient) -> MakeResident:
 
 @pytest.fixture
 def person(bot: BotApplication, client: SandboxClient) -> MakePerson:
-    """Someone who started the bot and chose their language, optionally joining a wijk.
+    """Someone who started the bot and chose their language, optionally joining a wijk."""
+    return people(bot, client)
+
+
+def people(bot: BotApplication, client: SandboxClient) -> MakePerson:
+    """`person` for any running bot, also one a test starts itself.
 
     A bot cannot write first to someone who never started it; and the language chosen
     here is the one the bot's own notifications use.

@@ -9,6 +9,7 @@ and name after filing was there already before, byte for byte and row for row.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
@@ -16,6 +17,7 @@ import re
 import sqlite3
 import struct
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,18 +26,22 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from bot import reports as service
-from bot.app import BotApplication
-from bot.keys import Keyring, SealError
+from bot.app import BotApplication, build_application, running
+from bot.cli import SANDBOX_TOKEN
+from bot.keys import Keyring, SealError, new_secret, pending, write_key_file
 from bot.logs import PAYLOAD_LOGGERS, configure_logging
 from bot.services import services_of
+from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage import reports as store
-from storage.engine import SessionFactory
+from storage.engine import SessionFactory, create_session_factory
 from storage.models import Report, ReportDraft, ReportFollowUp
-from tests.journeys.resident import MakePerson, Resident
+from tests.journeys.conftest import people
+from tests.journeys.resident import MakePerson, Resident, buttons, invite_link
 from tests.journeys.test_reports import (
     ADMIN_ID,
     PNG,
@@ -228,7 +234,9 @@ def stored_order(copy: Copy, dump: list[str]) -> list[str]:
             for line, match in zip(dump, found, strict=True)
             if match and '"report_followups"' in line
         ]
-    start = next(i for i, line in enumerate(dump) if line.startswith("COPY public.report_followups"))
+    start = next(
+        i for i, line in enumerate(dump) if line.startswith("COPY public.report_followups")
+    )
     labels = []
     for line in dump[start + 1 :]:
         if line == "\\.":
@@ -239,8 +247,6 @@ def stored_order(copy: Copy, dump: list[str]) -> list[str]:
 
 async def entrepreneur_with_id(person: MakePerson, coordinator: Resident) -> Resident:
     """The reporter, with an id and a name distinctive enough to search bytes for."""
-    from tests.journeys.resident import buttons
-    from tests.journeys.resident import invite_link
 
     _ = coordinator._
     code = await invite_link(coordinator, _("ondernemer"), "BZOB", "1", _("1 dag"))
@@ -304,3 +310,57 @@ async def test_report_numbers_are_never_given_twice(
     async with sessions() as session:
         kept = list(await session.exec(select(Report.ref).order_by(col(Report.id))))
     assert kept == [first, third]
+
+
+async def test_status_updates_reach_the_reporter_after_the_key_is_rotated(
+    settings: Settings,
+    engine: AsyncEngine,
+    client: SandboxClient,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """File anonymously, stop, `python -m bot secret rotate`, start: the status arrives."""
+    # Not beside the SQLite file (tmp_path): the bot would rightly refuse that.
+    tmp_path = tmp_path_factory.mktemp("elsewhere")
+    path = tmp_path / "keys" / "secret"
+    write_key_file(path, new_secret())
+    configured = settings.with_overrides(secret_file=path)
+    first = build_application(configured, token=SANDBOX_TOKEN)
+    async with running(first, poll_timeout=1):
+        person = people(first, client)
+        coordinator = await person("Carla", user_id=ADMIN_ID)
+        eva = await entrepreneur(person, coordinator, "Eva")
+        ref, _ = await file_by_buttons(eva, first, anonymous=True)
+        await services_of(first).settle()
+    old = path.read_text()
+
+    rotated = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "secret",
+        "rotate",
+        cwd=tmp_path,
+        env={**os.environ, "DATABASE_URL": database_url, "BUURTBOT_SECRET_FILE": str(path)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await rotated.communicate()
+    assert rotated.returncode == 0, err.decode()
+    assert "1 follow-ups sealed anew" in out.decode()
+    assert path.read_text() != old
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert not pending(path).exists()
+    async with create_session_factory(engine)() as session:
+        (row,) = list(await session.exec(select(ReportFollowUp)))
+    with pytest.raises(SealError):
+        service.chat_of(Keyring.from_secret(old), row)
+
+    second = build_application(configured, token=SANDBOX_TOKEN)
+    async with running(second, poll_timeout=1):
+        listing = await coordinator.say("/vermoedens")
+        details = await coordinator.tap(listing, f"Details {ref}")
+        ask = await coordinator.tap(details, "⬜ in behandeling")
+        await coordinator.tap(ask, "Zonder bericht")
+        told = await eva.client.wait_bot_message(eva.id, after=eva.last_id)
+        assert ref in told["text"]

@@ -99,7 +99,7 @@ async def file_by_buttons(
     step = await someone.say(text)
     step = await someone.tap(step, _("Geen foto"))
     step = await someone.tap(step, "🕶 " + _("Anoniem") if anonymous else "👤 " + _("Met mijn naam"))
-    if anonymous and step["text"].startswith(_("Let op: weinig mensen melden over {area}.")[:12]):
+    if anonymous and any(":mvk:" in data for data in buttons(step).values()):
         step = await someone.tap(step, _(few).format(area=where, city="Helmond"))
     done = await someone.tap(step, "✅ " + _("Versturen"))
     found = re.search(r"MV-\d{4}-\d{6}", done["text"])
