@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 
 from bot.logs import configure_logging
@@ -129,7 +130,12 @@ async def _sandbox_server(port: int) -> AsyncIterator[object]:
     from sandbox.config import Limits, SandboxConfig
     from sandbox.server import SandboxServer
 
-    server = SandboxServer(SandboxConfig(token=SANDBOX_TOKEN, limits=Limits()))
+    # Update ids from the clock (ms): a new sandbox never reuses the ids a kept database
+    # has seen (the inbox would skip them as replays), as Telegram never does.
+    config = SandboxConfig(
+        token=SANDBOX_TOKEN, limits=Limits(), first_update_id=int(time.time() * 1000)
+    )
+    server = SandboxServer(config)
     try:
         await server.start(host="127.0.0.1", port=port)
     except OSError as exc:
