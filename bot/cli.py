@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--port", type=int, help="port (default BUURTBOT_SANDBOX_PORT)")
 
+    commands.add_parser(
+        "inbox",
+        help="count the updates waiting and the dead letters",
+        description="Print how many updates wait in the durable inbox (pending) and how "
+        "many the bot gave up on after BUURTBOT_INBOX_MAX_ATTEMPTS tries (dead).",
+    )
+
     db = commands.add_parser(
         "db", help="database migrations", description="Manage the database schema (Alembic)."
     )
@@ -88,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "db":
             return asyncio.run(_db(settings, args))
+        if args.command == "inbox":
+            return asyncio.run(_inbox(settings))
         if args.command == "sandbox":
             return asyncio.run(_serve_sandbox(settings, args.port))
         return asyncio.run(_run(settings, migrate=args.migrate))
@@ -110,6 +119,21 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
         print(f"database at revision {await migrate.current_revision(engine) or 'base'}")
     finally:
         await engine.dispose()
+    return 0
+
+
+async def _inbox(settings: Settings) -> int:
+    from bot.inbox import Inbox
+    from storage.engine import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        inbox = Inbox(create_session_factory(engine), max_attempts=settings.inbox_max_attempts)
+        counts = await inbox.counts()
+    finally:
+        await engine.dispose()
+    print(f"pending {counts.pending}")
+    print(f"dead {counts.dead}")
     return 0
 
 

@@ -665,12 +665,6 @@ async def retention(services: Services) -> int:
     return erased
 
 
-async def forget_reporter(services: Services, user_id: int) -> None:
-    """On /verwijder: their named reports stay for the case, without their id."""
-    async with services.sessions() as session:
-        await store.detach_reporter(session=session, reporter_id=user_id)
-
-
 def export(services: Services, reports: list[Report]) -> list[dict[str, Any]]:
     return [
         {

@@ -200,7 +200,7 @@ async def detach_reporter(*, session: AsyncSession, reporter_id: int) -> int:
     result = await session.exec(
         update(Report).where(col(Report.reporter_id) == reporter_id).values(reporter_id=None)  # type: ignore[call-overload]
     )
-    await session.commit()
+    # No commit: part of the erasure's one transaction (bot.residents.erase).
     return int(result.rowcount or 0)
 
 
