@@ -251,6 +251,10 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
                 return
             next_try = await inbox.failed(update.update_id, current.error, attempt)
             if next_try is None:
+                if not current.final:
+                    # Not in the inbox (handed to process_update directly, never stored):
+                    # no row to try again from, so the apology held back comes now.
+                    await super().process_error(update, current.error)
                 return
             await asyncio.sleep(RETRY_PAUSE * attempt)
             attempt = next_try

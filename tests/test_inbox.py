@@ -301,3 +301,21 @@ async def test_finished_rows_are_forgotten_after_their_time(sessions: SessionFac
     assert [row.update_id for row in await rows(sessions)] == [2, 4, 5]
     counts = await inbox.counts()
     assert (counts.pending, counts.dead) == (1, 1)
+
+
+async def test_an_update_that_was_never_stored_still_gets_its_apology(
+    bot: BotApplication, client: SandboxClient, sandbox: SandboxServer, sessions: SessionFactory
+) -> None:
+    """Handed to the application directly (not fetched through the inbox): a failure has
+    no row to be tried again from, so the user hears at once that it went wrong."""
+    plain = InboxBot(lambda: None, token=SANDBOX_TOKEN, base_url=sandbox.api_base_url)
+    user = await client.create_user("Anna", language_code="nl")
+    await bot.updater.stop()  # type: ignore[union-attr]  # the test fetches instead
+    await client.send(user["id"], "/help")
+    async with plain:  # open while handling: the update answers through the bot it came by
+        [fetched] = await plain.get_updates(timeout=0)
+        await client.add_fault("sendMessage", chat_id=user["id"], times=1, error_code=500)
+        await bot.process_update(fetched)
+    [apology] = await client.wait_bot_messages(user["id"], 1)
+    assert apology["text"] == "Sorry, er ging iets mis. Probeer het zo nog eens."
+    assert await rows(sessions) == []
