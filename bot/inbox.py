@@ -21,9 +21,11 @@ the bot handles at once (MAX_CONCURRENT_UPDATES).
 
 Failures. A handler that raises is tried again at once (same chat order), up to
 BUURTBOT_INBOX_MAX_ATTEMPTS tries in all; a crash while it ran counts as a try too,
-so an update that kills the bot cannot kill it forever. After the last try the user
-gets the error handler's apology and the row becomes a dead letter: no payload, only
-the error's name (a KeyedError's key, else the exception class).
+so an update that kills the bot cannot kill it forever. A message a failing try had
+already sent before it raised may be sent again by the next try (the second part of
+the duplicate window). After the last try the user gets the error handler's apology
+and the row becomes a dead letter: no payload, only the error's name (a KeyedError's
+key, else the exception class).
 """
 
 from __future__ import annotations
