@@ -34,6 +34,7 @@ from bot.areas import load_areas
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, delivery_bot
 from bot.i18n import Translator
+from bot.inbox import Inbox, InboxApplication, InboxBot, recover
 from bot.keys import Keyring
 from bot.ratelimit import RetryingRateLimiter
 from bot.services import SERVICES_KEY, BotContext, Services, services_of
@@ -89,15 +90,23 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     bot_token = token or settings.token
     if bot_token is None:
         raise ValueError("no bot token: pass the sandbox token or set TELEGRAM_BOT_TOKEN")
+    services = build_services(settings)
+    # Updates reach the handlers through the durable inbox (bot.inbox): the bot stores
+    # each fetched batch before Telegram may forget it, the application marks it done.
+    bot = InboxBot(
+        lambda: services.inbox,
+        token=bot_token,
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.file_base_url,
+        request=AiohttpRequest(connection_pool_size=MAX_CONCURRENT_UPDATES * 2),
+        # Long polling holds its one connection for up to the poll timeout.
+        get_updates_request=AiohttpRequest(connection_pool_size=1),
+        rate_limiter=RetryingRateLimiter(),
+    )
     application = (
         ApplicationBuilder()
-        .token(bot_token)
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(settings.file_base_url)
-        .request(AiohttpRequest(connection_pool_size=MAX_CONCURRENT_UPDATES * 2))
-        # Long polling holds its one connection for up to the poll timeout.
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
-        .rate_limiter(RetryingRateLimiter())
+        .bot(bot)
+        .application_class(InboxApplication, {"inbox_of": lambda: services.inbox})
         .context_types(ContextTypes(context=BotContext))
         # Scheduling lives in scheduler/ with a durable store; PTB's in-memory JobQueue
         # would lose jobs on restart, so it is switched off rather than half used.
@@ -108,7 +117,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         .post_shutdown(_close)
         .build()
     )
-    application.bot_data[SERVICES_KEY] = build_services(settings)
+    application.bot_data[SERVICES_KEY] = services
 
     application.add_handler(TypeHandler(Update, tracking.track_update), group=GROUP_TRACKING)
 
@@ -262,6 +271,9 @@ async def _open(application: BotApplication) -> None:
     services._sessions = create_session_factory(services.engine)
     # Before anything reads a follow-up: an old key kept in the database goes now.
     await report_service.settle_keys(services)
+    services.inbox = Inbox(
+        services.sessions, services.keyring, max_attempts=services.settings.inbox_max_attempts
+    )
     # Broadcasts go out on a Bot of their own (own connection pool) at a pace that leaves
     # room for residents' answers. render/on_progress are looked up on each call: the
     # broadcasts service sets them on Services after this hook.
@@ -293,6 +305,11 @@ async def _open(application: BotApplication) -> None:
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
         await commands.refresh_chat(application.bot, services, admin_id)
+    # Last, when everything a handler needs is open, and before polling starts: what the
+    # last run left unfinished is handled before anything new.
+    await services.inbox.prune()
+    assert isinstance(application, InboxApplication)
+    await recover(application, services.inbox, concurrency=MAX_CONCURRENT_UPDATES)
     log.info("bot @%s ready", application.bot.username)
 
 
@@ -323,6 +340,10 @@ def _install_jobs(application: BotApplication, services: Services) -> None:
         minute=weekly_at.minute,
         second=weekly_at.second,
     )
+    inbox = services.inbox
+    assert inbox is not None
+    # Done rows keep only an id for a day; hourly keeps the table as small as a day's traffic.
+    scheduler.every("inbox:prune", inbox.prune, minute=17)
     # How teams and groups stand, kept per day so past periods show how they stood then.
     record_states = functools.partial(stats_service.record_states, services)
     scheduler.every("stats:states", record_states, hour=0, minute=0)
@@ -359,6 +380,7 @@ async def _close(application: BotApplication) -> None:
         await services.engine.dispose()
         services.engine = None
         services._sessions = None
+        services.inbox = None
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -51,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         "with TELEGRAM_API_BASE_URL=http://127.0.0.1:PORT/bot and the printed token.",
     )
     sandbox.add_argument("--port", type=int, help="port (default BUURTBOT_SANDBOX_PORT)")
+
+    commands.add_parser(
+        "inbox",
+        help="count the updates waiting and the dead letters",
+        description="Print how many updates wait in the durable inbox (pending) and how "
+        "many the bot gave up on after BUURTBOT_INBOX_MAX_ATTEMPTS tries (dead).",
+    )
 
     db = commands.add_parser(
         "db", help="database migrations", description="Manage the database schema (Alembic)."
@@ -116,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "db":
             return asyncio.run(_db(settings, args))
+        if args.command == "inbox":
+            return asyncio.run(_inbox(settings))
         if args.command == "sandbox":
             return asyncio.run(_serve_sandbox(settings, args.port))
         if args.command == "secret":
@@ -206,6 +216,25 @@ async def _secret(settings: Settings, args: argparse.Namespace) -> int:
     )
     if settings.secret is not None:
         print(f"now unset BUURTBOT_SECRET and set BUURTBOT_SECRET_FILE={path}")
+
+
+async def _inbox(settings: Settings) -> int:
+    from bot.inbox import Inbox
+    from storage.engine import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        # Counting opens no payload: any key will do.
+        inbox = Inbox(
+            create_session_factory(engine),
+            keys.Keyring.generate(),
+            max_attempts=settings.inbox_max_attempts,
+        )
+        counts = await inbox.counts()
+    finally:
+        await engine.dispose()
+    print(f"pending {counts.pending}")
+    print(f"dead {counts.dead}")
     return 0
 
 
@@ -226,7 +255,12 @@ async def _sandbox_server(port: int) -> AsyncIterator[object]:
     from sandbox.config import Limits, SandboxConfig
     from sandbox.server import SandboxServer
 
-    server = SandboxServer(SandboxConfig(token=SANDBOX_TOKEN, limits=Limits()))
+    # Update ids from the clock (ms): a new sandbox never reuses the ids a kept database
+    # has seen (the inbox would skip them as replays), as Telegram never does.
+    config = SandboxConfig(
+        token=SANDBOX_TOKEN, limits=Limits(), first_update_id=int(time.time() * 1000)
+    )
+    server = SandboxServer(config)
     try:
         await server.start(host="127.0.0.1", port=port)
     except OSError as exc:

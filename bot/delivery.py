@@ -557,6 +557,7 @@ class DeliveryEngine:
                 await group_store.deactivate(session=session, chat_id=row.chat_id)
             elif row.kind == "channel":
                 await channel_store.deactivate(session=session, chat_id=row.chat_id)
+            await session.commit()
 
     async def _finish(
         self, row: _Row, status: str, *, message_id: int | None = None, error: str | None = None

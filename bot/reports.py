@@ -497,7 +497,9 @@ async def save_draft(
 
 async def drop_draft(services: Services, user_id: int) -> bool:
     async with services.sessions() as session:
-        return await store.drop_draft(session=session, owner=_owner(services, user_id))
+        dropped = await store.drop_draft(session=session, owner=_owner(services, user_id))
+        await session.commit()
+    return dropped
 
 
 async def change_draft(
@@ -887,12 +889,9 @@ async def retention(services: Services) -> int:
     return erased
 
 
-async def forget_reporter(services: Services, user_id: int) -> None:
-    """On /verwijder: their named reports stay for the case, without their id; a report
-    they were still writing goes."""
-    async with services.sessions() as session:
-        await store.detach_reporter(session=session, reporter_id=user_id)
-        await store.drop_draft(session=session, owner=_owner(services, user_id))
+def draft_owner(services: Services, user_id: int) -> str:
+    """The pseudonym a user's report draft is kept under (for erasure, which deletes it)."""
+    return _owner(services, user_id)
 
 
 def export(services: Services, reports: list[Report]) -> list[dict[str, Any]]:

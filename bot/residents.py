@@ -6,13 +6,16 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
+from bot import reports
 from bot.areas import Buurt, Wijk
 from bot.errors import KeyedError
 from bot.i18n import N_
 from bot.reports import export as report_export
 from bot.services import Services
+from storage import conversations as conversation_store
 from storage import reports as report_store
 from storage import residents, users
+from storage import roles as role_store
 from storage.models import User
 
 # Announcement kinds a resident can switch on or off, in the order they are shown.
@@ -67,24 +70,47 @@ async def get(services: Services, user_id: int) -> User | None:
         return await users.get_user(session=session, user_id=user_id)
 
 
+# Every use case below is one session and one commit: a crash between two of its rows
+# (the user, the subscription, the membership event) leaves all of them or none.
+
+
 async def seen(services: Services, user_id: int, telegram_language: str | None = None) -> User:
     language = services.translator.resolve(telegram_language) if telegram_language else None
     async with services.sessions() as session:
-        return await users.touch_user(session=session, user_id=user_id, language=language)
+        user = await users.touch_user(session=session, user_id=user_id, language=language)
+        await session.commit()
+    return user
 
 
-async def join(services: Services, user_id: int, wijk_slug: str, buurt_slug: str | None) -> Joined:
-    """Subscribe to a wijk (and buurt); unknown slugs are refused, not guessed."""
+async def join(
+    services: Services,
+    user_id: int,
+    wijk_slug: str,
+    buurt_slug: str | None,
+    *,
+    telegram_language: str | None = None,
+) -> Joined:
+    """Subscribe to a wijk (and buurt); unknown slugs are refused, not guessed.
+
+    A first contact (a deep link) creates the user in its Telegram language in the same
+    transaction as the subscription and its membership event.
+    """
     wijk = services.areas.wijk(wijk_slug)
     if wijk is None:
         raise ResidentError(N_("Die wijk ken ik niet."))
     buurt = wijk.buurt(buurt_slug) if buurt_slug else None
     if buurt_slug and buurt is None:
         raise ResidentError(N_("Die buurt ken ik niet."))
+    language = services.translator.resolve(telegram_language) if telegram_language else None
     async with services.sessions() as session:
         previous, changed, follows = await residents.subscribe(
-            session=session, user_id=user_id, wijk=wijk.slug, buurt=buurt.slug if buurt else None
+            session=session,
+            user_id=user_id,
+            wijk=wijk.slug,
+            buurt=buurt.slug if buurt else None,
+            language=language,
         )
+        await session.commit()
     return Joined(
         wijk=wijk, buurt=buurt, previous=previous, changed=changed, follows_channel=follows
     )
@@ -94,18 +120,29 @@ async def set_follows_channel(services: Services, user_id: int, follows: bool) -
     """Announcements for the whole wijk reach them through the channel, or here."""
     async with services.sessions() as session:
         await residents.set_follows_channel(session=session, user_id=user_id, follows=follows)
+        await session.commit()
 
 
-async def leave(services: Services, user_id: int) -> bool:
+async def leave(services: Services, user_id: int) -> User | None:
+    """/stop: no more messages (the user row and a "left" event in one commit).
+
+    Returns the user (their wijk stays, for /start to rejoin), or None when they were
+    not subscribed."""
     async with services.sessions() as session:
-        return await residents.unsubscribe(session=session, user_id=user_id)
+        if not await residents.unsubscribe(session=session, user_id=user_id):
+            return None
+        user = await users.get_user(session=session, user_id=user_id)
+        await session.commit()
+    return user
 
 
 async def set_language(services: Services, user_id: int, language: str) -> User:
     if language not in services.translator.languages:
         raise ResidentError(N_("Die taal ken ik niet."))
     async with services.sessions() as session:
-        return await users.set_language(session=session, user_id=user_id, language=language)
+        user = await users.set_language(session=session, user_id=user_id, language=language)
+        await session.commit()
+    return user
 
 
 async def toggle_kind(services: Services, user_id: int, kind: str) -> list[str]:
@@ -116,6 +153,7 @@ async def toggle_kind(services: Services, user_id: int, kind: str) -> list[str]:
         current = kinds_of(user)
         wanted = [k for k in KINDS if (k in current) != (k == kind)]
         await residents.set_kinds(session=session, user_id=user_id, kinds=wanted)
+        await session.commit()
     return wanted
 
 
@@ -130,6 +168,7 @@ async def set_quiet_preset(services: Services, user_id: int, preset: int) -> Non
             start=chosen[0] if chosen else None,
             end=chosen[1] if chosen else None,
         )
+        await session.commit()
 
 
 async def export(services: Services, user_id: int) -> dict[str, Any]:
@@ -147,10 +186,24 @@ async def export(services: Services, user_id: int) -> dict[str, Any]:
 
 
 async def erase(services: Services, user_id: int) -> bool:
+    """/verwijder: everything about this person, in one transaction; False if nothing was held.
+
+    The user row goes (a "left" event keeps the figures right), named reports stay for
+    their case without the reporter, roles end and lose the name, a half-made
+    conversation goes. A crash halfway would otherwise leave some of it behind.
+    """
     async with services.sessions() as session:
-        return await residents.erase(session=session, user_id=user_id)
+        erased = await residents.erase(session=session, user_id=user_id)
+        await report_store.detach_reporter(session=session, reporter_id=user_id)
+        await role_store.erase_user(session=session, user_id=user_id)
+        await conversation_store.drop(session=session, user_id=user_id)
+        # A report being written, under its pseudonym (bot.reports keeps it apart).
+        await report_store.drop_draft(session=session, owner=reports.draft_owner(services, user_id))
+        await session.commit()
+    return erased
 
 
 async def mark_blocked(services: Services, user_id: int) -> None:
     async with services.sessions() as session:
         await users.mark_blocked(session=session, user_id=user_id)
+        await session.commit()

@@ -12,7 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.errors import KeyedError
 from bot.i18n import N_
 from bot.services import Services
-from storage import conversations as conversation_store
 from storage import roles as store
 from storage.models import Invite, RoleGrant, utcnow
 
@@ -226,10 +225,3 @@ async def allow_sending(services: Services, by: int, contact_grant_id: int) -> R
 async def holders(services: Services) -> list[RoleGrant]:
     async with services.sessions() as session:
         return await store.holders(session=session)
-
-
-async def forget(services: Services, user_id: int) -> None:
-    """On /verwijder: roles end, the name is dropped; the audit log keeps only the bare id."""
-    async with services.sessions() as session:
-        await store.erase_user(session=session, user_id=user_id)
-        await conversation_store.clear(session=session, user_id=user_id)

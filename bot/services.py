@@ -21,6 +21,7 @@ from storage.engine import SessionFactory
 
 if TYPE_CHECKING:
     from bot.delivery import Counts, DeliveryEngine, Outgoing
+    from bot.inbox import Inbox
     from bot.roles import Roles
     from scheduler.runner import BroadcastScheduler
     from storage.models import Delivery
@@ -47,6 +48,8 @@ class Services:
     categories: Categories
     engine: AsyncEngine | None = None
     _sessions: SessionFactory | None = None
+    # Every update passes through it (bot.inbox); opened in post_init with the database.
+    inbox: Inbox | None = None
     # Started in post_init after the delivery engine; None in tests that build no scheduler.
     scheduler: BroadcastScheduler | None = None
     # Sends every broadcast; opened in post_init with its own Bot and connection pool.

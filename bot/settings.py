@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     weekly_digest_time: time = Field(
         default=time(8, 0), validation_alias=AliasChoices("BUURTBOT_WEEKLY_DIGEST_TIME")
     )
+    # Tries an update gets (a handler that raised, or a crash while it ran) before it goes
+    # to the dead letters of the inbox.
+    inbox_max_attempts: int = Field(
+        default=3, ge=1, le=100, validation_alias=AliasChoices("BUURTBOT_INBOX_MAX_ATTEMPTS")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
     log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
 

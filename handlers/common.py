@@ -6,10 +6,10 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot import residents
 from bot.errors import KeyedError
 from bot.i18n import Lang
 from bot.services import BotContext
-from storage import users
 
 LANGUAGE_KEY = "language"
 
@@ -26,8 +26,7 @@ async def lang_for(update: Update, context: BotContext) -> Lang:
         return translator.for_language(translator.default_language)
     chosen = context.user_data.get(LANGUAGE_KEY) if context.user_data is not None else None
     if chosen is None:
-        async with context.services.sessions() as session:
-            stored = await users.get_user(session=session, user_id=user.id)
+        stored = await residents.get(context.services, user.id)
         chosen = stored.language if stored and stored.language else ""
         remember_language(context, chosen)
     return translator.for_language(chosen or user.language_code or translator.default_language)

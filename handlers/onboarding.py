@@ -114,14 +114,20 @@ async def start(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None:
         return
+    payload = context.args[0] if context.args else None
+    wijk = (
+        context.services.areas.wijk_for_payload(payload)
+        if payload and not payload.startswith((INVITE_PREFIX, REMIND_PREFIX))
+        else None
+    )
+    if wijk is not None:
+        await _start_in_wijk(update, context, user, wijk)
+        return
     stored = await residents.seen(context.services, user.id, user.language_code)
     remember_language(context, stored.language or "")  # spares lang_for a query
     lang = await lang_for(update, context)
     _ = lang.gettext
-    if user.id in context.services.settings.admins:
-        # Telegram takes a chat's own menu only once the chat exists: at the first /start.
-        await commands.set_for_chat(context.bot, context.services, user.id, lang.code)
-    payload = context.args[0] if context.args else None
+    await _admin_menu(context, user, lang)
     if payload and payload.startswith(INVITE_PREFIX):
         await invites.redeem(update, context, payload.removeprefix(INVITE_PREFIX))
         return
@@ -129,29 +135,6 @@ async def start(update: Update, context: BotContext) -> None:
         await broadcasts.remind_link(update, context, payload.removeprefix(REMIND_PREFIX))
         return
     if payload:
-        wijk = context.services.areas.wijk_for_payload(payload)
-        if wijk is not None:
-            welcome = (_welcome(lang, context.services.areas.city)[0],)
-            subscribed_to = stored.wijk if stored.subscribed else None
-            if await _offer_channel(
-                update, context, lang, wijk, subscribed_to=subscribed_to, before=welcome
-            ):
-                return
-            # Scanning the same sign twice must not forget the buurt chosen since.
-            keep = stored.buurt if stored.subscribed and stored.wijk == wijk.slug else None
-            joined = await residents.join(context.services, user.id, wijk.slug, keep)
-            ask_buurt = bool(wijk.buurten) and joined.buurt is None
-            keyboard = keyboards.buurten(lang, wijk) if ask_buurt else keyboards.menu(lang)
-            await _show_joined(
-                update,
-                context,
-                lang,
-                joined,
-                keyboard,
-                before=(_welcome(lang, context.services.areas.city)[0],),
-                after=(_("Wil je ook je buurt kiezen? Dat hoeft niet."),) if ask_buurt else (),
-            )
-            return
         await show(
             update,
             "\n\n".join([_("Die wijk ken ik niet."), _("Kies je wijk:")]),
@@ -171,6 +154,51 @@ async def start(update: Update, context: BotContext) -> None:
         return
     text = "\n\n".join([*_welcome(lang, context.services.areas.city), _("Kies je taal:")])
     await show(update, text, keyboards.languages(context.services.translator.languages, THEN_WIJK))
+
+
+async def _admin_menu(context: BotContext, user: User, lang: Lang) -> None:
+    if user.id in context.services.settings.admins:
+        # Telegram takes a chat's own menu only once the chat exists: at the first /start.
+        await commands.set_for_chat(context.bot, context.services, user.id, lang.code)
+
+
+async def _start_in_wijk(update: Update, context: BotContext, user: User, wijk: Wijk) -> None:
+    """/start by a wijk's deep link: join it, the user row in the same transaction."""
+    stored = await residents.get(context.services, user.id)
+    translator = context.services.translator
+    if stored is None:  # the language their row will start in, as residents.seen would
+        remember_language(context, translator.resolve(user.language_code or "") or "")
+    else:
+        remember_language(context, stored.language or "")  # spares lang_for a query
+    lang = await lang_for(update, context)
+    await _admin_menu(context, user, lang)
+    welcome = (_welcome(lang, context.services.areas.city)[0],)
+    subscribed_to = stored.wijk if stored is not None and stored.subscribed else None
+    if subscribed_to != wijk.slug and await channels.active_for_wijk(context.services, wijk.slug):
+        # The channel is offered first and nothing is joined yet; but the person came:
+        # their row, as for any /start.
+        await residents.seen(context.services, user.id, user.language_code)
+        if await _offer_channel(
+            update, context, lang, wijk, subscribed_to=subscribed_to, before=welcome
+        ):
+            return
+    # Scanning the same sign twice must not forget the buurt chosen since.
+    keep = stored.buurt if stored is not None and subscribed_to == wijk.slug else None
+    joined = await residents.join(
+        context.services, user.id, wijk.slug, keep, telegram_language=user.language_code
+    )
+    ask_buurt = bool(wijk.buurten) and joined.buurt is None
+    keyboard = keyboards.buurten(lang, wijk) if ask_buurt else keyboards.menu(lang)
+    _ = lang.gettext
+    await _show_joined(
+        update,
+        context,
+        lang,
+        joined,
+        keyboard,
+        before=welcome,
+        after=(_("Wil je ook je buurt kiezen? Dat hoeft niet."),) if ask_buurt else (),
+    )
 
 
 async def _show_home(update: Update, context: BotContext, lang: Lang, wijk_slug: str) -> None:

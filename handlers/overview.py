@@ -9,6 +9,7 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from bot import overview
 from bot.channels import follower_count
 from bot.i18n import Lang
+from bot.inbox import KEEP_DEAD
 from bot.overview import OverviewError, WijkLine
 from bot.roles import Role
 from bot.services import BotContext
@@ -56,6 +57,8 @@ async def overview_command(update: Update, context: BotContext) -> None:
     uncovered = [line.wijk.name for line in data.wijken if line.uncovered]
     if uncovered:
         lines += ["", "<b>" + _("Zonder team of groep:") + "</b> " + escape(", ".join(uncovered))]
+    if context.roles is not None and context.roles.has(Role.ADMIN):
+        lines += ["", await _inbox_line(lang, context)]
     buttons: list[list[InlineKeyboardButton]] = []
     if data.pending_teams or data.pending_groups:
         lines += ["", "<b>" + _("Wacht op goedkeuring:") + "</b>"]
@@ -100,6 +103,15 @@ async def overview_command(update: Update, context: BotContext) -> None:
             ]
         )
     await show(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
+
+
+async def _inbox_line(lang: Lang, context: BotContext) -> str:
+    """For administrators: updates the bot gave up on (dead letters), so a bug is seen."""
+    inbox = context.services.inbox
+    dead = (await inbox.counts()).dead if inbox is not None else 0
+    return lang.gettext("Berichten die de bot niet kon verwerken ({days} dagen): {n}").format(
+        days=KEEP_DEAD.days, n=bold(str(dead))
+    )
 
 
 def _decide_row(

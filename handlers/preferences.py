@@ -75,11 +75,11 @@ async def stop(update: Update, context: BotContext) -> None:
     if user is None:
         return
     _ = (await lang_for(update, context)).gettext
-    stored = await residents.get(context.services, user.id)
-    if not await residents.leave(context.services, user.id):
+    stored = await residents.leave(context.services, user.id)
+    if stored is None:
         await show(update, _("Je krijgt al geen berichten. Met /start doe je weer mee."))
         return
-    wijk = context.services.areas.wijk(stored.wijk) if stored and stored.wijk else None
+    wijk = context.services.areas.wijk(stored.wijk) if stored.wijk else None
     await show(
         update,
         "\n\n".join(

@@ -7,7 +7,7 @@ from io import BytesIO
 
 from telegram import CallbackQuery, InputFile, Update, User
 
-from bot import reports, residents, roles
+from bot import residents
 from bot.services import BotContext
 from handlers import commands, keyboards
 from handlers.common import forget_user, lang_for, show
@@ -98,8 +98,6 @@ async def on_erase(
         await show(update, _("Goed, er is niets gewist."))
         return
     await residents.erase(context.services, user.id)
-    await reports.forget_reporter(context.services, user.id)
-    await roles.forget(context.services, user.id)
     await commands.clear_for_chat(context.bot, user.id)
     forget_user(context)
     await show(update, _("Alles is gewist. Met /start kun je opnieuw beginnen."))

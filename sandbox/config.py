@@ -61,6 +61,10 @@ class SandboxConfig:
     strict_html_ampersand: bool = True
     # The first user id handed out by create_user when none is given.
     first_user_id: int = 100001
+    # The first update_id. Telegram never hands out an id twice; a sandbox started anew
+    # (`python -m bot run`) starts from the clock so a bot keeping its database across
+    # runs does not take new updates for replays of the last run's.
+    first_update_id: int = 1
 
     @property
     def bot_id(self) -> int:

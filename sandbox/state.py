@@ -374,7 +374,8 @@ class World:
         # (update_id, JSON text). Serialised when created: it snapshots the objects (a later
         # edit must not rewrite a queued update) and getUpdates only has to join strings.
         self.updates: deque[tuple[int, str]] = deque()
-        self.next_update_id = 1
+        # Never back: a bot still running after a reset must not meet an id twice.
+        self.next_update_id = max(getattr(self, "next_update_id", 0), self.config.first_update_id)
         self.allowed_updates: frozenset[str] | None = None  # None = Telegram's default set
         self.poll_generation = 0
         self.webhook: Json | None = None

@@ -26,11 +26,16 @@ async def put(
     await session.commit()
 
 
-async def clear(*, session: AsyncSession, user_id: int) -> None:
+async def drop(*, session: AsyncSession, user_id: int) -> None:
+    """The user's conversation state goes, inside the caller's transaction."""
     state = await session.get(Conversation, user_id)
     if state is not None:
         await session.delete(state)
-        await session.commit()
+
+
+async def clear(*, session: AsyncSession, user_id: int) -> None:
+    await drop(session=session, user_id=user_id)
+    await session.commit()
 
 
 def data_of(state: Conversation) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -439,3 +440,31 @@ class StateSnapshot(SQLModel, table=True):
     wijk: str = Field(primary_key=True, max_length=40)
     state: str = Field(primary_key=True, max_length=20)  # "teams_active", "groups_dormant", ...
     count: int = Field(default=0, ge=0)
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"  # stored, its handler has not finished yet
+    DONE = "done"  # handled; only the update_id is left, to recognise a replay
+    DEAD = "dead"  # its handler kept failing; only the error's name is left
+
+
+class InboxUpdate(SQLModel, table=True):
+    """An update from Telegram, stored before Telegram is told it arrived (bot.inbox).
+
+    The payload (the update's JSON, with whatever the resident typed) lives only while
+    the update waits or is being handled; done and dead rows keep no text at all.
+    """
+
+    __tablename__ = "inbox"
+    # Recovery at start reads the pending rows in order; pruning reads finished ones by age.
+    __table_args__ = (Index("ix_inbox_status_update_id", "status", "update_id"),)
+
+    # Telegram's update_id: unique per bot, so a second copy of an update is recognised.
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    status: str = Field(default=InboxStatus.PENDING, max_length=8)
+    payload: str | None = Field(default=None)
+    attempts: int = Field(default=0, ge=0)
+    # The exception's class name (or a KeyedError's key) of the last failure; never its text.
+    error: str | None = Field(default=None, max_length=120)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    finished_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))

@@ -207,7 +207,7 @@ async def detach_reporter(*, session: AsyncSession, reporter_id: int) -> int:
     result = await session.exec(
         update(Report).where(col(Report.reporter_id) == reporter_id).values(reporter_id=None)  # type: ignore[call-overload]
     )
-    await session.commit()
+    # No commit: part of the erasure's one transaction (bot.residents.erase).
     return int(result.rowcount or 0)
 
 
@@ -239,8 +239,8 @@ async def put_draft(*, session: AsyncSession, owner: str, sealed: str, at: datet
 
 
 async def drop_draft(*, session: AsyncSession, owner: str) -> bool:
+    """The caller commits (erasure drops it with everything else, in one transaction)."""
     result = await session.exec(delete(ReportDraft).where(col(ReportDraft.owner) == owner))  # type: ignore[call-overload]
-    await session.commit()
     return bool(result.rowcount)
 
 

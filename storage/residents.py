@@ -1,4 +1,8 @@
-"""Queries about residents: their subscription, preferences, export and erasure."""
+"""Queries about residents: their subscription, preferences, export and erasure.
+
+None of these commits: a use case (joining: user, subscription and membership event;
+erasure: every table that knows the person) is one transaction, committed by the
+service in bot.residents, so a crash leaves all of it or nothing."""
 
 from __future__ import annotations
 
@@ -12,24 +16,32 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import MembershipEvent, User, utcnow
 
 
-async def get_or_create(*, session: AsyncSession, user_id: int) -> User:
+async def get_or_create(
+    *, session: AsyncSession, user_id: int, language: str | None = None
+) -> User:
+    """The user's row; a new one starts in `language` (what their Telegram app uses)."""
     user = await session.get(User, user_id)
     if user is None:
         now = utcnow()
-        user = User(id=user_id, created_at=now, last_seen_at=now)
+        user = User(id=user_id, created_at=now, last_seen_at=now, language=language)
         session.add(user)
     return user
 
 
 async def subscribe(
-    *, session: AsyncSession, user_id: int, wijk: str, buurt: str | None
+    *,
+    session: AsyncSession,
+    user_id: int,
+    wijk: str,
+    buurt: str | None,
+    language: str | None = None,
 ) -> tuple[str | None, bool, bool]:
     """Subscribe to `wijk`; returns (the wijk they followed before, whether anything changed,
     whether they follow the wijk's channel).
 
     Joining the same wijk twice records nothing new, so figures count people, not taps.
     """
-    user = await get_or_create(session=session, user_id=user_id)
+    user = await get_or_create(session=session, user_id=user_id, language=language)
     previous = user.wijk if user.subscribed else None
     changed = not user.subscribed or user.wijk != wijk or user.buurt != buurt
     now = utcnow()
@@ -44,7 +56,6 @@ async def subscribe(
     user.wijk, user.buurt, user.subscribed = wijk, buurt, True
     user.active, user.blocked_at, user.last_seen_at = True, None, now
     session.add(user)
-    await session.commit()
     return previous, changed, user.follows_channel
 
 
@@ -57,7 +68,6 @@ async def unsubscribe(*, session: AsyncSession, user_id: int) -> bool:
         session.add(MembershipEvent(wijk=user.wijk, kind="left"))
     user.subscribed = False
     session.add(user)
-    await session.commit()
     return True
 
 
@@ -65,14 +75,12 @@ async def set_follows_channel(*, session: AsyncSession, user_id: int, follows: b
     user = await get_or_create(session=session, user_id=user_id)
     user.follows_channel = follows
     session.add(user)
-    await session.commit()
 
 
 async def set_kinds(*, session: AsyncSession, user_id: int, kinds: list[str]) -> None:
     user = await get_or_create(session=session, user_id=user_id)
     user.kinds = ",".join(kinds)
     session.add(user)
-    await session.commit()
 
 
 async def set_quiet_hours(
@@ -81,7 +89,6 @@ async def set_quiet_hours(
     user = await get_or_create(session=session, user_id=user_id)
     user.quiet_start, user.quiet_end = start, end
     session.add(user)
-    await session.commit()
 
 
 async def export(*, session: AsyncSession, user_id: int) -> dict[str, Any] | None:
@@ -102,7 +109,6 @@ async def erase(*, session: AsyncSession, user_id: int) -> bool:
     if user.subscribed and user.wijk is not None:
         session.add(MembershipEvent(wijk=user.wijk, kind="left"))
     await session.exec(delete(User).where(User.id == user_id))  # type: ignore[call-overload,arg-type]
-    await session.commit()
     return True
 
 

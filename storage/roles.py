@@ -103,7 +103,7 @@ async def erase_user(*, session: AsyncSession, user_id: int) -> None:
             held.revoked_at, held.revoked_by = utcnow(), user_id
         held.name = ""
         session.add(held)
-    await session.commit()
+    # No commit: part of the erasure's one transaction (bot.residents.erase).
 
 
 async def create_invite(

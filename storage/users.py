@@ -1,4 +1,6 @@
-"""Queries about users (people who talk to the bot in private)."""
+"""Queries about users (people who talk to the bot in private).
+
+None of these commits: the service around them commits once per use case."""
 
 from __future__ import annotations
 
@@ -35,9 +37,7 @@ async def _upsert(
         .returning(User)
         .execution_options(populate_existing=True)
     )
-    user = (await session.exec(statement)).scalars().one()
-    await session.commit()
-    return user
+    return (await session.exec(statement)).scalars().one()
 
 
 async def touch_user(*, session: AsyncSession, user_id: int, language: str | None = None) -> User:
@@ -66,4 +66,3 @@ async def mark_blocked(*, session: AsyncSession, user_id: int) -> None:
     user.active = False
     user.blocked_at = utcnow()
     session.add(user)
-    await session.commit()

@@ -253,6 +253,7 @@ async def test_a_resident_who_blocked_the_bot_is_marked_blocked_and_inactive(
     blocker, other = await residents(client, 2)
     async with sessions() as session:
         await user_store.touch_user(session=session, user_id=blocker)
+        await session.commit()
     await client.block(blocker)
     engine = await make_engine()
     broadcast_id = await new_broadcast(sessions)

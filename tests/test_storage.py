@@ -59,14 +59,17 @@ async def test_touch_user_creates_then_updates(sessions: SessionFactory) -> None
     big_id = 7_123_456_789  # Telegram ids no longer fit in 32 bits
     async with sessions() as session:
         first = await users.touch_user(session=session, user_id=big_id)
+        await session.commit()
     async with sessions() as session:
         await users.mark_blocked(session=session, user_id=big_id)
+        await session.commit()
         blocked = await users.get_user(session=session, user_id=big_id)
     assert blocked is not None
     assert not blocked.active
     assert blocked.blocked_at is not None
     async with sessions() as session:
         again = await users.touch_user(session=session, user_id=big_id)
+        await session.commit()
     assert again.active
     assert again.blocked_at is None
     assert again.created_at == first.created_at
@@ -76,6 +79,7 @@ async def test_touch_user_creates_then_updates(sessions: SessionFactory) -> None
 async def test_timestamps_come_back_as_aware_utc(sessions: SessionFactory) -> None:
     async with sessions() as session:
         await users.touch_user(session=session, user_id=42)
+        await session.commit()
     async with sessions() as session:
         user = await session.get(User, 42)
     assert user is not None
@@ -94,6 +98,7 @@ async def test_naive_datetimes_are_refused(sessions: SessionFactory) -> None:
 async def test_set_language_is_remembered(sessions: SessionFactory) -> None:
     async with sessions() as session:
         await users.set_language(session=session, user_id=44, language="pl")
+        await session.commit()
     async with sessions() as session:
         user = await users.get_user(session=session, user_id=44)
     assert user is not None
@@ -104,3 +109,13 @@ async def test_mark_blocked_of_unknown_user_is_a_no_op(sessions: SessionFactory)
     async with sessions() as session:
         await users.mark_blocked(session=session, user_id=45)
         assert await users.get_user(session=session, user_id=45) is None
+
+
+async def test_user_queries_leave_the_commit_to_the_caller(sessions: SessionFactory) -> None:
+    """A use case of several rows commits once: a query that committed by itself would
+    leave the first rows behind when a later step fails."""
+    async with sessions() as session:
+        await users.touch_user(session=session, user_id=46)
+        await session.rollback()
+    async with sessions() as session:
+        assert await users.get_user(session=session, user_id=46) is None

@@ -1,0 +1,324 @@
+"""The durable inbox: no update is lost to a crash, none is applied twice.
+
+Guarantee. An update is written to the `inbox` table (its JSON, `update_id` unique)
+before Telegram is told it arrived. With long polling, Telegram forgets an update
+only when the *next* getUpdates carries an offset past it; `InboxBot.get_updates`
+stores the batch before it returns, so by the time the offset moves, the batch is in
+the database. (A webhook calls `Inbox.store` before it answers 200.) If the store
+fails, getUpdates fails and Telegram keeps the updates.
+
+An update is marked done when its handlers have finished (`InboxApplication`); the
+payload is deleted at once, only the id stays (a day) to recognise a replay: the same
+update_id fetched again (after a crash before the offset moved) is skipped. At start,
+before polling, the pending rows are handled first, in update order per chat.
+
+Duplicates: an update whose handler was running at the kill is handled again at
+start; whatever it had already sent (an answer) may be sent a second time. The
+database side does not double: every use case commits once, and the rules are
+idempotent (joining the wijk one already follows records nothing). So the duplicate
+window is the updates in flight at the kill: at most one per chat, at most as many as
+the bot handles at once (MAX_CONCURRENT_UPDATES).
+
+Failures. A handler that raises is tried again at once (same chat order), up to
+BUURTBOT_INBOX_MAX_ATTEMPTS tries in all; a crash while it ran counts as a try too,
+so an update that kills the bot cannot kill it forever. A message a failing try had
+already sent before it raised may be sent again by the next try (the second part of
+the duplicate window). After the last try the user gets the error handler's apology
+and the row becomes a dead letter: no payload, only the error's name (a KeyedError's
+key, else the exception class).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ExtBot
+
+from bot.errors import KeyedError
+from bot.keys import Keyring, SealError
+from bot.updates import chat_key
+from storage import inbox as store
+from storage.engine import SessionFactory
+from storage.models import InboxStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+# A replay comes within seconds (the offset was not confirmed before a crash); a day is
+# far beyond that, and done rows hold nothing but the id.
+KEEP_DONE = timedelta(days=1)
+# Dead letters hold no text; kept a month so administrators see them in /overzicht.
+KEEP_DEAD = timedelta(days=30)
+# Between two tries of a failing handler: long enough for a lock or a hiccup to pass,
+# short enough that the user's apology (after the last try) comes soon.
+RETRY_PAUSE = 0.1
+# The purpose of the key that seals payloads (bot.keys).
+SEAL = "inbox"
+
+
+class InboxUnavailable(TelegramError):
+    """Fetched updates could not be stored. A TelegramError so that PTB's polling loop
+    backs off (1 s, growing to 30 s) and fetches the same updates again, unconfirmed."""
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    pending: int
+    dead: int
+
+
+def error_name(error: BaseException) -> str:
+    """What a dead letter keeps of a failure: a key or a class name, never its text."""
+    return error.key if isinstance(error, KeyedError) else type(error).__name__
+
+
+class Inbox:
+    """The inbox service: store, finish, fail, recover, count, prune."""
+
+    def __init__(self, sessions: SessionFactory, keyring: Keyring, *, max_attempts: int) -> None:
+        self.sessions = sessions
+        # Payloads are sealed: an update may be an anonymous reporter's, with their user id
+        # and words, and its row's old versions outlive it (WAL, dead row versions).
+        self.keyring = keyring
+        self.max_attempts = max_attempts
+        # Ids fetched again that were already stored: the processing step skips them.
+        self._replays: set[int] = set()
+
+    async def store(self, updates: Sequence[Update]) -> list[Update]:
+        """Store new updates before anyone confirms them; returns those that are new.
+
+        The others are replays: remembered so `is_replay` tells the processing step.
+        """
+        if not updates:
+            return []
+        rows = [(u.update_id, self._seal(u)) for u in updates]
+        async with self.sessions() as session:
+            new = await store.store(session=session, updates=rows)
+            await session.commit()
+        fresh = [u for u in updates if u.update_id in new]
+        replays = [u.update_id for u in updates if u.update_id not in new]
+        if replays:
+            log.info("skipping %d updates already stored (replays): %s", len(replays), replays)
+            self._replays.update(replays)
+        return fresh
+
+    def is_replay(self, update_id: int) -> bool:
+        if update_id in self._replays:
+            self._replays.discard(update_id)
+            return True
+        return False
+
+    async def done(self, update_id: int) -> None:
+        async with self.sessions() as session:
+            await store.finish(session=session, update_id=update_id)
+            await session.commit()
+
+    async def failed(self, update_id: int, error: BaseException, attempts: int) -> int | None:
+        """A try failed: the next try's number, or None once the update is a dead letter."""
+        name = error_name(error)
+        async with self.sessions() as session:
+            if attempts >= self.max_attempts:
+                await store.bury(session=session, update_id=update_id, error=name)
+                await session.commit()
+                log.warning(
+                    "update %s failed %d times (%s): dead letter", update_id, attempts, name
+                )
+                return None
+            await store.record_failure(session=session, update_id=update_id, error=name)
+            next_try = await store.begin_try(session=session, update_id=update_id)
+            await session.commit()
+        log.warning(
+            "update %s failed (%s), try %d of %d", update_id, name, attempts, self.max_attempts
+        )
+        return next_try or None
+
+    async def pending(self, bot: ExtBot[Any]) -> list[tuple[Update, int]]:
+        """The unfinished updates, oldest first, with the tries they have had."""
+        async with self.sessions() as session:
+            rows = await store.pending(session=session)
+        found = []
+        for row in rows:
+            if row.payload is None:
+                continue
+            try:
+                plain = self.keyring.open(SEAL, row.payload, bound_to=str(row.update_id))
+            except SealError:
+                # Sealed under another key (a throwaway sandbox key, or before a
+                # rotation): nobody can read it, so it can never be handled.
+                await self.failed(row.update_id, SealError(SEAL), self.max_attempts)
+                continue
+            found.append((Update.de_json(json.loads(plain), bot), row.attempts))
+        return found
+
+    def _seal(self, update: Update) -> str:
+        plain = json.dumps(update.to_dict(), ensure_ascii=False).encode()
+        return self.keyring.seal(SEAL, plain, bound_to=str(update.update_id))
+
+    async def begin_replay(self, update_id: int, attempts: int) -> int | None:
+        """A stored update is about to be handled again: its try number, or None when it
+        had all its tries already (it was running each time the bot died) and is buried."""
+        async with self.sessions() as session:
+            if attempts >= self.max_attempts:
+                await store.bury(session=session, update_id=update_id, error="Interrupted")
+                await session.commit()
+                log.warning("update %s was running at %d crashes: dead letter", update_id, attempts)
+                return None
+            next_try = await store.begin_try(session=session, update_id=update_id)
+            await session.commit()
+        return next_try or None
+
+    async def counts(self) -> InboxCounts:
+        async with self.sessions() as session:
+            found = await store.counts(session=session)
+        return InboxCounts(pending=found[InboxStatus.PENDING], dead=found[InboxStatus.DEAD])
+
+    async def prune(self) -> None:
+        """Forget done rows after a day and dead letters after a month."""
+        now = utcnow()
+        async with self.sessions() as session:
+            removed = await store.prune(
+                session=session, done_before=now - KEEP_DONE, dead_before=now - KEEP_DEAD
+            )
+            await session.commit()
+        if removed:
+            log.info("inbox: forgot %d finished updates", removed)
+
+
+class InboxBot(ExtBot[None]):
+    """The application's bot: getUpdates stores what it fetched before returning it.
+
+    The Updater confirms a batch with its next getUpdates call, which it makes only
+    after this one returned; so nothing is confirmed that is not stored.
+    """
+
+    __slots__ = ("_inbox_of",)
+
+    def __init__(self, inbox_of: Callable[[], Inbox | None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        with self._unfrozen():
+            # Looked up per call: the inbox opens with the database in post_init.
+            self._inbox_of = inbox_of
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        updates = await super().get_updates(*args, **kwargs)
+        inbox = self._inbox_of()
+        if not updates or inbox is None:
+            return updates
+        try:
+            await inbox.store(updates)
+        except Exception as exc:
+            raise InboxUnavailable(f"updates not stored, fetched again: {exc!r}"[:200]) from exc
+        # All of them go back, replays too: the Updater's next offset is the last id + 1,
+        # and holding back a replay would have Telegram send it forever.
+        return updates
+
+
+@dataclass
+class _Try:
+    final: bool
+    error: BaseException | None = None
+
+
+class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """Application whose updates finish in the inbox: done, tried again, or dead.
+
+    Hooked here rather than in the update processor, which only orders and shares the
+    slots: the handlers' outcome is known in process_update and process_error.
+    """
+
+    __slots__ = ("_inbox_of", "_tries")
+
+    def __init__(self, *, inbox_of: Callable[[], Inbox | None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._inbox_of = inbox_of
+        self._tries: dict[int, _Try] = {}
+
+    async def process_update(self, update: object) -> None:
+        inbox = self._inbox_of()
+        if inbox is None or not isinstance(update, Update):
+            await super().process_update(update)
+            return
+        if inbox.is_replay(update.update_id):
+            return
+        await self._handle(inbox, update, 1)
+
+    async def handle_stored(self, update: Update, attempts: int) -> None:
+        """Handle an update stored before a restart, counting the try its crash cost."""
+        inbox = self._inbox_of()
+        assert inbox is not None
+        attempt = await inbox.begin_replay(update.update_id, attempts)
+        if attempt is not None:
+            await self._handle(inbox, update, attempt)
+
+    async def _handle(self, inbox: Inbox, update: Update, attempt: int) -> None:
+        while True:
+            current = _Try(final=attempt >= inbox.max_attempts)
+            self._tries[update.update_id] = current
+            try:
+                await super().process_update(update)
+            finally:
+                del self._tries[update.update_id]
+            if current.error is None:
+                await inbox.done(update.update_id)
+                return
+            next_try = await inbox.failed(update.update_id, current.error, attempt)
+            if next_try is None:
+                if not current.final:
+                    # Not in the inbox (handed to process_update directly, never stored):
+                    # no row to try again from, so the apology held back comes now.
+                    await super().process_error(update, current.error)
+                return
+            await asyncio.sleep(RETRY_PAUSE * attempt)
+            attempt = next_try
+
+    async def process_error(
+        self,
+        update: object | None,
+        error: Exception,
+        job: Any = None,
+        coroutine: Any = None,
+    ) -> bool:
+        current = self._tries.get(update.update_id) if isinstance(update, Update) else None
+        if current is not None:
+            current.error = error
+            if not current.final:
+                # Not the last try: no apology yet, and no further handler groups; the
+                # whole update runs again.
+                return True
+        return await super().process_error(update, error, job, coroutine)
+
+
+async def recover(application: InboxApplication, inbox: Inbox, *, concurrency: int) -> int:
+    """Handle the updates left unfinished by the last run, in order per chat; returns how many.
+
+    Runs before polling starts, so a chat's stored updates come before its new ones.
+    """
+    stored = await inbox.pending(application.bot)
+    if not stored:
+        return 0
+    log.info("handling %d updates left unfinished by the last run", len(stored))
+    chats: dict[int | None, list[tuple[Update, int]]] = defaultdict(list)
+    loose: list[list[tuple[Update, int]]] = []
+    for update, attempts in stored:
+        key = chat_key(update)
+        if key is None:
+            loose.append([(update, attempts)])
+        else:
+            chats[key].append((update, attempts))
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one_chat(queue: Iterable[tuple[Update, int]]) -> None:
+        async with slots:
+            for update, attempts in queue:
+                await application.handle_stored(update, attempts)
+
+    await asyncio.gather(*(one_chat(queue) for queue in [*chats.values(), *loose]))
+    return len(stored)
