@@ -31,6 +31,7 @@ from bot import keys
 from bot import reports as report_service
 from bot import stats as stats_service
 from bot.areas import load_areas
+from bot.callbacks import pattern
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, delivery_bot
 from bot.i18n import Translator
@@ -63,8 +64,7 @@ from handlers import (
     tracking,
 )
 from handlers import help as help_
-from handlers.callbacks import pattern
-from scheduler.runner import BroadcastScheduler
+from scheduler.runner import JobRunner
 from storage.engine import create_engine, create_session_factory
 
 log = logging.getLogger(__name__)
@@ -290,16 +290,18 @@ async def _open(application: BotApplication) -> None:
     services.render_delivery = broadcast_service.delivery_renderer(
         services, application.bot.username
     )
-    services.on_progress = functools.partial(broadcasts.report_progress, application.bot, services)
+    # The engine tells the broadcasts service (which finishes what is done); the service
+    # tells the handlers what to show and whom to ask.
+    services.on_progress = functools.partial(broadcast_service.progressed, services)
+    services.show_progress = functools.partial(broadcasts.show_progress, application.bot, services)
+    services.ask_late = functools.partial(broadcasts.ask_late, application.bot, services)
     await services.delivery.bot.initialize()
     await services.delivery.start()
     # After the engine: a broadcast missed while the bot was down may be sent right away.
-    services.scheduler = BroadcastScheduler(
-        services,
-        grace=timedelta(minutes=services.settings.misfire_grace_minutes),
-        ask_late=functools.partial(broadcasts.ask_late, application.bot, services),
-    )
-    await services.scheduler.start()
+    grace = timedelta(minutes=services.settings.misfire_grace_minutes)
+    services.scheduler = JobRunner(timezone=services.settings.tz, grace=grace)
+    services.scheduler.start()
+    await broadcast_service.resume(services, grace)
     _install_jobs(application, services)
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.

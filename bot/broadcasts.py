@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -12,20 +14,23 @@ from typing import Any
 from babel.dates import format_time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.delivery import Outgoing
+from bot.callbacks import pack
+from bot.delivery import Counts, Outgoing
 from bot.delivery import Recipient as Outbound
 from bot.errors import KeyedError
 from bot.i18n import N_, SUPPORTED_LANGUAGES, Lang
 from bot.roles import Role, Roles, roles_of
 from bot.services import Services
-from handlers.callbacks import pack
 from storage import broadcasts as store
 from storage import channels as channel_store
 from storage import teams as team_store
-from storage.models import Broadcast, utcnow
+from storage.models import Broadcast, BroadcastStatus, utcnow
+
+log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("witte_voetjes", "buurttent", "challenge", "nieuws")
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024  # Telegram's, after entities are parsed
+REMIND_BEFORE = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,10 @@ CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 CHOICE_LABELS = {choice: label for kind in CHOICES.values() for choice, label in kind}
 SKIP = "-"
+# Broadcasts about another one: the notice everyone who got it reads, and the edits of
+# its copies (called off or moved). Neither is counted in the figures (KINDS only).
+UPDATE, RETRACT, REMINDER = "update", "retract", "reminder"
+CALLED_OFF = N_("Deze BuurtTent gaat niet door.")
 
 
 class BroadcastError(KeyedError):
@@ -419,9 +428,13 @@ async def start_sending(services: Services, broadcast_id: int, actor_id: int | N
             await check_may_send(services, due)
         except BroadcastError:
             # Planned by someone who may no longer send there: it never goes out.
-            await _move(services, broadcast_id, "cancelled", actor_id)
+            await _move(services, broadcast_id, BroadcastStatus.CANCELLED, actor_id)
+            forget_jobs(services, broadcast_id)
             raise
-    broadcast = await _move(services, broadcast_id, "sending", actor_id)
+    broadcast = await _move(services, broadcast_id, BroadcastStatus.SENDING, actor_id)
+    # Sent now (by its job, or by hand ahead of it): nothing waits to send it again.
+    if services.scheduler is not None:
+        services.scheduler.forget(_send_job(broadcast_id))
     if broadcast.kind == "reminder":
         async with services.sessions() as session:
             languages = await store.languages_of(
@@ -432,6 +445,9 @@ async def start_sending(services: Services, broadcast_id: int, actor_id: int | N
         async with services.sessions() as session:
             sent = await store.delivered_to(session=session, broadcast_id=broadcast.update_of)
         targets = [Recipient(d.chat_id, d.recipient, d.language) for d in sent]
+        if broadcast.kind == RETRACT and fields_of(broadcast).get("what") != "cancelled":
+            # A moved tent keeps its private copies' buttons; the update message tells them.
+            targets = [t for t in targets if t.kind != "user"]
     else:
         targets = await recipients(services, Audience.loads(broadcast.audience), broadcast.kind)
     if not targets:
@@ -464,11 +480,130 @@ async def schedule(
             actor_id=actor_id,
         )
     assert scheduled is not None
+    plan_send(services, scheduled)
     return scheduled
 
 
 async def cancel(services: Services, broadcast_id: int, actor_id: int) -> Broadcast:
-    return await _move(services, broadcast_id, "cancelled", actor_id)
+    """Not sent after all: its send job (and any reminder) forgotten with it."""
+    cancelled = await _move(services, broadcast_id, BroadcastStatus.CANCELLED, actor_id)
+    forget_jobs(services, broadcast_id)
+    return cancelled
+
+
+async def reschedule(
+    services: Services, broadcast_id: int, send_at: datetime, version: int, actor_id: int
+) -> Broadcast | None:
+    """Another moment for a scheduled broadcast; None when someone changed it meanwhile."""
+    async with services.sessions() as session:
+        moved = await store.reschedule(
+            session=session,
+            broadcast_id=broadcast_id,
+            send_at=send_at,
+            version=version,
+            actor_id=actor_id,
+        )
+    if moved is not None:
+        plan_send(services, moved)
+    return moved
+
+
+# ---------------------------------------------------------------- jobs: the service plans its own
+
+
+def _send_job(broadcast_id: int) -> str:
+    return f"broadcast:{broadcast_id}"
+
+
+def _reminder_job(broadcast_id: int) -> str:
+    return f"reminder:{broadcast_id}"
+
+
+def plan_send(services: Services, broadcast: Broadcast) -> None:
+    if services.scheduler is None or broadcast.id is None or broadcast.send_at is None:
+        return
+    services.scheduler.plan(
+        _send_job(broadcast.id),
+        broadcast.send_at,
+        functools.partial(send_due, services, broadcast.id),
+    )
+
+
+def plan_reminder(services: Services, broadcast: Broadcast) -> None:
+    """A BuurtTent that goes ahead reminds those who asked, REMIND_BEFORE it opens."""
+    if services.scheduler is None or broadcast.id is None:
+        return
+    starts = starts_at(broadcast, services.settings.tz)
+    if (
+        starts is None
+        or broadcast.called_off_at is not None
+        or broadcast.status not in (BroadcastStatus.SENDING, BroadcastStatus.SENT)
+        or starts - REMIND_BEFORE <= utcnow()
+    ):
+        services.scheduler.forget(_reminder_job(broadcast.id))
+        return
+    services.scheduler.plan(
+        _reminder_job(broadcast.id),
+        starts - REMIND_BEFORE,
+        functools.partial(remind, services, broadcast.id),
+    )
+
+
+def forget_jobs(services: Services, broadcast_id: int) -> None:
+    if services.scheduler is not None:
+        services.scheduler.forget(_send_job(broadcast_id), _reminder_job(broadcast_id))
+
+
+async def resume(services: Services, grace: timedelta) -> None:
+    """At start: every job planned again from the database, and what was missed handled.
+
+    Missed by less than `grace`: sent now. Later: its author is asked (services.ask_late),
+    rather than a stale announcement going out unasked.
+    """
+    async with services.sessions() as session:
+        planned = await store.scheduled(session=session)
+        upcoming = await store.recent(session=session, limit=200)
+    for broadcast in planned:
+        due = broadcast.send_at
+        if due is None or broadcast.id is None:
+            continue
+        late = utcnow() - due
+        if late <= timedelta(0):
+            plan_send(services, broadcast)
+        elif late <= grace:
+            log.info("broadcast %s missed by %s; sending now", broadcast.id, late)
+            await send_due(services, broadcast.id)
+        else:
+            log.info("broadcast %s missed by %s; asking its author", broadcast.id, late)
+            await services.ask_late(broadcast)
+    for broadcast in upcoming:
+        plan_reminder(services, broadcast)
+
+
+async def send_due(services: Services, broadcast_id: int) -> None:
+    """The send job: a scheduled broadcast goes out (unless cancelled meanwhile)."""
+    try:
+        await start_sending(services, broadcast_id, None)
+    except BroadcastError:
+        log.info("broadcast %s was no longer due (cancelled or sent)", broadcast_id)
+
+
+async def remind(services: Services, broadcast_id: int) -> None:
+    """The reminder job: the day's reminder to everyone who asked, through the engine."""
+    try:
+        reminder = await reminder_for(services, broadcast_id)
+        if reminder is not None:
+            await start_sending(services, reminder.id or 0, None)
+    except BroadcastError:
+        log.info("no reminder for broadcast %s", broadcast_id)
+
+
+async def progressed(services: Services, broadcast_id: int, counts: Counts) -> None:
+    """The delivery engine's word on a broadcast: when nothing is left, it is finished;
+    then whoever watches is shown the counts (services.show_progress)."""
+    if counts.queued + counts.sending == 0:
+        await finished(services, broadcast_id)
+    await services.show_progress(broadcast_id, counts)
 
 
 async def _move(
@@ -490,41 +625,79 @@ async def _move(
 
 
 async def next_week(services: Services, done: Broadcast) -> Broadcast | None:
-    """A weekly broadcast plans its next occurrence when one is sent."""
+    """A weekly broadcast plans its next occurrence when one is sent: stored and planned."""
     if not done.repeat_weekly or done.send_at is None:
         return None
+    later = done.send_at + timedelta(days=7)
+    while later <= utcnow():  # sent late (the bot was down): the next week still ahead
+        later += timedelta(days=7)
     again = Broadcast(
         kind=done.kind, author_id=done.author_id, fields=done.fields, audience=done.audience,
-        photo_file_id=done.photo_file_id, send_at=done.send_at + timedelta(days=7), repeat_weekly=True, status="scheduled",
+        photo_file_id=done.photo_file_id, send_at=later, repeat_weekly=True, status=BroadcastStatus.SCHEDULED,
     )  # fmt: skip
     async with services.sessions() as session:
-        return await store.save(session=session, broadcast=again)
+        saved = await store.save(session=session, broadcast=again)
+    plan_send(services, saved)
+    return saved
 
 
-async def update_about(
-    services: Services, original_id: int, actor_id: int, fields: dict[str, str]
-) -> Broadcast:
-    """A BuurtTent called off or moved: a short update for everyone who got the original."""
+async def _sent_buurttent(session: Any, original_id: int) -> Broadcast:
+    original = await store.get(session=session, broadcast_id=original_id)
+    if (
+        original is None
+        or original.kind != "buurttent"
+        or original.status not in (BroadcastStatus.SENDING, BroadcastStatus.SENT)
+    ):
+        raise BroadcastError(N_("Alleen een verstuurde BuurtTent kun je afzeggen of verplaatsen."))
+    if original.called_off_at is not None:
+        raise BroadcastError(CALLED_OFF)
+    return original
+
+
+async def call_off(services: Services, original_id: int, actor_id: int, reason: str) -> int:
+    """A sent BuurtTent does not go ahead, finally: its reminder is forgotten, everyone who
+    got it hears so, and every copy (private chats, groups, channels) loses its buttons.
+
+    Returns how many get the notice. One transaction marks the original and stores the
+    notice and the edits; both then go out through the delivery engine, paced.
+    """
     async with services.sessions() as session:
-        original = await store.get(session=session, broadcast_id=original_id)
-        if (
-            original is None
-            or original.kind != "buurttent"
-            or original.status not in ("sending", "sent")
-        ):
-            raise BroadcastError(
-                N_("Alleen een verstuurde BuurtTent kun je afzeggen of verplaatsen.")
-            )
-        update = Broadcast(
-            kind="update", author_id=actor_id, update_of=original_id,
-            fields=json.dumps({**fields_of(original), **fields}, ensure_ascii=False), audience=original.audience,
-        )  # fmt: skip
-        return await store.save(session=session, broadcast=update)
+        original = await _sent_buurttent(session, original_id)
+        fields = json.dumps({**fields_of(original), "what": "cancelled", "reason": reason})
+        notice = Broadcast(kind=UPDATE, author_id=actor_id, update_of=original_id, fields=fields, audience=original.audience)  # fmt: skip
+        edits = Broadcast(kind=RETRACT, author_id=actor_id, update_of=original_id, fields=fields, audience=original.audience)  # fmt: skip
+        await store.call_off(session=session, original=original, made=[notice, edits])
+    forget_jobs(services, original_id)
+    total = await start_sending(services, notice.id or 0, actor_id)
+    await start_sending(services, edits.id or 0, actor_id)
+    return total
+
+
+async def move_event(
+    services: Services, original_id: int, actor_id: int, new: dict[str, str]
+) -> int:
+    """A sent BuurtTent on another day or time: everyone who got it hears so, the posts in
+    groups and channels show the new moment, and the reminder moves with it."""
+    async with services.sessions() as session:
+        original = await _sent_buurttent(session, original_id)
+        old = fields_of(original)
+        fields = json.dumps({**old, "what": "moved", **new}, ensure_ascii=False)
+        notice = Broadcast(kind=UPDATE, author_id=actor_id, update_of=original_id, fields=fields, audience=original.audience)  # fmt: skip
+        edits = Broadcast(kind=RETRACT, author_id=actor_id, update_of=original_id, fields=fields, audience=original.audience)  # fmt: skip
+        moved = {**old, "date": new["new_date"], "start": new["new_start"], "end": new["new_end"]}
+        original.fields = json.dumps(moved, ensure_ascii=False)
+        await store.move_event(session=session, original=original, made=[notice, edits])
+    plan_reminder(services, original)
+    total = await start_sending(services, notice.id or 0, actor_id)
+    await start_sending(services, edits.id or 0, actor_id)
+    return total
 
 
 async def reply(services: Services, broadcast_id: int, user_id: int, choice: str) -> bool:
     async with services.sessions() as session:
         broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+        if broadcast is not None and broadcast.called_off_at is not None:
+            raise BroadcastError(CALLED_OFF)
         if broadcast is None or choice not in dict(CHOICES.get(broadcast.kind, ())):
             raise BroadcastError(N_("Deze knop werkt niet meer. Tik op /start."))
         return await store.toggle_reply(
@@ -537,6 +710,8 @@ async def remind_me(services: Services, broadcast_id: int, user_id: int) -> Broa
         broadcast = await store.get(session=session, broadcast_id=broadcast_id)
         if broadcast is None or broadcast.kind != "buurttent":
             raise BroadcastError(N_("Deze herinnering ken ik niet."))
+        if broadcast.called_off_at is not None:
+            raise BroadcastError(CALLED_OFF)
         await store.set_reply(
             session=session, broadcast_id=broadcast_id, user_id=user_id, choice="remind"
         )
@@ -594,6 +769,8 @@ async def render_for(
 def delivery_renderer(services: Services, bot_username: str) -> Any:
     """The engine's render callback: one outbox row -> its message, broadcasts read once."""
     cache: dict[int, Broadcast] = {}
+    # For edits: the original announcement and where each copy of it went.
+    copies: dict[int, tuple[Broadcast, dict[int, int]]] = {}
 
     async def render(delivery: Any) -> Outgoing:
         broadcast = cache.get(delivery.broadcast_id)
@@ -603,6 +780,25 @@ def delivery_renderer(services: Services, bot_username: str) -> Any:
             if broadcast is None:
                 raise LookupError(f"broadcast {delivery.broadcast_id} is gone")
             cache[delivery.broadcast_id] = broadcast
+        if broadcast.kind == RETRACT and broadcast.update_of is not None:
+            if broadcast.update_of not in copies:
+                async with services.sessions() as session:
+                    original = await store.get(session=session, broadcast_id=broadcast.update_of)
+                    sent = await store.delivered_to(
+                        session=session, broadcast_id=broadcast.update_of
+                    )
+                if original is None:
+                    raise LookupError(f"broadcast {broadcast.update_of} is gone")
+                where = {d.chat_id: d.message_id for d in sent if d.message_id is not None}
+                copies[broadcast.update_of] = (original, where)
+            original, where = copies[broadcast.update_of]
+            message_id = where.get(delivery.chat_id)
+            if message_id is None:
+                raise LookupError(f"no copy of broadcast {original.id} in that chat")
+            return await render_edit(
+                services, bot_username, original, broadcast, delivery.language,
+                delivery.recipient, message_id,
+            )  # fmt: skip
         return await render_for(
             services, bot_username, broadcast, delivery.language, delivery.recipient
         )
@@ -610,27 +806,72 @@ def delivery_renderer(services: Services, bot_username: str) -> Any:
     return render
 
 
+async def render_edit(
+    services: Services,
+    bot_username: str,
+    original: Broadcast,
+    change: Broadcast,
+    language: str | None,
+    recipient: str,
+    message_id: int,
+) -> Outgoing:
+    """A copy of an announcement as it should read now that it is called off or moved.
+
+    Called off: a private copy keeps its text and its buttons give way to one that says
+    so; a group's or channel's post (read by many, often later) also gets the banner.
+    Moved: the post shows the new moment under a banner, with its buttons.
+    """
+    lang = services.translator.for_language(language or services.translator.default_language)
+    _ = lang.gettext
+    cancelled = fields_of(change).get("what") == "cancelled"
+    if cancelled:
+        off = InlineKeyboardButton(
+            "❌ " + _("Gaat niet door"), callback_data=pack("rep", str(original.id), "off")
+        )
+        keyboard: InlineKeyboardMarkup | None = InlineKeyboardMarkup([[off]])
+        if recipient == "user":
+            return Outgoing(text="", keyboard=keyboard, edit_of=message_id, markup_only=True)
+        current = await render_for(services, bot_username, original, language, recipient)
+        banner = "⚠️ <b>" + _("Gaat niet door") + "</b>"
+    else:
+        current = await render_for(services, bot_username, original, language, recipient)
+        keyboard = current.keyboard
+        banner = "⚠️ <b>" + _("Nieuwe datum of tijd") + "</b>"
+    text = f"{banner}\n\n{current.text}"
+    if original.photo_file_id:
+        text = text[:CAPTION_LIMIT]
+    return Outgoing(text=text, keyboard=keyboard, photo=original.photo_file_id, edit_of=message_id)
+
+
 async def finished(services: Services, broadcast_id: int) -> Broadcast | None:
-    """All recipients done: the broadcast is sent, and a weekly one plans its next week."""
+    """All recipients done: the broadcast is sent, a BuurtTent's reminder is planned and a
+    weekly one plans its next week. Once: a second report of the same end finds it sent."""
     async with services.sessions() as session:
         done = await store.set_status(
             session=session,
             broadcast_id=broadcast_id,
-            status="sent",
-            expected={"sending"},
+            status=BroadcastStatus.SENT,
+            expected={BroadcastStatus.SENDING},
             actor_id=None,
         )
     if done is not None:
+        plan_reminder(services, done)
         await next_week(services, done)
     return done
 
 
 async def reminder_for(services: Services, broadcast_id: int) -> Broadcast | None:
-    """A reminder broadcast to those who asked for one; None if nobody did."""
+    """A reminder broadcast to those who asked for one; None if nobody did, or if the
+    BuurtTent does not go ahead (a job planned before it was called off finds nothing)."""
     async with services.sessions() as session:
         original = await store.get(session=session, broadcast_id=broadcast_id)
         asked = await store.repliers(session=session, broadcast_id=broadcast_id, choice="remind")
-        if original is None or not asked or original.kind != "buurttent":
+        if (
+            original is None
+            or not asked
+            or original.kind != "buurttent"
+            or original.called_off_at is not None
+        ):
             return None
         reminder = Broadcast(
             kind="reminder", author_id=original.author_id, fields=original.fields,

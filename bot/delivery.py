@@ -75,6 +75,9 @@ class Outgoing:
     text: str  # HTML, already escaped by the renderer; the caption when photo is set
     keyboard: InlineKeyboardMarkup | None = None
     photo: str | None = None  # a Telegram file_id
+    # An edit of a message sent before (a BuurtTent called off or moved), not a new one.
+    edit_of: int | None = None
+    markup_only: bool = False  # only its buttons change
 
 
 @dataclass(frozen=True)
@@ -517,6 +520,8 @@ class DeliveryEngine:
         return await self._finish(row, "sent", message_id=message.message_id)
 
     async def _send(self, chat_id: int, content: Outgoing) -> Message:
+        if content.edit_of is not None:
+            return await self._edit(chat_id, content.edit_of, content)
         if content.photo is not None:
             return await self.bot.send_photo(
                 chat_id,
@@ -528,6 +533,26 @@ class DeliveryEngine:
         return await self.bot.send_message(
             chat_id, content.text, parse_mode=ParseMode.HTML, reply_markup=content.keyboard
         )
+
+    async def _edit(self, chat_id: int, message_id: int, content: Outgoing) -> Message:
+        """Paced like a send: an edit counts against Telegram's limits the same way."""
+        if content.markup_only:
+            edited = await self.bot.edit_message_reply_markup(
+                chat_id, message_id, reply_markup=content.keyboard
+            )
+        elif content.photo is not None:
+            edited = await self.bot.edit_message_caption(
+                chat_id, message_id, caption=content.text, parse_mode=ParseMode.HTML,
+                reply_markup=content.keyboard,
+            )  # fmt: skip
+        else:
+            edited = await self.bot.edit_message_text(
+                content.text, chat_id, message_id, parse_mode=ParseMode.HTML,
+                reply_markup=content.keyboard,
+            )  # fmt: skip
+        if not isinstance(edited, Message):
+            raise BadRequest("the edit returned no message")
+        return edited
 
     async def _migrated(self, row: _Row, new_chat_id: int) -> _Outcome:
         """The group became a supergroup: it, and this row, follow; then send again."""

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from bot.delivery import Counts, DeliveryEngine, Outgoing
     from bot.inbox import Inbox
     from bot.roles import Roles
-    from scheduler.runner import BroadcastScheduler
-    from storage.models import Delivery
+    from scheduler.runner import JobRunner
+    from storage.models import Broadcast, Delivery
 
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,10 @@ async def _no_progress(broadcast_id: int, counts: Counts) -> None:
     """Nobody watches yet."""
 
 
+async def _nobody_asked(broadcast: Broadcast) -> None:
+    """No one to ask about a missed broadcast (a test without the handlers)."""
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -51,13 +55,17 @@ class Services:
     # Every update passes through it (bot.inbox); opened in post_init with the database.
     inbox: Inbox | None = None
     # Started in post_init after the delivery engine; None in tests that build no scheduler.
-    scheduler: BroadcastScheduler | None = None
+    scheduler: JobRunner | None = None
     # Sends every broadcast; opened in post_init with its own Bot and connection pool.
     delivery: DeliveryEngine | None = None
     # What one outbox row says, per recipient and language: set by the broadcasts service.
     render_delivery: Callable[[Delivery], Awaitable[Outgoing]] = field(default=_no_renderer)
-    # Told a broadcast's counts while it is sent, and once when it is done.
+    # The delivery engine's word on a broadcast's counts: the broadcasts service, which
+    # finishes it when nothing is left, then shows the counts (show_progress, a handler).
     on_progress: Callable[[int, Counts], Awaitable[None]] = field(default=_no_progress)
+    show_progress: Callable[[int, Counts], Awaitable[None]] = field(default=_no_progress)
+    # A broadcast missed by more than the grace while the bot was down: its author decides.
+    ask_late: Callable[[Broadcast], Awaitable[None]] = field(default=_nobody_asked)
     # Reports per reporter in the last hour. Kept in memory on purpose: a stored log of
     # who filed when would tie anonymous reports to people by their times.
     report_quota: SlidingWindow = field(default_factory=lambda: SlidingWindow(3600.0))

@@ -21,6 +21,7 @@ from telegram.error import TelegramError
 
 from bot import broadcasts
 from bot.broadcasts import FIELDS, KINDS, Audience, BroadcastError
+from bot.callbacks import pack, unpack
 from bot.delivery import Counts
 from bot.i18n import N_, Lang
 from bot.residents import KIND_LABELS
@@ -28,7 +29,6 @@ from bot.roles import Role, roles_of
 from bot.services import BotContext, Services
 from handlers import fallback, keyboards, notify
 from handlers.auth import refuse, requires
-from handlers.callbacks import pack, unpack
 from handlers.common import explain, lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold, tick
@@ -150,14 +150,9 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
                     context.services, bid, moment, bool(data.get("weekly")), user.id
                 )
             else:
-                async with context.services.sessions() as session:
-                    moved = await store.reschedule(
-                        session=session,
-                        broadcast_id=bid,
-                        send_at=moment,
-                        version=int(str(data["version"])),
-                        actor_id=user.id,
-                    )
+                moved = await broadcasts.reschedule(
+                    context.services, bid, moment, int(str(data["version"])), user.id
+                )
                 if moved is None:
                     raise BroadcastError(
                         N_(
@@ -165,7 +160,6 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
                         )
                     )
                 planned = moved
-            context.services.scheduler.plan(planned) if context.services.scheduler else None
             await show(update, _("Ingepland voor {when}.").format(when=_when(lang, planned)))
         elif state.step == "result":
             homes = await broadcasts.record_result(
@@ -176,16 +170,12 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
                 update, _("Genoteerd: {n} woningen met witte voetjes. Dank je!").format(n=homes)
             )
         elif state.step == "reason":
-            await _send_update(
-                update,
-                context,
-                user.id,
-                int(str(data["broadcast"])),
-                {
-                    "what": "cancelled",
-                    "reason": "" if message.text.strip() == "-" else message.text.strip()[:300],
-                },
+            reason = "" if message.text.strip() == "-" else message.text.strip()[:300]
+            await _clear(context, user.id)
+            total = await broadcasts.call_off(
+                context.services, int(str(data["broadcast"])), user.id, reason
             )
+            await show(update, _("De wijziging gaat naar {n} ontvangers.").format(n=total))
         elif state.step == "newtime":
             parts = message.text.split()
             if len(parts) != 2 or "-" not in parts[1][1:]:
@@ -193,12 +183,15 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
             start, end = parts[1].split("-", 1)
             day = broadcasts.parse_date(parts[0], now.date())
             fields = {
-                "what": "moved",
                 "new_date": day.isoformat(),
                 "new_start": broadcasts.parse_time(start).strftime("%H:%M"),
                 "new_end": broadcasts.parse_time(end).strftime("%H:%M"),
             }
-            await _send_update(update, context, user.id, int(str(data["broadcast"])), fields)
+            await _clear(context, user.id)
+            total = await broadcasts.move_event(
+                context.services, int(str(data["broadcast"])), user.id, fields
+            )
+            await show(update, _("De wijziging gaat naar {n} ontvangers.").format(n=total))
         else:
             await show(update, _("Gebruik de knoppen hierboven, of stuur /annuleer."))
     except BroadcastError as error:
@@ -539,8 +532,6 @@ async def _broadcast_button(
         await show(update, _("Wanneer? Schrijf dag en tijd, bijvoorbeeld 24-11 19:30."))
     elif action in ("drop", "cancel"):
         await broadcasts.cancel(context.services, bid, user.id)
-        if context.services.scheduler:
-            context.services.scheduler.forget(bid)
         await query.answer()
         await show(update, _("Dit bericht wordt niet verstuurd."))
     elif action == "edit":
@@ -572,61 +563,6 @@ async def _broadcast_button(
         await query.answer()
         await _put(context, user.id, "newtime", {"broadcast": bid})
         await show(update, _("Wanneer dan? Schrijf dag en tijden, bijvoorbeeld 24-11 10:00-16:00."))
-
-
-async def _send_update(
-    update: Update, context: BotContext, user_id: int, original: int, fields: dict[str, str]
-) -> None:
-    _ = (await lang_for(update, context)).gettext
-    made = await broadcasts.update_about(context.services, original, user_id, fields)
-    await _clear(context, user_id)
-    total = await broadcasts.start_sending(context.services, made.id or 0, user_id)
-    await _mark_original(context, original, fields.get("what", ""))
-    await show(update, _("De wijziging gaat naar {n} ontvangers.").format(n=total))
-
-
-async def _mark_original(context: BotContext, original: int, what: str) -> None:
-    """Edit the announcement itself where Telegram allows it: in channels and groups.
-
-    Residents' own copies stay as they were; the update message reaches them instead
-    (editing ten thousand private messages would cost as much as a second broadcast).
-    """
-    lang = context.services.translator.for_language(context.services.translator.default_language)
-    _ = lang.gettext
-    banner = (
-        "⚠️ <b>"
-        + (_("Gaat niet door") if what == "cancelled" else _("Nieuwe datum of tijd"))
-        + "</b>"
-    )
-    async with context.services.sessions() as session:
-        broadcast = await store.get(session=session, broadcast_id=original)
-        targets = [
-            d
-            for d in await store.delivered_to(session=session, broadcast_id=original)
-            if d.recipient != "user" and d.message_id
-        ]
-    if broadcast is None:
-        return
-    for delivery in targets:
-        outgoing = await broadcasts.render_for(
-            context.services, context.bot.username, broadcast, None, delivery.recipient
-        )
-        text = f"{banner}\n\n{outgoing.text}"
-        try:
-            if broadcast.photo_file_id:
-                await context.bot.edit_message_caption(
-                    delivery.chat_id,
-                    delivery.message_id,
-                    caption=text[:1024],
-                    parse_mode=ParseMode.HTML,
-                )
-            else:
-                await context.bot.edit_message_text(
-                    text, delivery.chat_id, delivery.message_id, parse_mode=ParseMode.HTML
-                )
-        except TelegramError:
-            # Too old, deleted, or the bot lost its rights there: the update message still goes out.
-            log.info("could not edit an original announcement")
 
 
 # ---------------------------------------------------------------- lists
@@ -722,8 +658,16 @@ async def sent(update: Update, context: BotContext) -> None:
             reply_text += (", " if reply_text else "") + _("woningen met voetjes: {n}").format(
                 n=homes
             )
+        # When and to whom: a row says which announcement it is, and its buttons name
+        # that, not a list number that shifts as new ones come in.
+        sent_on = lang.datetime(item.started_at, "d MMM HH:mm") if item.started_at else ""
+        title = f"{escape(label)} {sent_on}".strip()
+        state = " · ❌ " + _("gaat niet door") if item.called_off_at is not None else ""
         lines.append(
-            f"{number}. {KIND_ICONS.get(item.kind, '⚠️')} {escape(label)} · "
+            f"{number}. {KIND_ICONS.get(item.kind, '⚠️')} <b>{title}</b> · "
+            + escape(_audience_label(lang, context, item))
+            + state
+            + "\n   "
             + _("bezorgd {sent}, mislukt {failed}, geblokkeerd {blocked}").format(
                 sent=counts["sent"],
                 failed=counts["failed"],
@@ -731,15 +675,15 @@ async def sent(update: Update, context: BotContext) -> None:
             )
             + (f" · {escape(reply_text)}" if reply_text else "")
         )
-        if item.kind == "buurttent":
+        if item.kind == "buurttent" and item.called_off_at is None:
             rows.append(
                 [
                     InlineKeyboardButton(
-                        _("Gaat niet door {n}").format(n=number),
+                        _("Gaat niet door: {what}").format(what=sent_on),
                         callback_data=pack("bc", "off", str(item.id)),
                     ),
                     InlineKeyboardButton(
-                        _("Verplaatst {n}").format(n=number),
+                        _("Verplaatst: {what}").format(what=sent_on),
                         callback_data=pack("bc", "moved", str(item.id)),
                     ),
                 ]
@@ -840,17 +784,13 @@ def late_question(lang: Lang, broadcast: Broadcast) -> tuple[str, InlineKeyboard
 # ---------------------------------------------------------------- called by the engine and scheduler
 
 
-async def report_progress(bot: Bot, services: Services, broadcast_id: int, counts: Counts) -> None:
+async def show_progress(bot: Bot, services: Services, broadcast_id: int, counts: Counts) -> None:
     """Edit the coordinator's progress line as the engine goes; at the end, the report."""
     async with services.sessions() as session:
         broadcast = await store.get(session=session, broadcast_id=broadcast_id)
     if broadcast is None:
         return
     done = counts.queued + counts.sending == 0
-    if done:
-        await broadcasts.finished(services, broadcast_id)
-        if services.scheduler is not None:
-            services.scheduler.plan_reminder(broadcast)
     if broadcast.progress_chat_id is None or broadcast.progress_message_id is None:
         return
     lang = await notify.language_of(services, broadcast.author_id)

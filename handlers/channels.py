@@ -12,12 +12,12 @@ from telegram import (
 )
 
 from bot import channels, residents
+from bot.callbacks import pack
 from bot.i18n import N_, Lang
 from bot.roles import Role, roles_of
 from bot.services import BotContext
 from handlers import keyboards, preferences
 from handlers.auth import requires
-from handlers.callbacks import pack
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import FOLLOW_OFF, FOLLOW_ON, FROM_JOINED, FROM_PREFERENCES, bold

@@ -22,13 +22,13 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot import groups
+from bot.callbacks import pack, unpack
 from bot.groups import GroupError
 from bot.i18n import Lang
 from bot.roles import Role
 from bot.services import BotContext
 from handlers import keyboards
 from handlers.auth import requires
-from handlers.callbacks import pack, unpack
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold

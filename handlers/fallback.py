@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from telegram import CallbackQuery, Update, User
 
 from bot import residents
+from bot.callbacks import unpack
 from bot.residents import ResidentError
 from bot.services import BotContext
 from handlers import keyboards
-from handlers.callbacks import unpack
 from handlers.common import lang_for
 
 ButtonHandler = Callable[

@@ -7,6 +7,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import roles
+from bot.callbacks import pack, unpack
 from bot.i18n import N_, Lang
 from bot.roles import (
     INVITE_PREFIX,
@@ -20,7 +21,6 @@ from bot.roles import (
 from bot.services import BotContext
 from handlers import commands, keyboards, notify
 from handlers.auth import requires
-from handlers.callbacks import pack, unpack
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold

@@ -10,9 +10,9 @@ from babel.dates import format_time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.areas import Areas, Wijk
+from bot.callbacks import pack
 from bot.i18n import Lang
 from bot.residents import KIND_LABELS, KINDS, QUIET_PRESETS, minutes_to_time
-from handlers.callbacks import pack
 
 CHECKED, UNCHECKED = "✅", "⬜"
 SKIP_BUURT = "-"

@@ -7,6 +7,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import overview
+from bot.callbacks import pack
 from bot.channels import follower_count
 from bot.i18n import Lang
 from bot.inbox import KEEP_DEAD
@@ -15,7 +16,6 @@ from bot.roles import Role
 from bot.services import BotContext
 from handlers import notify
 from handlers.auth import requires
-from handlers.callbacks import pack
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold

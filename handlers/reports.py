@@ -19,13 +19,13 @@ from telegram import (
 )
 
 from bot import reports
+from bot.callbacks import pack
 from bot.i18n import N_, Lang
 from bot.reports import CLOSED, NOTE_FLOW, STATUSES, Draft, ReportError
 from bot.roles import Role, roles_of
 from bot.services import BotContext
 from handlers import commands, fallback, keyboards
 from handlers.auth import requires
-from handlers.callbacks import pack
 from handlers.common import explain, lang_for, show
 from handlers.fallback import button, stale_button
 from storage import conversations

@@ -5,12 +5,12 @@ from __future__ import annotations
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import stats
+from bot.callbacks import pack
 from bot.i18n import Lang
 from bot.roles import Role
 from bot.services import BotContext
 from bot.stats import Period, StatsError, View
 from handlers.auth import requires
-from handlers.callbacks import pack
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import rows

@@ -7,13 +7,13 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import teams
+from bot.callbacks import pack
 from bot.i18n import N_, Lang
 from bot.roles import Role
 from bot.services import BotContext
 from bot.teams import Draft, TeamError
 from handlers import keyboards, notify
 from handlers.auth import requires
-from handlers.callbacks import pack
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold

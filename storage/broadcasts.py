@@ -27,6 +27,39 @@ async def get(*, session: AsyncSession, broadcast_id: int) -> Broadcast | None:
     return await session.get(Broadcast, broadcast_id)
 
 
+async def call_off(*, session: AsyncSession, original: Broadcast, made: list[Broadcast]) -> None:
+    """Mark a BuurtTent called off and store what tells of it, in one commit."""
+    original.called_off_at = utcnow()
+    original.version += 1
+    session.add(original)
+    session.add_all(made)
+    audit(
+        session,
+        actor_id=made[0].author_id,
+        action="broadcast_called_off",
+        subject=f"broadcast:{original.id}",
+    )
+    await session.commit()
+    for broadcast in made:
+        await session.refresh(broadcast)
+
+
+async def move_event(*, session: AsyncSession, original: Broadcast, made: list[Broadcast]) -> None:
+    """Keep a BuurtTent's new moment and store what tells of it, in one commit."""
+    original.version += 1
+    session.add(original)
+    session.add_all(made)
+    audit(
+        session,
+        actor_id=made[0].author_id,
+        action="broadcast_event_moved",
+        subject=f"broadcast:{original.id}",
+    )
+    await session.commit()
+    for broadcast in made:
+        await session.refresh(broadcast)
+
+
 async def save(*, session: AsyncSession, broadcast: Broadcast) -> Broadcast:
     session.add(broadcast)
     await session.commit()
@@ -120,7 +153,10 @@ async def scheduled(*, session: AsyncSession, author_id: int | None = None) -> l
 async def recent(
     *, session: AsyncSession, limit: int = 10, author_id: int | None = None
 ) -> list[Broadcast]:
-    query = select(Broadcast).where(col(Broadcast.status).in_(["sending", "sent"]))
+    # The edits of a called-off or moved tent's copies are no announcement of their own.
+    query = select(Broadcast).where(
+        col(Broadcast.status).in_(["sending", "sent"]), Broadcast.kind != "retract"
+    )
     if author_id is not None:
         query = query.where(Broadcast.author_id == author_id)
     return list(await session.exec(query.order_by(col(Broadcast.id).desc()).limit(limit)))

@@ -183,6 +183,16 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
 
+class BroadcastStatus(StrEnum):
+    """Where a broadcast stands; bot.broadcasts moves it on, never backwards."""
+
+    DRAFT = "draft"  # composed, not yet sent or planned
+    SCHEDULED = "scheduled"  # planned for send_at (a job waits for it)
+    SENDING = "sending"  # handed to the delivery engine
+    SENT = "sent"  # every recipient done
+    CANCELLED = "cancelled"  # dropped before it went out
+
+
 class Broadcast(SQLModel, table=True):
     """An announcement: its kind, the coordinator's fields, the audience, when to send."""
 
@@ -213,6 +223,8 @@ class Broadcast(SQLModel, table=True):
     update_of: int | None = Field(default=None, foreign_key="broadcasts.id")
     # Bumped on every edit, so two coordinators editing at once cannot overwrite each other.
     version: int = Field(default=1)
+    # A sent BuurtTent called off: final. No reminder, its buttons answer "gaat niet door".
+    called_off_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 class Delivery(SQLModel, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.callbacks import pack, pattern, unpack
+from bot.callbacks import pack, pattern, unpack
 
 
 def test_round_trip() -> None:

@@ -10,12 +10,12 @@ from sqlmodel import select
 
 from bot import stats
 from bot.app import BotApplication, build_application, running
+from bot.callbacks import pack
 from bot.cli import SANDBOX_TOKEN
 from bot.roles import Role, grant
 from bot.services import services_of
 from bot.settings import WEEKDAYS, Settings
 from bot.stats import BAD_PERIOD, period_of
-from handlers.callbacks import pack
 from sandbox.client import SandboxClient
 from storage import stats as store
 from storage.engine import SessionFactory
