@@ -171,21 +171,33 @@ async def _serve_sandbox(settings: Settings, port: int | None) -> int:
 
 
 async def _run(settings: Settings, *, migrate: bool) -> int:
-    from bot.app import build_application, running
+    from bot.app import build_application, open_lease, running
+    from bot.lease import LeaseHeld
 
-    if migrate:
-        await _db(settings, argparse.Namespace(db_command="upgrade", revision="head"))
-    if not settings.sandbox_mode:
-        application = build_application(settings)
-        async with running(application):
-            log.info("running against %s; stop with Ctrl-C", settings.telegram_api_base_url)
-            await _wait_for_signal()
+    # First of all: a second bot on the same SQLite file stops here, before it migrates,
+    # opens the sandbox's port or says anything to Telegram.
+    lease = open_lease(settings)
+    try:
+        await lease.prepare()
+    except LeaseHeld as held:
+        print(f"buurtbot: {held}", file=sys.stderr)
+        return 3
+    try:
+        if migrate:
+            await _db(settings, argparse.Namespace(db_command="upgrade", revision="head"))
+        if not settings.sandbox_mode:
+            application = build_application(settings)
+            async with running(application, lease=lease):
+                log.info("running against %s; stop with Ctrl-C", settings.telegram_api_base_url)
+                await _wait_for_signal()
+            return 0
+        async with _sandbox_server(settings.sandbox_port) as server:
+            url = server.url  # type: ignore[attr-defined]
+            local = settings.with_overrides(telegram_api_base_url=f"{url}/bot")
+            application = build_application(local, token=SANDBOX_TOKEN)
+            async with running(application, lease=lease):
+                print(_sandbox_instructions(url), flush=True)
+                await _wait_for_signal()
         return 0
-    async with _sandbox_server(settings.sandbox_port) as server:
-        url = server.url  # type: ignore[attr-defined]
-        local = settings.with_overrides(telegram_api_base_url=f"{url}/bot")
-        application = build_application(local, token=SANDBOX_TOKEN)
-        async with running(application):
-            print(_sandbox_instructions(url), flush=True)
-            await _wait_for_signal()
-    return 0
+    finally:
+        await lease.release()  # a no-op when running() released it

@@ -18,6 +18,7 @@ from storage.engine import SessionFactory
 
 if TYPE_CHECKING:
     from bot.delivery import Counts, DeliveryEngine, Outgoing
+    from bot.lease import Leadership, Lease
     from bot.roles import Roles
     from scheduler.runner import BroadcastScheduler
     from storage.models import Delivery
@@ -54,6 +55,19 @@ class Services:
     report_quota: SlidingWindow = field(default_factory=lambda: SlidingWindow(3600.0))
     # The key of anonymous follow-ups: BUURTBOT_SECRET, or generated once and stored.
     report_secret: bytes | None = None
+    # One sender per database (bot.lease): set while the bot runs.
+    lease: Lease | None = None
+    leadership: Leadership | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process sends and schedules (holds the sender lease)."""
+        return self.leadership is not None and self.leadership.leading
+
+    @property
+    def role(self) -> str:
+        """ "sender" or "standby", as health checks and the log name it."""
+        return "sender" if self.leading else "standby"
 
     @property
     def sessions(self) -> SessionFactory:
