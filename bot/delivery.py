@@ -371,8 +371,9 @@ class DeliveryEngine:
                     expired_by = now
                 else:
                     if at_start:
+                        # Alive, or dead too recently to know: it may still be sending.
                         log.info(
-                            "leaving %d deliveries to %s, which is alive (claim holds until %s)",
+                            "leaving %d deliveries to %s until its claim expires at %s",
                             claim.rows, claim.claimer, claim.expires_at,
                         )  # fmt: skip
                     continue

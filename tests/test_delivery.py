@@ -626,7 +626,7 @@ async def test_rows_of_a_gone_claimer_are_taken_back_and_of_a_live_one_not(
         "taking back 4 deliveries claimed by host-a:101:dead, which is gone (its claim expired)"
         in caplog.text
     )
-    assert "leaving 3 deliveries to host-b:202:live, which is alive" in caplog.text
+    assert "leaving 3 deliveries to host-b:202:live until its claim expires" in caplog.text
     assert "crash" not in caplog.text
     assert await claimers(sessions, broadcast_id) == {"host-b:202:live": 3}
     assert await engine.counts(broadcast_id) == Counts(sent=7, sending=3)
