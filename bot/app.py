@@ -244,9 +244,8 @@ async def _open(application: BotApplication) -> None:
     services._sessions = create_session_factory(services.engine)
     # Broadcasts go out on a Bot of their own (own connection pool) at a pace that leaves
     # room for residents' answers. render/on_progress are looked up on each call: the
-    # broadcasts service sets them on Services after this hook.
-    # Built here, started only while this process leads (_lead): a standby may queue
-    # deliveries, the leader's engine sends them.
+    # broadcasts service sets them on Services after this hook. Built here but started
+    # only while this process leads (_lead): a standby may queue, the leader sends.
     services.delivery = DeliveryEngine(
         bot=delivery_bot(
             application.bot.token,

@@ -181,6 +181,11 @@ async def test_one_advisory_lease_per_database_and_a_dropped_connection_lets_go(
 
         await second.release()
         assert await first.try_acquire()
+        # Its connection cut before it lets go: the unlock fails, the lease is let go anyway.
+        await terminate(pg_url, "buurtbot first")
+        await first.release()
+        assert not first.held
+        assert await second.try_acquire()
     finally:
         await first.release()
         await second.release()
