@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -18,8 +17,8 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -28,15 +27,19 @@ from sqlmodel import select
 from bot.app import BotApplication, build_application, running, shut_down
 from bot.cli import SANDBOX_TOKEN
 from bot.delivery import Pacing
+from bot.i18n import Translator
 from bot.lease import AdvisoryLease, FileLease, Leadership, LeaseHeld, SoleLease, lease_for
 from bot.services import services_of
 from bot.settings import Settings
+from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import migrate
 from storage.engine import create_engine, create_session_factory
-from storage.models import Broadcast, Delivery, User, utcnow
+from storage.models import Broadcast, Delivery, User
 from tests.conftest import postgres_url
+from tests.journeys.resident import Resident, buttons
+from tests.journeys.test_broadcasts import compose
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_ID = 900001
@@ -430,38 +433,26 @@ async def test_a_second_process_on_the_same_sqlite_file_refuses_to_start(
 
 RESIDENTS = 2000
 SEND_RATE = 150  # messages a second: the sandbox's limits run 100x faster than Telegram's
-MARKER = "Failover-oefening"
+MARKER = "Nieuwe wijkboa"  # the title tests/journeys/test_broadcasts.py composes
 
 
 async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
     pg_url: str, sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
 ) -> None:
-    # The world: 2,000 residents of Stiphout who started the bot, and its coordinator.
+    # The world: 2,000 residents of Stiphout who started the bot long ago.
     gate = asyncio.Semaphore(32)
 
     async def resident(i: int) -> int:
         async with gate:
             return int((await client.create_user(f"Bewoner {i}", started=True))["id"])
 
-    await client.create_user("Carla", user_id=ADMIN_ID, started=True)
     residents = await asyncio.gather(*(resident(i) for i in range(RESIDENTS)))
+    audience = set(residents)
     engine = create_engine(pg_url)
     sessions = create_session_factory(engine)
     async with sessions() as session:
-        session.add(User(id=ADMIN_ID, language="nl"))
         session.add_all(
             User(id=uid, language="nl", wijk="stiphout", subscribed=True) for uid in residents
-        )
-        # Planned for a moment when both bots run; the leader's scheduler sends it.
-        session.add(
-            Broadcast(
-                kind="nieuws",
-                author_id=ADMIN_ID,
-                status="scheduled",
-                fields=json.dumps({"title": MARKER, "text": "Ramen dicht vanavond."}),
-                audience=json.dumps({"wijken": ["stiphout"]}),
-                send_at=utcnow() + timedelta(seconds=12),
-            )
         )
         await session.commit()
 
@@ -472,18 +463,31 @@ async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
         await leader.wait_for("now sends and schedules", 60)
         standby = await BotProcess.start(env, tmp_path)
         await standby.wait_for("standby: buurtbot", 60)
+        # The coordinator sends an announcement to Stiphout, through whichever bot answers.
+        lang = Translator(default_language="nl", timezone=ZoneInfo("Europe/Amsterdam"))
+        coord = Resident(
+            client, await client.create_user("Carla", user_id=ADMIN_ID), lang.for_language("nl")
+        )
+        welcome = await coord.say("/start")
+        if language_name("nl") in buttons(welcome):
+            await coord.tap(welcome, language_name("nl"))
+        actions = await compose(coord, "nieuws", ["Stiphout"])
+        await coord.tap(actions, coord._("Nu versturen"))
 
         async def copies() -> collections.Counter[int]:
             return collections.Counter(
                 int(r["params"]["chat_id"])
                 for r in await client.requests("sendMessage")
-                if r["status"] == 200 and MARKER in str(r["params"].get("text"))
+                if r["status"] == 200
+                and int(r["params"]["chat_id"]) in audience
+                and MARKER in str(r["params"].get("text"))
             )
 
         async def midway() -> bool:
             return sum((await copies()).values()) >= RESIDENTS // 4
 
         await until(midway, 60, "the broadcast is a quarter out")
+        assert sum((await copies()).values()) < RESIDENTS // 2  # still well under way
         # The standby never polled while the leader lived: no second poller.
         assert not [r for r in await client.requests("getUpdates") if r["status"] == 409]
         killed_at = time.monotonic()
@@ -495,6 +499,10 @@ async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
             async with sessions() as session:
                 rows = (await session.exec(select(Delivery.status))).all()
             return len(rows) == RESIDENTS and set(rows) == {"sent"}
+
+        async with sessions() as session:
+            broadcast = (await session.exec(select(Broadcast))).one()
+        assert broadcast.status == "sending"
 
         # The leader's last claims come back when they expire (CLAIM_TTL, 15 s).
         await until(everyone, 60, "every delivery is sent")
