@@ -35,8 +35,8 @@ from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import migrate
-from storage.engine import create_engine, create_session_factory
-from storage.models import Broadcast, Delivery, User
+from storage.engine import SessionFactory, create_engine, create_session_factory
+from storage.models import Delivery, User
 from tests.conftest import postgres_url
 from tests.journeys.resident import Resident, buttons
 from tests.journeys.test_broadcasts import compose
@@ -436,26 +436,87 @@ SEND_RATE = 150  # messages a second: the sandbox's limits run 100x faster than 
 MARKER = "Nieuwe wijkboa"  # the title tests/journeys/test_broadcasts.py composes
 
 
-async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
-    pg_url: str, sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
-) -> None:
-    # The world: 2,000 residents of Stiphout who started the bot long ago.
+async def populate(client: SandboxClient, sessions: SessionFactory, count: int) -> list[int]:
+    """Residents of Stiphout who started the bot long ago."""
     gate = asyncio.Semaphore(32)
 
     async def resident(i: int) -> int:
         async with gate:
             return int((await client.create_user(f"Bewoner {i}", started=True))["id"])
 
-    residents = await asyncio.gather(*(resident(i) for i in range(RESIDENTS)))
-    audience = set(residents)
-    engine = create_engine(pg_url)
-    sessions = create_session_factory(engine)
+    residents = list(await asyncio.gather(*(resident(i) for i in range(count))))
     async with sessions() as session:
         session.add_all(
             User(id=uid, language="nl", wijk="stiphout", subscribed=True) for uid in residents
         )
         await session.commit()
+    return residents
 
+
+async def announce(client: SandboxClient) -> None:
+    """The coordinator sends an announcement to Stiphout, through whichever bot answers."""
+    lang = Translator(default_language="nl", timezone=ZoneInfo("Europe/Amsterdam"))
+    coord = Resident(
+        client, await client.create_user("Carla", user_id=ADMIN_ID), lang.for_language("nl")
+    )
+    welcome = await coord.say("/start")
+    if language_name("nl") in buttons(welcome):
+        await coord.tap(welcome, language_name("nl"))
+    actions = await compose(coord, "nieuws", ["Stiphout"])
+    await coord.tap(actions, coord._("Nu versturen"))
+
+
+async def copies(client: SandboxClient, residents: list[int]) -> collections.Counter[int]:
+    """The announcement's copies Telegram accepted, per resident."""
+    audience = set(residents)
+    return collections.Counter(
+        int(r["params"]["chat_id"])
+        for r in await client.requests("sendMessage")
+        if r["status"] == 200
+        and int(r["params"]["chat_id"]) in audience
+        and MARKER in str(r["params"].get("text"))
+    )
+
+
+async def out_by(client: SandboxClient, residents: list[int], share: float) -> None:
+    """Until that share of the residents got their copy (then the test kills the sender)."""
+
+    async def reached() -> bool:
+        return sum((await copies(client, residents)).values()) >= len(residents) * share
+
+    await until(reached, 60, f"{share:.0%} of the broadcast is out")
+    # Still well under way: the kill lands mid-broadcast.
+    assert sum((await copies(client, residents)).values()) < len(residents) * (share + 0.4)
+
+
+async def all_sent(sessions: SessionFactory, residents: list[int]) -> None:
+    async def everyone() -> bool:
+        async with sessions() as session:
+            rows = (await session.exec(select(Delivery.status))).all()
+        return len(rows) == len(residents) and set(rows) == {"sent"}
+
+    # A killed engine's last claims come back when they expire (CLAIM_TTL, 15 s) or, on
+    # SQLite, at the next start.
+    await until(everyone, 60, "every delivery is sent")
+
+
+def once_each(sent: collections.Counter[int], residents: list[int]) -> None:
+    assert [uid for uid in residents if sent[uid] == 0] == []  # none missing
+    # The documented window: what was on its way to Telegram when the sender died.
+    duplicates = sum(count - 1 for count in sent.values())
+    assert duplicates <= Pacing().concurrency, duplicates
+
+
+def claimer_of(process: BotProcess) -> str:
+    return f"claimed by {socket.gethostname()[:40]}:{process.pid}:"
+
+
+async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
+    pg_url: str, sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
+) -> None:
+    engine = create_engine(pg_url)
+    sessions = create_session_factory(engine)
+    residents = await populate(client, sessions, RESIDENTS)
     env = bot_env(sandbox, pg_url, BUURTBOT_SEND_RATE=str(SEND_RATE))
     leader = await BotProcess.start(env, tmp_path)
     standby: BotProcess | None = None
@@ -463,50 +524,16 @@ async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
         await leader.wait_for("now sends and schedules", 60)
         standby = await BotProcess.start(env, tmp_path)
         await standby.wait_for("standby: buurtbot", 60)
-        # The coordinator sends an announcement to Stiphout, through whichever bot answers.
-        lang = Translator(default_language="nl", timezone=ZoneInfo("Europe/Amsterdam"))
-        coord = Resident(
-            client, await client.create_user("Carla", user_id=ADMIN_ID), lang.for_language("nl")
-        )
-        welcome = await coord.say("/start")
-        if language_name("nl") in buttons(welcome):
-            await coord.tap(welcome, language_name("nl"))
-        actions = await compose(coord, "nieuws", ["Stiphout"])
-        await coord.tap(actions, coord._("Nu versturen"))
-
-        async def copies() -> collections.Counter[int]:
-            return collections.Counter(
-                int(r["params"]["chat_id"])
-                for r in await client.requests("sendMessage")
-                if r["status"] == 200
-                and int(r["params"]["chat_id"]) in audience
-                and MARKER in str(r["params"].get("text"))
-            )
-
-        async def midway() -> bool:
-            return sum((await copies()).values()) >= RESIDENTS // 4
-
-        await until(midway, 60, "the broadcast is a quarter out")
-        assert sum((await copies()).values()) < RESIDENTS // 2  # still well under way
+        await announce(client)
+        await out_by(client, residents, 0.25)
         # The standby never polled while the leader lived: no second poller.
         assert not [r for r in await client.requests("getUpdates") if r["status"] == 409]
         killed_at = time.monotonic()
         leader.kill()
         took_over = await standby.wait_for("now sends and schedules", 30)
         assert took_over - killed_at < 15  # LEASE_RETRY is 2 s; generous on a loaded machine
-
-        async def everyone() -> bool:
-            async with sessions() as session:
-                rows = (await session.exec(select(Delivery.status))).all()
-            return len(rows) == RESIDENTS and set(rows) == {"sent"}
-
-        async with sessions() as session:
-            broadcast = (await session.exec(select(Broadcast))).one()
-        assert broadcast.status == "sending"
-
-        # The leader's last claims come back when they expire (CLAIM_TTL, 15 s).
-        await until(everyone, 60, "every delivery is sent")
-        sent = await copies()
+        await all_sent(sessions, residents)
+        sent = await copies(client, residents)
     finally:
         if leader.process.returncode is None:
             leader.kill()
@@ -516,15 +543,48 @@ async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
         await engine.dispose()
     assert standby is not None
     assert code == 0, "\n".join(standby.lines[-30:])
-
-    missing = [uid for uid in residents if sent[uid] == 0]
-    duplicates = sum(count - 1 for count in sent.values())
-    assert missing == []
-    # The documented window: what was on its way to Telegram when the leader died.
-    assert duplicates <= Pacing().concurrency, duplicates
+    once_each(sent, residents)
     assert any(
-        f"claimed by {socket.gethostname()[:40]}:{leader.pid}:" in line
-        and "which is gone (its claim expired)" in line
+        claimer_of(leader) in line and "which is gone (its claim expired)" in line
         for line in standby.lines
     ), "\n".join(standby.lines)
     assert not any("crash" in line for line in standby.lines)
+
+
+async def test_on_sqlite_the_next_start_sends_what_a_killed_bot_had_claimed(
+    sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'buurtbot.db'}"
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    sessions = create_session_factory(engine)
+    residents = await populate(client, sessions, RESIDENTS // 4)
+    env = bot_env(sandbox, url, BUURTBOT_SEND_RATE=str(SEND_RATE))
+    first = await BotProcess.start(env, tmp_path)
+    again: BotProcess | None = None
+    try:
+        await first.wait_for("ready", 60)
+        await announce(client)
+        await out_by(client, residents, 0.25)
+        first.kill()
+        await first.stop()
+        # The lock went with the process: the next start runs, and as the only process
+        # on the file it takes the dead one's claims back at once, without waiting.
+        again = await BotProcess.start(env, tmp_path)
+        await again.wait_for("now sends and schedules", 60)
+        await all_sent(sessions, residents)
+        sent = await copies(client, residents)
+    finally:
+        if first.process.returncode is None:
+            first.kill()
+        await first.stop()
+        code = await again.stop() if again is not None else None
+        await engine.dispose()
+    assert again is not None
+    assert code == 0, "\n".join(again.lines[-30:])
+    once_each(sent, residents)
+    assert any(
+        claimer_of(first) in line and "which is gone (this process holds the database)" in line
+        for line in again.lines
+    ), "\n".join(again.lines)
+    assert not any("crash" in line for line in again.lines)
