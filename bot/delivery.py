@@ -21,6 +21,8 @@ Delivery guarantee: at least once, with the window kept small.
   start (sole), or by whichever engine still runs once their claim expires (at most
   `CLAIM_TTL` plus `CLAIM_RENEW` seconds later). Of those, only the ones whose request had
   reached Telegram can arrive twice: at most `Pacing.concurrency` messages per crash.
+  A row whose result could not be written is sent again the same way once its claim
+  expires, so it too may arrive twice.
 * An engine never starts a send on a claim that could expire before Telegram answers
   (`SEND_MARGIN`): if its renewals fail (the database away), it stops sending those rows
   rather than race an engine that took them back.
@@ -588,7 +590,8 @@ class DeliveryEngine:
                     return
         except Exception:
             # Most likely the result could not be written: the row stays "sending" in the
-            # database and is sent again at the next start (the at-least-once window).
+            # database, is no longer renewed, and is sent again once its claim expires (by
+            # this engine's claim keeper) or at the next start: the at-least-once window.
             log.exception("delivery %d could not be completed", row.id)
             self._claimed.pop(row.id, None)
             self._after_row()
