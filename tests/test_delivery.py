@@ -751,6 +751,38 @@ async def test_a_result_that_cannot_be_written_leaves_the_row_for_the_next_start
     assert len(await received(client, uid)) == 2
 
 
+async def test_a_result_that_cannot_be_written_is_sent_again_once_its_claim_expires(
+    client: SandboxClient,
+    sessions: SessionFactory,
+    make_engine: MakeEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (uid,) = await residents(client, 1)
+    real_record = outbox.record
+    failures = 0
+
+    async def fails_once(**kwargs: Any) -> None:
+        nonlocal failures
+        failures += 1
+        if failures == 1:
+            raise OSError("disk full")
+        await real_record(**kwargs)
+
+    monkeypatch.setattr(outbox, "record", fails_once)
+    monkeypatch.setattr(delivery_module, "CLAIM_TTL", 0.5)
+    monkeypatch.setattr(delivery_module, "CLAIM_RENEW", 0.05)
+    monkeypatch.setattr(delivery_module, "SEND_MARGIN", 0.0)
+    engine = await make_engine()
+    broadcast_id = await new_broadcast(sessions)
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        await engine.enqueue(broadcast_id, as_users([uid]))
+        await until(partial_counts(engine, broadcast_id, Counts(sent=1)))
+    # No restart needed: the claim keeper took the row back when its claim expired.
+    assert "taking back 1 deliveries this engine claimed and could not finish" in caplog.text
+    assert len(await received(client, uid)) == 2  # the at-least-once window
+
+
 async def test_a_claim_the_database_refuses_is_tried_again(
     client: SandboxClient,
     sessions: SessionFactory,
