@@ -33,10 +33,11 @@ from bot import stats as stats_service
 from bot.areas import load_areas
 from bot.callbacks import pattern
 from bot.categories import load_categories
-from bot.delivery import DeliveryEngine, delivery_bot
+from bot.delivery import DeliveryEngine, Pacing, delivery_bot, make_claimer
 from bot.i18n import Translator
 from bot.inbox import Inbox, InboxApplication, InboxBot, recover
 from bot.keys import Keyring
+from bot.lease import Leadership, Lease, lease_for
 from bot.ratelimit import RetryingRateLimiter
 from bot.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.settings import Settings
@@ -276,7 +277,8 @@ async def _open(application: BotApplication) -> None:
     )
     # Broadcasts go out on a Bot of their own (own connection pool) at a pace that leaves
     # room for residents' answers. render/on_progress are looked up on each call: the
-    # broadcasts service sets them on Services after this hook.
+    # broadcasts service sets them on Services after this hook. Built here but started
+    # only while this process leads (_lead): a standby may queue, the leader sends.
     services.delivery = DeliveryEngine(
         bot=delivery_bot(
             application.bot.token,
@@ -285,6 +287,7 @@ async def _open(application: BotApplication) -> None:
         ),
         sessions=services.sessions,
         render=lambda delivery: services.render_delivery(delivery),
+        pacing=Pacing(global_rate=services.settings.send_rate),
         on_progress=lambda broadcast_id, counts: services.on_progress(broadcast_id, counts),
     )
     services.render_delivery = broadcast_service.delivery_renderer(
@@ -296,7 +299,13 @@ async def _open(application: BotApplication) -> None:
     services.show_progress = functools.partial(broadcasts.show_progress, application.bot, services)
     services.ask_late = functools.partial(broadcasts.ask_late, application.bot, services)
     await services.delivery.bot.initialize()
-    await services.delivery.start()
+
+
+async def _lead(application: BotApplication, poll_timeout: int) -> None:
+    """This process holds the sender lease: it sends, schedules and fetches the updates."""
+    services = services_of(application)
+    assert services.delivery is not None
+    await services.delivery.start(sole=services.lease is not None and services.lease.exclusive)
     # After the engine: a broadcast missed while the bot was down may be sent right away.
     grace = timedelta(minutes=services.settings.misfire_grace_minutes)
     services.scheduler = JobRunner(timezone=services.settings.tz, grace=grace)
@@ -307,12 +316,34 @@ async def _open(application: BotApplication) -> None:
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
         await commands.refresh_chat(application.bot, services, admin_id)
-    # Last, when everything a handler needs is open, and before polling starts: what the
-    # last run left unfinished is handled before anything new.
+    # Before polling starts, and only in the process that polls: what the last run left
+    # unfinished is handled before anything new (a standby never handles updates, or it
+    # would handle the leader's in-flight ones a second time).
+    assert services.inbox is not None
     await services.inbox.prune()
     assert isinstance(application, InboxApplication)
     await recover(application, services.inbox, concurrency=MAX_CONCURRENT_UPDATES)
+    # Long polling follows the lease: Telegram answers a second poller with 409 Conflict.
+    # (A webhook would let every process take updates; only this part would change.)
+    assert application.updater is not None
+    if not application.updater.running:
+        await application.updater.start_polling(
+            timeout=poll_timeout, allowed_updates=Update.ALL_TYPES, poll_interval=0.0
+        )
     log.info("bot @%s ready", application.bot.username)
+
+
+async def _follow(application: BotApplication) -> None:
+    """The lease is lost (or the bot stops): stop fetching, scheduling and sending."""
+    services = services_of(application)
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if services.scheduler is not None:
+        await services.scheduler.stop()
+        services.scheduler = None
+    if services.delivery is not None:
+        # Sends under way finish and are recorded; unsent claims go back to the queue.
+        await services.delivery.stop()
 
 
 def _install_jobs(application: BotApplication, services: Services) -> None:
@@ -385,31 +416,64 @@ async def _close(application: BotApplication) -> None:
         services.inbox = None
 
 
+def open_lease(settings: Settings) -> Lease:
+    """The sender lease for the bot's database (bot.lease), not yet taken."""
+    return lease_for(settings.database_url, name=f"buurtbot {make_claimer()}")
+
+
 @asynccontextmanager
-async def running(application: BotApplication, *, poll_timeout: int = 30) -> AsyncIterator[None]:
+async def running(
+    application: BotApplication, *, poll_timeout: int = 30, lease: Lease | None = None
+) -> AsyncIterator[None]:
     """Run the bot by long polling until the block exits.
 
     The same path serves `python -m bot run` and every journey test, so the tests
     exercise the bot users run. It mirrors Application.run_polling, which owns the
     event loop and so cannot share it with the sandbox server or a test.
+
+    First the sender lease (bot.lease): on SQLite a second bot on the same database
+    raises LeaseHeld here, before anything reaches Telegram. On PostgreSQL a bot that
+    does not get the lease runs as a standby: it neither polls nor sends nor schedules
+    until the leader is gone.
     """
-    await application.initialize()
+    services = services_of(application)
+    if lease is None:
+        lease = open_lease(services.settings)
+    await lease.prepare()
+    services.lease = lease
     try:
+        await application.initialize()
         if application.post_init is not None:
             await application.post_init(application)
-        assert application.updater is not None
-        await application.updater.start_polling(
-            timeout=poll_timeout, allowed_updates=Update.ALL_TYPES, poll_interval=0.0
-        )
         await application.start()
+        services.leadership = Leadership(
+            lease,
+            on_lead=functools.partial(_lead, application, poll_timeout),
+            on_follow=functools.partial(_follow, application),
+        )
+        await services.leadership.start()
         yield
     finally:
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()
-        if application.post_stop is not None:
-            await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        await shut_down(application)
+
+
+async def shut_down(application: BotApplication) -> None:
+    """Stop what `running` started, in order; again is a no-op (a test plays a stop with
+    it before the block ends)."""
+    services = services_of(application)
+    leadership, services.leadership = services.leadership, None
+    if leadership is not None:
+        await leadership.stop()
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    if application.post_stop is not None:
+        await application.post_stop(application)
+    await application.shutdown()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+    # Last: a standby must not take over while this engine still records its sends.
+    lease, services.lease = services.lease, None
+    if lease is not None:
+        await lease.release()

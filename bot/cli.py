@@ -197,6 +197,22 @@ async def _secret(settings: Settings, args: argparse.Namespace) -> int:
             "--file PATH and set BUURTBOT_SECRET_FILE to it afterwards"
         )
     keys.check_location(path, settings)
+    # A running bot holds the old key in memory: it must not run while the key changes.
+    from bot.app import open_lease
+    from bot.lease import LeaseHeld
+
+    lease = open_lease(settings)
+    try:
+        await lease.prepare()
+        if not await lease.try_acquire():
+            raise LeaseHeld(settings.database_url, None)
+    except LeaseHeld:
+        await lease.release()
+        print(
+            "buurtbot: a bot runs on this database; stop it before rotating the key",
+            file=sys.stderr,
+        )
+        return 3
     value = keys.new_secret()
     waiting = keys.pending(path)
     keys.write_key_file(waiting, value)
@@ -207,6 +223,8 @@ async def _secret(settings: Settings, args: argparse.Namespace) -> int:
     except BaseException:
         waiting.unlink()  # the database still opens with the old key
         raise
+    finally:
+        await lease.release()
     # Only now: the database holds nothing the old key was needed for.
     keys.promote(path)
     print(
@@ -302,21 +320,33 @@ async def _serve_sandbox(settings: Settings, port: int | None) -> int:
 
 
 async def _run(settings: Settings, *, migrate: bool) -> int:
-    from bot.app import build_application, running
+    from bot.app import build_application, open_lease, running
+    from bot.lease import LeaseHeld
 
-    if migrate:
-        await _db(settings, argparse.Namespace(db_command="upgrade", revision="head"))
-    if not settings.sandbox_mode:
-        application = build_application(settings)
-        async with running(application):
-            log.info("running against %s; stop with Ctrl-C", settings.telegram_api_base_url)
-            await _wait_for_signal()
+    # First of all: a second bot on the same SQLite file stops here, before it migrates,
+    # opens the sandbox's port or says anything to Telegram.
+    lease = open_lease(settings)
+    try:
+        await lease.prepare()
+    except LeaseHeld as held:
+        print(f"buurtbot: {held}", file=sys.stderr)
+        return 3
+    try:
+        if migrate:
+            await _db(settings, argparse.Namespace(db_command="upgrade", revision="head"))
+        if not settings.sandbox_mode:
+            application = build_application(settings)
+            async with running(application, lease=lease):
+                log.info("running against %s; stop with Ctrl-C", settings.telegram_api_base_url)
+                await _wait_for_signal()
+            return 0
+        async with _sandbox_server(settings.sandbox_port) as server:
+            url = server.url  # type: ignore[attr-defined]
+            local = settings.with_overrides(telegram_api_base_url=f"{url}/bot")
+            application = build_application(local, token=SANDBOX_TOKEN)
+            async with running(application, lease=lease):
+                print(_sandbox_instructions(url), flush=True)
+                await _wait_for_signal()
         return 0
-    async with _sandbox_server(settings.sandbox_port) as server:
-        url = server.url  # type: ignore[attr-defined]
-        local = settings.with_overrides(telegram_api_base_url=f"{url}/bot")
-        application = build_application(local, token=SANDBOX_TOKEN)
-        async with running(application):
-            print(_sandbox_instructions(url), flush=True)
-            await _wait_for_signal()
-    return 0
+    finally:
+        await lease.release()  # a no-op when running() released it

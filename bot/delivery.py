@@ -11,16 +11,28 @@ Delivery guarantee: at least once, with the window kept small.
   sends are committed together). A send that has started is shielded: stopping the engine
   or cancelling its worker lets it finish and be recorded, so a stop loses nothing and
   repeats nothing.
-* A crash (the process killed) leaves rows "sending"; `start` sends them again. Of those,
-  only the ones whose request had reached Telegram can arrive twice: at most
-  `Pacing.concurrency` messages per crash.
+* A claim names its engine (`claimer`: host, pid and a random part) and holds for
+  `CLAIM_TTL` seconds; the engine renews its claims every `CLAIM_RENEW` seconds while it
+  runs. Rows go back to the queue only when their engine is gone: its claim expired, or
+  `start(sole=True)` was told that no other engine can be running (the caller holds the
+  database's lock file). The rows of a live engine are never taken: two engines on one
+  database never claim the same row.
+* A crash (the process killed) leaves rows "sending"; they are sent again at the next
+  start (sole), or by whichever engine still runs once their claim expires (at most
+  `CLAIM_TTL` plus `CLAIM_RENEW` seconds later). Of those, only the ones whose request had
+  reached Telegram can arrive twice: at most `Pacing.concurrency` messages per crash.
+  A row whose result could not be written is sent again the same way once its claim
+  expires, so it too may arrive twice.
+* An engine never starts a send on a claim that could expire before Telegram answers
+  (`SEND_MARGIN`): if its renewals fail (the database away), it stops sending those rows
+  rather than race an engine that took them back.
 * `TimedOut` is retried (up to `max_attempts` sends). Telegram may have delivered the
   message that timed out, so a resident may rarely see it twice; for warnings about
   burglaries a duplicate is the better failure than a gap.
 * A 429 is not an attempt: sending pauses for `retry_after` and the row is sent after it.
 
-One engine per database: a second process would claim the same rows on SQLite (on
-PostgreSQL the claim skips locked rows, but pacing would be per process).
+One engine sends per database (bot.lease makes sure): pacing is per engine, so two
+engines would together exceed Telegram's limits.
 """
 
 from __future__ import annotations
@@ -29,10 +41,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import secrets
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -66,6 +81,23 @@ CLAIM_RETRY = 1.0
 STOP_GRACE = 10.0
 # How often the idle worker looks for rows held back (quiet hours) that came due.
 HELD_BACK_POLL = 60.0
+# Seconds a claim holds without renewal. Longer than a stop takes (STOP_GRACE) plus the
+# time a leader needs to notice it lost its lease (bot.lease), so an engine that is still
+# winding down is never mistaken for a dead one.
+CLAIM_TTL = 15.0
+# How often a running engine renews its claims, takes back expired ones of engines that
+# are gone, and looks for rows that other processes queued.
+CLAIM_RENEW = 3.0
+# A send is not started on a claim that expires within this many seconds (a send and its
+# record take well under this, PTB's timeouts included).
+SEND_MARGIN = 5.0
+CLAIMER_MAX = 64
+
+
+def make_claimer() -> str:
+    """A name for one engine's claims: host and pid for the operator, and a random part
+    because a restarted container gets the same host name and pid again."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"[-CLAIMER_MAX:]
 
 
 @dataclass(frozen=True)
@@ -244,6 +276,7 @@ class _Row:
     kind: str
     attempts: int
     delivery: Delivery
+    valid_until: float  # event-loop time until which the claim is known to hold
     content: Outgoing | None = None
     backoff: float = 0.0
 
@@ -277,15 +310,18 @@ class DeliveryEngine:
         render: Render,
         pacing: Pacing | None = None,
         on_progress: Progress | None = None,
+        claimer: str | None = None,
     ) -> None:
         self.bot = bot
         self.sessions = sessions
         self.render = render
         self.pacing = pacing or Pacing()
         self.on_progress = on_progress
+        self.claimer = claimer or make_claimer()
         self.flood_waits = 0  # 429s met: 0 when the pacing is right
         self._task: asyncio.Task[None] | None = None
         self._progress_task: asyncio.Task[None] | None = None
+        self._claims_task: asyncio.Task[None] | None = None
         self._claimed: dict[int, _Row] = {}
         self._senders: set[asyncio.Task[None]] = set()
         self._inflight: set[asyncio.Task[_Outcome]] = set()
@@ -305,21 +341,86 @@ class DeliveryEngine:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        """Start the worker; rows a crash left "sending" are queued again first."""
+    async def start(self, *, sole: bool = False) -> None:
+        """Start the worker; rows of engines that are gone are queued again first.
+
+        `sole`: the caller knows no other engine runs on this database (it holds the
+        database's lock file), so every claim but this engine's is abandoned.
+        """
         if self._task is not None and not self._task.done():
             return
-        async with self.sessions() as session:
-            resumed = await outbox.requeue_interrupted(session=session)
-        if resumed:
-            log.warning("resending %d deliveries interrupted by a crash", resumed)
+        await self._take_back(sole=sole, at_start=True)
         self._pacer = _Pacer(self.pacing)
         self._slots = asyncio.Semaphore(self.pacing.concurrency)
         self._idle.clear()
         self._wake.set()
         self._task = asyncio.create_task(self._work(), name="delivery-worker")
+        self._claims_task = asyncio.create_task(self._keep_claims(), name="delivery-claims")
         if self.on_progress is not None:
             self._progress_task = asyncio.create_task(self._report_loop(), name="delivery-progress")
+
+    async def _take_back(self, *, sole: bool, at_start: bool) -> int:
+        """Queue again the rows of engines that are gone; say whose and how many."""
+        now = utcnow()
+        taken = 0
+        async with self.sessions() as session:
+            for claim in await outbox.claims(session=session, now=now):
+                mine = claim.claimer == self.claimer
+                if mine and not at_start:
+                    # Rows this engine tracks are renewed; an expired one of its own is a
+                    # row whose result could not be written.
+                    expired_by: datetime | None = now
+                elif mine or claim.claimer is None or sole:
+                    expired_by = None  # all of them
+                elif claim.expired:
+                    expired_by = now
+                else:
+                    if at_start:
+                        # Alive, or dead too recently to know: it may still be sending.
+                        log.info(
+                            "leaving %d deliveries to %s until its claim expires at %s",
+                            claim.rows, claim.claimer, claim.expires_at,
+                        )  # fmt: skip
+                    continue
+                count = await outbox.take_back(
+                    session=session, claimer=claim.claimer, expired_by=expired_by
+                )
+                if count:
+                    log.warning("taking back %d deliveries %s", count, _whose(claim, mine, sole))
+                taken += count
+        return taken
+
+    async def _keep_claims(self) -> None:
+        """While the engine runs: renew its claims, take back those of engines that are
+        gone, and wake the worker for rows another process queued."""
+        assert self._pacer is not None
+        while True:
+            await asyncio.sleep(CLAIM_RENEW)
+            try:
+                await self._renew()
+                if await self._take_back(sole=False, at_start=False):
+                    self._idle.clear()
+            except Exception:
+                # The claims hold for CLAIM_TTL; the next round tries again, and a claim
+                # that lapses meanwhile is not sent on (see _run).
+                log.exception("renewing delivery claims failed; trying again shortly")
+            self._wake.set()
+
+    async def _renew(self) -> None:
+        assert self._pacer is not None
+        rows = list(self._claimed.values())
+        if not rows:
+            return
+        began = self._pacer.now()
+        async with self.sessions() as session:
+            await outbox.renew(
+                session=session,
+                claimer=self.claimer,
+                ids=[row.id for row in rows],
+                expires_at=utcnow() + timedelta(seconds=CLAIM_TTL),
+            )
+        for row in rows:
+            row.valid_until = max(row.valid_until, began + CLAIM_TTL)
 
     async def stop(self) -> None:
         """Stop: sends under way finish and are recorded, rows not yet sent stay queued."""
@@ -334,6 +435,11 @@ class DeliveryEngine:
                 log.warning(
                     "delivery engine did not wind down in %s s; stopping anyway", STOP_GRACE
                 )
+        claims, self._claims_task = self._claims_task, None
+        if claims is not None:
+            claims.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await claims
         progress, self._progress_task = self._progress_task, None
         if progress is not None:
             # Python 3.11's wait_for can swallow a cancel that lands just as the wait it
@@ -389,6 +495,8 @@ class DeliveryEngine:
                 # Shielded: a cancel must not cut a commit in half; rows it claimed are
                 # put back by _wind_down.
                 generation = self._generation
+                assert self._pacer is not None
+                valid_until = self._pacer.now() + CLAIM_TTL
                 claiming = asyncio.create_task(self._claim(room))
                 try:
                     rows = await asyncio.shield(claiming)
@@ -400,7 +508,7 @@ class DeliveryEngine:
                     continue
                 claiming = None
                 for delivery in rows:
-                    self._dispatch(delivery)
+                    self._dispatch(delivery, valid_until)
                 # A claim that began before an enqueue committed cannot have seen its rows.
                 if not rows and not self._claimed and generation == self._generation:
                     self._idle.set()
@@ -410,9 +518,14 @@ class DeliveryEngine:
 
     async def _claim(self, limit: int) -> list[Delivery]:
         async with self.sessions() as session:
-            return await outbox.claim(session=session, limit=limit)
+            return await outbox.claim(
+                session=session,
+                limit=limit,
+                claimer=self.claimer,
+                expires_at=utcnow() + timedelta(seconds=CLAIM_TTL),
+            )
 
-    def _track(self, delivery: Delivery) -> _Row:
+    def _track(self, delivery: Delivery, valid_until: float) -> _Row:
         assert delivery.id is not None
         row = _Row(
             id=delivery.id,
@@ -421,12 +534,13 @@ class DeliveryEngine:
             kind=delivery.recipient,
             attempts=delivery.attempts,
             delivery=delivery,
+            valid_until=valid_until,
         )
         self._claimed[row.id] = row
         return row
 
-    def _dispatch(self, delivery: Delivery) -> None:
-        row = self._track(delivery)
+    def _dispatch(self, delivery: Delivery, valid_until: float) -> None:
+        row = self._track(delivery, valid_until)
         sender = asyncio.create_task(self._run(row), name=f"delivery-{row.id}")
         self._senders.add(sender)
         sender.add_done_callback(self._senders.discard)
@@ -446,12 +560,12 @@ class DeliveryEngine:
         await asyncio.gather(*self._inflight, return_exceptions=True)
         if claiming is not None:
             for delivery in await claiming:
-                self._track(delivery)
+                self._track(delivery, 0.0)
         unsent = {row.id: row.attempts for row in self._claimed.values()}
         self._claimed.clear()
         if unsent:
             async with self.sessions() as session:
-                await outbox.release(session=session, attempts=unsent)
+                await outbox.release(session=session, claimer=self.claimer, attempts=unsent)
         self._idle.set()
 
     async def _run(self, row: _Row) -> None:
@@ -470,16 +584,31 @@ class DeliveryEngine:
                     await asyncio.sleep(row.backoff)
                 async with self._slots:
                     await self._pacer.turn(row.chat_id, row.kind in GROUP_LIKE)
+                    if row.valid_until - self._pacer.now() < SEND_MARGIN:
+                        await self._lapsed(row)
+                        return
                     # From here the message may reach Telegram: a stop lets it finish.
                     outcome = await self._unstoppable(self._attempt(row))
                 if outcome is _Outcome.DONE:
                     return
         except Exception:
             # Most likely the result could not be written: the row stays "sending" in the
-            # database and is sent again at the next start (the at-least-once window).
+            # database, is no longer renewed, and is sent again once its claim expires (by
+            # this engine's claim keeper) or at the next start: the at-least-once window.
             log.exception("delivery %d could not be completed", row.id)
             self._claimed.pop(row.id, None)
             self._after_row()
+
+    async def _lapsed(self, row: _Row) -> None:
+        """The claim may expire before Telegram answers: another engine may take the row,
+        so this one does not send it; it goes back to the queue if it is still ours."""
+        log.warning("delivery %d: its claim could not be renewed; not sending it", row.id)
+        self._claimed.pop(row.id, None)
+        async with self.sessions() as session:
+            await outbox.release(
+                session=session, claimer=self.claimer, attempts={row.id: row.attempts}
+            )
+        self._after_row()
 
     async def _attempt(self, row: _Row) -> _Outcome:
         """One send to Telegram and what its answer means for the row."""
@@ -636,3 +765,14 @@ class DeliveryEngine:
                 await self.on_progress(broadcast_id, counts)
             except Exception:
                 log.exception("progress report of broadcast %d failed", broadcast_id)
+
+
+def _whose(claim: outbox.Claim, mine: bool, sole: bool) -> str:
+    """How the log names a claimer whose rows are taken back, and why it may be."""
+    if claim.claimer is None:
+        return 'left "sending" by a version of the bot that did not name its claims'
+    if mine:
+        return "this engine claimed and could not finish"
+    if sole:
+        return f"claimed by {claim.claimer}, which is gone (this process holds the database)"
+    return f"claimed by {claim.claimer}, which is gone (its claim expired)"

@@ -22,6 +22,7 @@ from storage.engine import SessionFactory
 if TYPE_CHECKING:
     from bot.delivery import Counts, DeliveryEngine, Outgoing
     from bot.inbox import Inbox
+    from bot.lease import Leadership, Lease
     from bot.roles import Roles
     from scheduler.runner import JobRunner
     from storage.models import Broadcast, Delivery
@@ -90,6 +91,20 @@ class Services:
         """Wait for the background work still under way (shutdown, tests)."""
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+    # One sender per database (bot.lease): set while the bot runs.
+    lease: Lease | None = None
+    leadership: Leadership | None = None
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process sends and schedules (holds the sender lease)."""
+        return self.leadership is not None and self.leadership.leading
+
+    @property
+    def role(self) -> str:
+        """ "sender" or "standby", as health checks and the log name it."""
+        return "sender" if self.leading else "standby"
 
     @property
     def sessions(self) -> SessionFactory:

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = Field(
         default=3, ge=1, le=100, validation_alias=AliasChoices("BUURTBOT_INBOX_MAX_ATTEMPTS")
     )
+    # Messages a second the delivery engine sends; the default leaves Telegram's 30/s a
+    # little room for interactive answers (bot.delivery.Pacing).
+    send_rate: float = Field(
+        default=28.8, ge=1.0, le=1000.0, validation_alias=AliasChoices("BUURTBOT_SEND_RATE")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
     log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
 

@@ -249,6 +249,10 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     # Held back until then: the end of the resident's quiet hours.
     not_before: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # Which delivery engine claimed the row ("sending") and until when the claim holds: only
+    # a claim that expired, or one of an engine known to be gone, is taken back by another.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claim_expires_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
 
 class Reply(SQLModel, table=True):

@@ -1,17 +1,20 @@
 """The delivery outbox: one row per recipient of a broadcast, worked off by bot.delivery.
 
 Statuses: queued -> sending -> sent | failed | blocked | gone. A row is "sending" from the
-moment the engine claims it until its result is written; rows found "sending" at start
-were cut off by a crash and go back to "queued".
+moment an engine claims it until its result is written. A claim names its engine
+(`claimed_by`) and holds until `claim_expires_at`, which the engine keeps renewing; rows of
+an engine that is gone (its claim expired, or it is known to have stopped) go back to
+"queued", those of a live engine never.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -60,8 +63,21 @@ async def enqueue(
     return added
 
 
-async def claim(*, session: AsyncSession, limit: int) -> list[Delivery]:
-    """Mark up to `limit` queued rows "sending", oldest broadcast and first recipient first.
+@dataclass(frozen=True)
+class Claim:
+    """The rows one engine holds "sending" (claimer None: claimed before claims had names)."""
+
+    claimer: str | None
+    rows: int
+    expired: int  # of those, how many have a claim that expired (or none at all)
+    expires_at: datetime | None  # the latest expiry among them
+
+
+async def claim(
+    *, session: AsyncSession, limit: int, claimer: str, expires_at: datetime
+) -> list[Delivery]:
+    """Mark up to `limit` queued rows "sending" for `claimer` until `expires_at`, oldest
+    broadcast and first recipient first.
 
     SKIP LOCKED keeps a second process from claiming the same rows on PostgreSQL; SQLite
     has one writer at a time anyway, and SQLAlchemy leaves the clause out there.
@@ -85,7 +101,7 @@ async def claim(*, session: AsyncSession, limit: int) -> list[Delivery]:
     await session.exec(
         update(Delivery)  # type: ignore[call-overload]
         .where(col(Delivery.id).in_(ids), Delivery.status == "queued")
-        .values(status="sending")
+        .values(status="sending", claimed_by=claimer, claim_expires_at=expires_at)
     )
     rows = list(
         await session.exec(
@@ -99,28 +115,87 @@ async def claim(*, session: AsyncSession, limit: int) -> list[Delivery]:
     return rows
 
 
-async def requeue_interrupted(*, session: AsyncSession) -> int:
-    """Rows a crash left "sending" go back to the queue; how many there were."""
+async def claims(*, session: AsyncSession, now: datetime) -> list[Claim]:
+    """Who holds rows "sending": how many, how many of those expired by `now`, until when."""
+    lapsed = or_(col(Delivery.claim_expires_at).is_(None), col(Delivery.claim_expires_at) <= now)
+    result = await session.exec(
+        select(
+            Delivery.claimed_by,
+            func.count(),
+            func.sum(case((lapsed, 1), else_=0)),
+            func.max(Delivery.claim_expires_at),
+        )
+        .where(Delivery.status == "sending")
+        .group_by(col(Delivery.claimed_by))
+        .order_by(col(Delivery.claimed_by))
+    )
+    found = [
+        Claim(claimer, int(count), int(expired or 0), expires)
+        for claimer, count, expired, expires in result
+    ]
+    await session.commit()
+    return found
+
+
+async def take_back(
+    *, session: AsyncSession, claimer: str | None, expired_by: datetime | None = None
+) -> int:
+    """Rows `claimer` holds "sending" go back to the queue: all of them, or with `expired_by`
+    only those whose claim expired by then. Returns how many."""
+    owner = (
+        col(Delivery.claimed_by).is_(None) if claimer is None else Delivery.claimed_by == claimer
+    )
+    condition = [Delivery.status == "sending", owner]
+    if expired_by is not None:
+        condition.append(
+            or_(
+                col(Delivery.claim_expires_at).is_(None),
+                col(Delivery.claim_expires_at) <= expired_by,
+            )
+        )
     result: Any = await session.exec(
         update(Delivery)  # type: ignore[call-overload]
-        .where(Delivery.status == "sending")
-        .values(status="queued")
+        .where(*condition)
+        .values(status="queued", claimed_by=None, claim_expires_at=None)
     )
     await session.commit()
     return int(result.rowcount or 0)
 
 
-async def release(*, session: AsyncSession, attempts: dict[int, int]) -> None:
-    """Claimed rows that were not sent go back to the queue, keeping their attempt counts."""
+async def renew(
+    *, session: AsyncSession, claimer: str, ids: Sequence[int], expires_at: datetime
+) -> int:
+    """Extend the claims `claimer` holds on these rows; how many it still holds."""
+    if not ids:
+        return 0
+    result: Any = await session.exec(
+        update(Delivery)  # type: ignore[call-overload]
+        .where(
+            col(Delivery.id).in_(ids), Delivery.status == "sending", Delivery.claimed_by == claimer
+        )
+        .values(claim_expires_at=expires_at)
+    )
+    await session.commit()
+    return int(result.rowcount or 0)
+
+
+async def release(*, session: AsyncSession, claimer: str, attempts: dict[int, int]) -> None:
+    """Claimed rows that were not sent go back to the queue, keeping their attempt counts.
+
+    Only rows `claimer` still holds: one whose claim lapsed may belong to another by now.
+    """
     if not attempts:
         return
-    await session.exec(
-        update(Delivery),  # type: ignore[call-overload]
-        params=[
-            {"id": row_id, "status": "queued", "attempts": count}
-            for row_id, count in attempts.items()
-        ],
-    )
+    for row_id, count in attempts.items():
+        await session.exec(
+            update(Delivery)  # type: ignore[call-overload]
+            .where(
+                col(Delivery.id) == row_id,
+                Delivery.status == "sending",
+                Delivery.claimed_by == claimer,
+            )
+            .values(status="queued", attempts=count, claimed_by=None, claim_expires_at=None)
+        )
     await session.commit()
 
 

@@ -13,6 +13,7 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ from storage import groups as group_store
 from storage import outbox
 from storage import users as user_store
 from storage.engine import SessionFactory
-from storage.models import Broadcast, Delivery, User
+from storage.models import Broadcast, Delivery, User, utcnow
 
 K = 20  # time runs 20x faster for sandbox limits and engine pacing alike
 TEXT = "<b>Witte Voetjes</b> zaterdag in de Binnenstad"
@@ -579,25 +580,147 @@ async def test_worker_cancelled_mid_send_and_restarted_no_duplicate_no_gap(
     await assert_exactly_once(client, again, broadcast_id, ids)
 
 
-async def test_rows_a_crash_left_sending_are_sent_at_start(
+async def claim_for(
+    sessions: SessionFactory, claimer: str, count: int, *, expires_in: float
+) -> list[int]:
+    """Rows claimed by another engine, whose claim holds `expires_in` seconds from now."""
+    async with sessions() as session:
+        claimed = await outbox.claim(
+            session=session,
+            limit=count,
+            claimer=claimer,
+            expires_at=utcnow() + timedelta(seconds=expires_in),
+        )
+    assert len(claimed) == count
+    return [row.id for row in claimed if row.id is not None]
+
+
+async def claimers(sessions: SessionFactory, broadcast_id: int) -> dict[str | None, int]:
+    found: dict[str | None, int] = {}
+    for row in await rows(sessions, broadcast_id):
+        if row.status == "sending":
+            found[row.claimed_by] = found.get(row.claimed_by, 0) + 1
+    return found
+
+
+async def test_rows_of_a_gone_claimer_are_taken_back_and_of_a_live_one_not(
+    client: SandboxClient,
+    sessions: SessionFactory,
+    make_engine: MakeEngine,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delivery_module, "CLAIM_RENEW", 0.05)
+    ids = await residents(client, 10)
+    broadcast_id = await new_broadcast(sessions)
+    engine = await make_engine(start=False)
+    await engine.enqueue(broadcast_id, as_users(ids))
+    await claim_for(sessions, "host-a:101:dead", 4, expires_in=-1)  # an engine that died
+    alive = await claim_for(sessions, "host-b:202:live", 3, expires_in=3600)
+
+    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+        await engine.start()
+        await settle(engine)
+        await asyncio.sleep(0.2)  # a few rounds of the claim keeper: still not taken
+
+    assert (
+        "taking back 4 deliveries claimed by host-a:101:dead, which is gone (its claim expired)"
+        in caplog.text
+    )
+    assert "leaving 3 deliveries to host-b:202:live until its claim expires" in caplog.text
+    assert "crash" not in caplog.text
+    assert await claimers(sessions, broadcast_id) == {"host-b:202:live": 3}
+    assert await engine.counts(broadcast_id) == Counts(sent=7, sending=3)
+
+    # The live one stops renewing (killed): once its claim expires its rows come back.
+    async with sessions() as session:
+        for row_id in alive:
+            row = await session.get(Delivery, row_id)
+            assert row is not None
+            row.claim_expires_at = utcnow() - timedelta(seconds=1)
+            session.add(row)
+        await session.commit()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        await until(partial_counts(engine, broadcast_id, Counts(sent=10)))
+    assert (
+        "taking back 3 deliveries claimed by host-b:202:live, which is gone (its claim expired)"
+        in caplog.text
+    )
+    await assert_exactly_once(client, engine, broadcast_id, ids)
+
+
+def partial_counts(
+    engine: DeliveryEngine, broadcast_id: int, expected: Counts
+) -> Callable[[], Awaitable[bool]]:
+    async def reached() -> bool:
+        return await engine.counts(broadcast_id) == expected
+
+    return reached
+
+
+async def test_the_sole_engine_takes_back_every_claim_at_once(
     client: SandboxClient,
     sessions: SessionFactory,
     make_engine: MakeEngine,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ids = await residents(client, 10)
+    ids = await residents(client, 6)
     broadcast_id = await new_broadcast(sessions)
     engine = await make_engine(start=False)
     await engine.enqueue(broadcast_id, as_users(ids))
-    async with sessions() as session:  # claimed by an engine that then died
-        assert len(await outbox.claim(session=session, limit=4)) == 4
-    assert (await engine.counts(broadcast_id)).sending == 4
+    await claim_for(sessions, "host-a:101:killed", 2, expires_in=3600)
+    async with sessions() as session:  # claimed by a bot from before claims had names
+        legacy = (await outbox.for_broadcast(session=session, broadcast_id=broadcast_id))[-1]
+        legacy.status = "sending"
+        session.add(legacy)
+        await session.commit()
 
     with caplog.at_level(logging.WARNING, logger="bot.delivery"):
-        await engine.start()
+        await engine.start(sole=True)  # the caller holds the database's lock file
         await settle(engine)
 
-    assert "resending 4 deliveries interrupted by a crash" in caplog.text
+    assert (
+        "taking back 2 deliveries claimed by host-a:101:killed, which is gone "
+        "(this process holds the database)" in caplog.text
+    )
+    assert 'taking back 1 deliveries left "sending" by a version' in caplog.text
+    await assert_exactly_once(client, engine, broadcast_id, ids)
+
+
+async def test_claims_are_renewed_and_a_claim_that_cannot_be_is_not_sent_on(
+    client: SandboxClient,
+    sessions: SessionFactory,
+    make_engine: MakeEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(delivery_module, "CLAIM_RENEW", 0.05)
+    ids = await residents(client, 6)
+    broadcast_id = await new_broadcast(sessions)
+    # Two a second: the last rows of the window wait a few seconds for their turn.
+    engine = await make_engine(pacing=Pacing(global_rate=2.0, global_burst=1))
+    await engine.enqueue(broadcast_id, as_users(ids))
+    await until(partial_counts(engine, broadcast_id, Counts(sent=1, sending=5)))
+    first = {row.id: row.claim_expires_at for row in await rows(sessions, broadcast_id)}
+    await asyncio.sleep(0.3)
+    later = {row.id: row.claim_expires_at for row in await rows(sessions, broadcast_id)}
+    renewed = [i for i, at in later.items() if at and (before := first[i]) and at > before]
+    assert len(renewed) >= 4  # the rows still waiting
+
+    async def refused(**kwargs: Any) -> int:
+        raise OSError("database is locked")
+
+    real_renew = outbox.renew
+    monkeypatch.setattr(outbox, "renew", refused)
+    # Renewals fail from now on: claims known to hold less than SEND_MARGIN are not sent.
+    monkeypatch.setattr(delivery_module, "SEND_MARGIN", delivery_module.CLAIM_TTL - 0.5)
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        await until(lambda: "its claim could not be renewed; not sending it" in caplog.text)
+    assert "renewing delivery claims failed" in caplog.text
+    monkeypatch.setattr(outbox, "renew", real_renew)
+    monkeypatch.setattr(delivery_module, "SEND_MARGIN", 5.0)
+    await settle(engine, 30)
     await assert_exactly_once(client, engine, broadcast_id, ids)
 
 
@@ -627,6 +750,38 @@ async def test_a_result_that_cannot_be_written_leaves_the_row_for_the_next_start
     # The at-least-once window: the message that could not be recorded went out again.
     assert await engine.counts(broadcast_id) == Counts(sent=1)
     assert len(await received(client, uid)) == 2
+
+
+async def test_a_result_that_cannot_be_written_is_sent_again_once_its_claim_expires(
+    client: SandboxClient,
+    sessions: SessionFactory,
+    make_engine: MakeEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (uid,) = await residents(client, 1)
+    real_record = outbox.record
+    failures = 0
+
+    async def fails_once(**kwargs: Any) -> None:
+        nonlocal failures
+        failures += 1
+        if failures == 1:
+            raise OSError("disk full")
+        await real_record(**kwargs)
+
+    monkeypatch.setattr(outbox, "record", fails_once)
+    monkeypatch.setattr(delivery_module, "CLAIM_TTL", 0.5)
+    monkeypatch.setattr(delivery_module, "CLAIM_RENEW", 0.05)
+    monkeypatch.setattr(delivery_module, "SEND_MARGIN", 0.0)
+    engine = await make_engine()
+    broadcast_id = await new_broadcast(sessions)
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        await engine.enqueue(broadcast_id, as_users([uid]))
+        await until(partial_counts(engine, broadcast_id, Counts(sent=1)))
+    # No restart needed: the claim keeper took the row back when its claim expired.
+    assert "taking back 1 deliveries this engine claimed and could not finish" in caplog.text
+    assert len(await received(client, uid)) == 2  # the at-least-once window
 
 
 async def test_a_claim_the_database_refuses_is_tried_again(
@@ -853,5 +1008,5 @@ async def test_rows_held_back_for_quiet_hours_are_claimed_only_when_due(
             ],
         )
     async with sessions() as session:
-        claimed = await outbox.claim(session=session, limit=10)
+        claimed = await outbox.claim(session=session, limit=10, claimer="test", expires_at=utcnow())
     assert sorted(row.chat_id for row in claimed) == [101, 103]

@@ -24,12 +24,12 @@ from sqlmodel import select
 
 from bot.app import MAX_CONCURRENT_UPDATES
 from bot.areas import load_areas
-from bot.cli import SANDBOX_TOKEN
 from bot.keys import Keyring
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage.engine import SessionFactory
 from storage.models import InboxStatus, InboxUpdate, MembershipEvent, User
+from tests.processes import bot_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 RESIDENTS = 400
@@ -37,23 +37,6 @@ RESIDENTS = 400
 SEED = int(os.environ.get("BUURTBOT_KILL_SEED", "12"))
 # Generous: the whole run takes a few seconds per backend on a loaded 2-core machine.
 FINISH_WITHIN = 50.0
-
-
-def bot_environment(api_base_url: str, database_url: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "BUURTBOT_", "DATABASE_URL"))
-    }
-    return env | {
-        "TELEGRAM_BOT_TOKEN": SANDBOX_TOKEN,
-        "TELEGRAM_API_BASE_URL": api_base_url,
-        "DATABASE_URL": database_url,
-        "BUURTBOT_LOG_LEVEL": "WARNING",
-        # A real token needs the key; the restarted process must open what the first sealed.
-        "BUURTBOT_SECRET": "kill-test-" + "k" * 32,
-        "PYTHONPATH": str(ROOT),
-    }
 
 
 def sender(keyring: Keyring, row: InboxUpdate) -> int:
@@ -90,7 +73,7 @@ async def test_kill_9_while_400_residents_join(
     rng = random.Random(SEED)
     kill_after = rng.randint(RESIDENTS // 10, RESIDENTS * 9 // 10)
     wijken = [wijk.slug for wijk in load_areas().wijken]
-    env = bot_environment(sandbox.api_base_url, database_url)
+    env = bot_environment(sandbox.api_base_url, database_url, BUURTBOT_LOG_LEVEL="WARNING")
     loop = asyncio.get_running_loop()
 
     people = await asyncio.gather(

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot import broadcasts as broadcast_service
-from bot.app import BotApplication, build_application, running
+from bot.app import BotApplication, build_application, running, shut_down
 from bot.cli import SANDBOX_TOKEN
 from bot.services import services_of
 from bot.settings import Settings
@@ -355,13 +355,15 @@ async def test_a_scheduled_broadcast_survives_a_restart_and_can_be_moved_or_canc
     )
     assert moving
 
-    # A restart: the job is rebuilt from the database, once.
+    # A restart: the job is rebuilt from the database, once. The first bot stops first:
+    # one sender per database.
+    await shut_down(app)
     second = build_application(settings, token=SANDBOX_TOKEN)
     async with running(second, poll_timeout=1):
         assert services_of(second).scheduler.job_ids().count(f"broadcast:{bid}") == 1  # type: ignore[union-attr]
 
-    listing = await coord.say("/gepland")
-    gone = await coord.tap(listing, "Annuleer 1")
+        listing = await coord.say("/gepland")
+        gone = await coord.tap(listing, "Annuleer 1")
     assert gone["text"] == "Dit bericht wordt niet verstuurd."
     assert await status_of(sessions, bid) == "cancelled"
 
@@ -383,6 +385,7 @@ async def test_missed_while_down_a_little_is_sent_a_lot_is_asked(
         session.add_all([little, lot])
         await session.commit()
         little_id, lot_id = little.id, lot.id
+    await shut_down(app)  # the bot goes down; one sender per database
     restarted = build_application(settings, token=SANDBOX_TOKEN)
     async with running(restarted, poll_timeout=1):
         got = await client.wait_bot_message(anna.id, after=anna.last_id)
@@ -486,6 +489,7 @@ async def test_a_weekly_broadcast_plans_its_next_week_and_reminders_reach_who_as
         broadcast.send_at = utcnow() - timedelta(minutes=1)  # as if its time came while down
         session.add(broadcast)
         await session.commit()
+    await shut_down(app)
     restarted = build_application(settings, token=SANDBOX_TOKEN)
     async with running(restarted, poll_timeout=1):
         post = await client.wait_bot_message(anna.id, after=anna.last_id)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import select
 
 from bot import stats
-from bot.app import BotApplication, build_application, running
+from bot.app import BotApplication, build_application, running, shut_down
 from bot.callbacks import pack
 from bot.cli import SANDBOX_TOKEN
 from bot.roles import Role, grant
@@ -191,6 +191,7 @@ async def test_the_digest_arrives_at_its_time_after_a_restart(
 ) -> None:
     coord, boa, _gone = await _people_for_the_digest(bot, person, client)
     due = datetime.now(settings.tz).replace(microsecond=0) + timedelta(seconds=3)
+    await shut_down(bot)  # one sender per database: the restarted bot alone schedules
     restarted = build_application(digest_settings(settings, due), token=SANDBOX_TOKEN)
     async with running(restarted, poll_timeout=1):
         jobs = services_of(restarted).scheduler.job_ids()  # type: ignore[union-attr]
@@ -198,12 +199,13 @@ async def test_the_digest_arrives_at_its_time_after_a_restart(
         assert await _digest_runs(sessions) == []  # not before its time
         text, photo = await client.wait_bot_messages(coord.id, 2, after=coord.last_id, timeout=15)
         told = await client.wait_bot_message(boa.id, after=boa.last_id, timeout=15)
+        chart = await download(restarted, photo["photo"][-1]["file_id"])
     assert text["date"] >= int(due.timestamp())
     last_week = period_of("week", due.date()).previous()
     assert f"Week {last_week.first.isocalendar()[1]} (" in text["text"]
     assert "Meldingen: 7 (+7)" in text["text"]
     assert photo["caption"].startswith("Grafiek. Meldingen per week")
-    assert (await download(bot, photo["photo"][-1]["file_id"])).startswith(b"\x89PNG")
+    assert chart.startswith(b"\x89PNG")
     # The wijkboa: only Stiphout, in English, the small count hidden, no chart.
     assert "\nStiphout\n" in told["text"]
     assert "Drugs: <3" in told["text"]
@@ -227,6 +229,7 @@ async def test_a_digest_missed_while_down_is_sent_at_start_once(
         session.add(DigestRun(period=last_week.previous().key, at=utcnow()))
         await session.commit()
     late = digest_settings(settings, due)
+    await shut_down(bot)
     first = build_application(late, token=SANDBOX_TOKEN)
     async with running(first, poll_timeout=1):
         got = await client.wait_bot_messages(coord.id, 2, after=coord.last_id, timeout=15)
@@ -253,6 +256,7 @@ async def test_a_fresh_install_sends_no_digest_for_a_week_it_never_saw(
 ) -> None:
     coord = await person("Carla", user_id=ADMIN_ID)
     late = digest_settings(settings, datetime.now(settings.tz) - timedelta(minutes=1))
+    await shut_down(bot)
     first = build_application(late, token=SANDBOX_TOKEN)
     async with running(first, poll_timeout=1):
         await caught_up(first)

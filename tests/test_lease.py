@@ -1,0 +1,581 @@
+"""One sender per database (issue 12): the lease, in process and across real processes.
+
+On SQLite a second bot on the same file refuses to start; on PostgreSQL a second bot
+stands by and takes over when the leader dies (`kill -9`), and a broadcast goes out to
+everyone with no copy missing and duplicates within the engine's in-flight count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from bot.app import BotApplication, build_application, running, shut_down
+from bot.cli import SANDBOX_TOKEN
+from bot.delivery import Pacing
+from bot.i18n import Translator
+from bot.lease import AdvisoryLease, FileLease, Leadership, LeaseHeld, SoleLease, lease_for
+from bot.services import services_of
+from bot.settings import Settings
+from handlers.keyboards import language_name
+from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
+from storage import migrate
+from storage.engine import SessionFactory, create_engine, create_session_factory
+from storage.models import Delivery, User
+from tests.conftest import postgres_url
+from tests.journeys.resident import Resident, buttons
+from tests.journeys.test_broadcasts import compose
+from tests.processes import bot_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_ID = 900001
+
+needs_postgres = pytest.mark.skipif(
+    postgres_url() is None, reason="needs PostgreSQL: set TEST_DATABASE_URL"
+)
+
+
+async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def pg_url() -> str:
+    """An empty PostgreSQL database migrated to head."""
+    url = postgres_url()
+    if url is None:
+        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL")
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("SET LOCAL lock_timeout = '20s'"))
+        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    return url
+
+
+async def terminate(url: str, application_name: str) -> int:
+    """End the server side of a lease's connection, as a network cut or a DBA would."""
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        result = await connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :name"
+            ),
+            {"name": application_name},
+        )
+        ended = int(result.scalar_one())
+    await engine.dispose()
+    return ended
+
+
+# ---------------------------------------------------------------- the leases themselves
+
+
+async def test_a_lock_file_beside_the_database_is_held_once(tmp_path: Path) -> None:
+    database = tmp_path / "buurtbot.db"
+    first, second = FileLease(database), FileLease(database)
+    await first.prepare()
+    assert first.held
+    assert await first.still_held()
+    assert await first.try_acquire()
+    assert (tmp_path / "buurtbot.db.lock").read_text() == f"{os.getpid()}\n"
+
+    with pytest.raises(LeaseHeld) as refused:
+        await second.prepare()
+    assert str(refused.value) == (
+        f"another buurtbot process (pid {os.getpid()}) already runs on {database}; stop it first"
+    )
+    assert not second.held
+
+    await first.release()
+    await first.release()  # again: nothing left to let go
+    assert not first.held
+    assert await second.try_acquire()
+    await second.release()
+
+
+async def test_a_lock_file_without_a_pid_still_refuses(tmp_path: Path) -> None:
+    database = tmp_path / "buurtbot.db"
+    first = FileLease(database)
+    await first.prepare()
+    (tmp_path / "buurtbot.db.lock").write_text("")  # held, but the pid not (yet) written
+    with pytest.raises(LeaseHeld, match=r"\(pid unknown\)"):
+        await FileLease(database).prepare()
+    await first.release()
+
+
+async def test_each_database_gets_its_kind_of_lease(tmp_path: Path) -> None:
+    assert isinstance(lease_for("sqlite+aiosqlite://", name="x"), SoleLease)
+    assert isinstance(lease_for("sqlite+aiosqlite:///:memory:", name="x"), SoleLease)
+    file_lease = lease_for(f"sqlite+aiosqlite:///{tmp_path}/b.db", name="x")
+    assert isinstance(file_lease, FileLease)
+    assert file_lease.path == tmp_path / "b.db.lock"
+    advisory = lease_for("postgresql+asyncpg://u@127.0.0.1/db", name="x")
+    assert isinstance(advisory, AdvisoryLease)
+    assert not advisory.exclusive
+
+    sole = SoleLease()  # nobody else can open an in-memory database
+    await sole.prepare()
+    assert await sole.try_acquire()
+    assert await sole.still_held()
+    assert await sole.holder() is None
+    await sole.release()
+
+
+async def test_a_database_that_does_not_answer_is_no_lease(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    lease = AdvisoryLease(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/none", name="t")
+    with caplog.at_level(logging.WARNING, logger="bot.lease"):
+        assert not await lease.try_acquire()
+        assert not await lease.try_acquire()
+    assert not lease.held
+    assert await lease.holder() is None
+    warned = [r for r in caplog.records if "the database does not answer" in r.getMessage()]
+    assert len(warned) == 1  # once per outage, not once per try
+    await lease.release()
+
+
+@needs_postgres
+async def test_one_advisory_lease_per_database_and_a_dropped_connection_lets_go(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = AdvisoryLease(pg_url, name="buurtbot first")
+    second = AdvisoryLease(pg_url, name="buurtbot second")
+    try:
+        assert await first.try_acquire()
+        assert await first.try_acquire()  # held already: yes
+        assert not await second.try_acquire()
+        assert await second.holder() == "buurtbot first"
+        assert await first.still_held()
+
+        assert await terminate(pg_url, "buurtbot first") == 1
+        with caplog.at_level(logging.INFO, logger="bot.lease"):
+            assert not await first.still_held()  # the leader notices and lets go
+            assert await second.try_acquire()
+            assert not await first.try_acquire()  # reconnects: the database answers again
+        assert "the database does not answer" in caplog.text
+        assert "the database answers again" in caplog.text
+        assert await first.holder() == "buurtbot second"
+
+        await second.release()
+        assert await first.try_acquire()
+        # Its connection cut before it lets go: the unlock fails, the lease is let go anyway.
+        await terminate(pg_url, "buurtbot first")
+        await first.release()
+        assert not first.held
+        assert await second.try_acquire()
+    finally:
+        await first.release()
+        await second.release()
+
+
+@needs_postgres
+async def test_leadership_steps_down_when_the_lease_goes_and_a_standby_takes_over(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list[str] = []
+
+    def record(event: str) -> Callable[[], Awaitable[None]]:
+        async def happened() -> None:
+            events.append(event)
+
+        return happened
+
+    leader = Leadership(
+        AdvisoryLease(pg_url, name="buurtbot leader"),
+        on_lead=record("leader leads"),
+        on_follow=record("leader follows"),
+        retry=0.1,
+        check=0.1,
+    )
+    standby = Leadership(
+        AdvisoryLease(pg_url, name="buurtbot standby"),
+        on_lead=record("standby leads"),
+        on_follow=record("standby follows"),
+        retry=0.1,
+        check=0.1,
+    )
+    with caplog.at_level(logging.INFO, logger="bot.lease"):
+        await leader.start()
+        await standby.start()
+        assert leader.leading
+        assert not standby.leading
+        assert "standby: buurtbot leader sends and schedules" in caplog.text
+
+        await terminate(pg_url, "buurtbot leader")
+
+        async def taken_over() -> bool:
+            return standby.leading and not leader.leading
+
+        await until(taken_over, 10, "the standby takes over")
+        assert "lost the sender lease; stepping down to standby" in caplog.text
+    await leader.stop()
+    await standby.stop()
+    await leader.lease.release()
+    await standby.lease.release()
+    assert events == ["leader leads", "leader follows", "standby leads", "standby follows"]
+
+
+@needs_postgres
+async def test_a_takeover_that_fails_is_undone_and_tried_again(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = AdvisoryLease(pg_url, name="buurtbot first")
+    assert await first.try_acquire()
+    tries: list[str] = []
+
+    async def lead() -> None:
+        tries.append("lead")
+        if len(tries) == 1:
+            raise OSError("Telegram does not answer")
+
+    async def follow() -> None:
+        tries.append("follow")
+
+    standby = Leadership(
+        AdvisoryLease(pg_url, name="buurtbot second"),
+        on_lead=lead,
+        on_follow=follow,
+        retry=0.1,
+        check=0.1,
+    )
+    await standby.start()
+    assert not standby.leading
+    with caplog.at_level(logging.ERROR, logger="bot.lease"):
+        await first.release()
+
+        async def leads() -> bool:
+            return standby.leading and tries == ["lead", "follow", "lead"]
+
+        await until(leads, 10, "the second try leads")
+    assert "taking over as sender failed; trying again shortly" in caplog.text
+    await standby.stop()
+    await standby.lease.release()
+
+
+# ---------------------------------------------------------------- two bots, one process
+
+
+async def test_a_second_bot_on_the_same_database_never_sends_beside_the_first(
+    bot: BotApplication, settings: Settings, client: SandboxClient
+) -> None:
+    """SQLite: refused before it touches Telegram. PostgreSQL: a standby that neither
+    polls nor sends nor schedules, until the first stops; then it serves."""
+    services = services_of(bot)
+    assert services.leading
+    assert services.role == "sender"
+    second = build_application(settings, token=SANDBOX_TOKEN)
+    if settings.database_url.startswith("sqlite"):
+        asked = len(await client.requests())
+        with pytest.raises(LeaseHeld):
+            async with running(second, poll_timeout=1):
+                pass
+        assert len(await client.requests()) == asked  # not even getMe
+        return
+    async with running(second, poll_timeout=1):
+        standby = services_of(second)
+        assert not standby.leading
+        assert standby.role == "standby"
+        assert standby.scheduler is None
+        assert second.updater is not None
+        assert not second.updater.running  # Telegram allows one poller
+        assert standby.delivery is not None  # it may queue; only the leader's engine sends
+        assert standby.delivery.worker is None
+        await asyncio.sleep(1.5)  # a poll timeout and then some: still nobody else polls
+        assert not [r for r in await client.requests("getUpdates") if r["status"] == 409]
+
+        await shut_down(bot)
+        assert not services.leading
+
+        async def serves() -> bool:
+            return second.updater is not None and second.updater.running
+
+        await until(serves, 15, "the standby takes over")
+        assert standby.leading
+        assert standby.scheduler is not None
+        user = await client.create_user("Anna", language_code="nl")
+        await client.send(user["id"], "/start")
+        reply = await client.wait_bot_message(user["id"], timeout=15)
+        assert "112" in reply["text"]
+
+
+# ---------------------------------------------------------------- real processes
+
+
+class BotProcess:
+    """`python -m bot run` as a real subprocess, its log lines collected as they come."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, env: dict[str, str], cwd: Path, *args: str) -> BotProcess:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", *args,
+            cwd=cwd, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(process)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def _read(self) -> None:
+        assert self.process.stderr is not None
+        async for line in self.process.stderr:
+            self.lines.append(line.decode(errors="replace").rstrip())
+
+    def said(self, words: str) -> bool:
+        return any(words in line for line in self.lines)
+
+    async def wait_for(self, words: str, within: float) -> float:
+        """Until a log line holds `words`; when that was (time.monotonic)."""
+
+        async def seen() -> bool:
+            if self.process.returncode is not None and not self.said(words):
+                raise AssertionError("the bot exited:\n" + "\n".join(self.lines[-30:]))
+            return self.said(words)
+
+        await until(seen, within, f"the bot logs {words!r}")
+        return time.monotonic()
+
+    async def stop(self) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            code = await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            code = await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+        return code
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+
+def bot_env(sandbox: SandboxServer, database_url: str, **extra: str) -> dict[str, str]:
+    return bot_environment(
+        sandbox.api_base_url, database_url, BUURTBOT_ADMINS=str(ADMIN_ID), **extra
+    )
+
+
+async def test_a_second_process_on_the_same_sqlite_file_refuses_to_start(
+    sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
+) -> None:
+    database = tmp_path / "buurtbot.db"
+    env = bot_env(sandbox, f"sqlite+aiosqlite:///{database}")
+    first = await BotProcess.start(env, tmp_path, "--migrate")
+    try:
+        await first.wait_for("now sends and schedules", 60)
+        await first.wait_for("ready", 30)  # polling
+        asked = len(await client.requests("getMe"))
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--migrate",
+            cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 3
+        assert err.decode().splitlines() == [
+            f"buurtbot: another buurtbot process (pid {first.pid}) already runs on "
+            f"{database}; stop it first"
+        ]
+        assert out == b""
+        assert len(await client.requests("getMe")) == asked  # it never reached Telegram
+        assert first.process.returncode is None  # and the first runs on
+        # Nobody else polled. (At its stop PTB ends its own long poll with one more
+        # getUpdates, which the sandbox logs as a 409 of the poll it ends.)
+        assert not [r for r in await client.requests("getUpdates") if r["status"] == 409]
+    finally:
+        code = await first.stop()
+    assert code == 0, "\n".join(first.lines[-30:])
+
+
+RESIDENTS = 2000
+SEND_RATE = 150  # messages a second: the sandbox's limits run 100x faster than Telegram's
+MARKER = "Nieuwe wijkboa"  # the title tests/journeys/test_broadcasts.py composes
+
+
+async def populate(client: SandboxClient, sessions: SessionFactory, count: int) -> list[int]:
+    """Residents of Stiphout who started the bot long ago."""
+    gate = asyncio.Semaphore(32)
+
+    async def resident(i: int) -> int:
+        async with gate:
+            return int((await client.create_user(f"Bewoner {i}", started=True))["id"])
+
+    residents = list(await asyncio.gather(*(resident(i) for i in range(count))))
+    async with sessions() as session:
+        session.add_all(
+            User(id=uid, language="nl", wijk="stiphout", subscribed=True) for uid in residents
+        )
+        await session.commit()
+    return residents
+
+
+async def announce(client: SandboxClient) -> None:
+    """The coordinator sends an announcement to Stiphout, through whichever bot answers."""
+    lang = Translator(default_language="nl", timezone=ZoneInfo("Europe/Amsterdam"))
+    coord = Resident(
+        client, await client.create_user("Carla", user_id=ADMIN_ID), lang.for_language("nl")
+    )
+    welcome = await coord.say("/start")
+    if language_name("nl") in buttons(welcome):
+        await coord.tap(welcome, language_name("nl"))
+    actions = await compose(coord, "nieuws", ["Stiphout"])
+    await coord.tap(actions, coord._("Nu versturen"))
+
+
+async def copies(client: SandboxClient, residents: list[int]) -> collections.Counter[int]:
+    """The announcement's copies Telegram accepted, per resident."""
+    audience = set(residents)
+    return collections.Counter(
+        int(r["params"]["chat_id"])
+        for r in await client.requests("sendMessage")
+        if r["status"] == 200
+        and int(r["params"]["chat_id"]) in audience
+        and MARKER in str(r["params"].get("text"))
+    )
+
+
+async def out_by(client: SandboxClient, residents: list[int], share: float) -> None:
+    """Until that share of the residents got their copy (then the test kills the sender)."""
+
+    async def reached() -> bool:
+        return sum((await copies(client, residents)).values()) >= len(residents) * share
+
+    await until(reached, 60, f"{share:.0%} of the broadcast is out")
+    # Still well under way: the kill lands mid-broadcast.
+    assert sum((await copies(client, residents)).values()) < len(residents) * (share + 0.4)
+
+
+async def all_sent(sessions: SessionFactory, residents: list[int]) -> None:
+    async def everyone() -> bool:
+        async with sessions() as session:
+            rows = (await session.exec(select(Delivery.status))).all()
+        return len(rows) == len(residents) and set(rows) == {"sent"}
+
+    # A killed engine's last claims come back when they expire (CLAIM_TTL, 15 s) or, on
+    # SQLite, at the next start.
+    await until(everyone, 60, "every delivery is sent")
+
+
+def once_each(sent: collections.Counter[int], residents: list[int]) -> None:
+    assert [uid for uid in residents if sent[uid] == 0] == []  # none missing
+    # The documented window: what was on its way to Telegram when the sender died.
+    duplicates = sum(count - 1 for count in sent.values())
+    assert duplicates <= Pacing().concurrency, duplicates
+
+
+def claimer_of(process: BotProcess) -> str:
+    return f"claimed by {socket.gethostname()[:40]}:{process.pid}:"
+
+
+async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
+    pg_url: str, sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
+) -> None:
+    engine = create_engine(pg_url)
+    sessions = create_session_factory(engine)
+    residents = await populate(client, sessions, RESIDENTS)
+    env = bot_env(sandbox, pg_url, BUURTBOT_SEND_RATE=str(SEND_RATE))
+    leader = await BotProcess.start(env, tmp_path)
+    standby: BotProcess | None = None
+    try:
+        await leader.wait_for("now sends and schedules", 60)
+        standby = await BotProcess.start(env, tmp_path)
+        await standby.wait_for("standby: buurtbot", 60)
+        await announce(client)
+        await out_by(client, residents, 0.25)
+        # The standby never polled while the leader lived: no second poller.
+        assert not [r for r in await client.requests("getUpdates") if r["status"] == 409]
+        killed_at = time.monotonic()
+        leader.kill()
+        took_over = await standby.wait_for("now sends and schedules", 30)
+        assert took_over - killed_at < 15  # LEASE_RETRY is 2 s; generous on a loaded machine
+        await all_sent(sessions, residents)
+        sent = await copies(client, residents)
+    finally:
+        if leader.process.returncode is None:
+            leader.kill()
+        await leader.stop()
+        if standby is not None:
+            code = await standby.stop()
+        await engine.dispose()
+    assert standby is not None
+    assert code == 0, "\n".join(standby.lines[-30:])
+    once_each(sent, residents)
+    assert any(
+        claimer_of(leader) in line and "which is gone (its claim expired)" in line
+        for line in standby.lines
+    ), "\n".join(standby.lines)
+    assert not any("crash" in line for line in standby.lines)
+
+
+async def test_on_sqlite_the_next_start_sends_what_a_killed_bot_had_claimed(
+    sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'buurtbot.db'}"
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    sessions = create_session_factory(engine)
+    residents = await populate(client, sessions, RESIDENTS // 4)
+    env = bot_env(sandbox, url, BUURTBOT_SEND_RATE=str(SEND_RATE))
+    first = await BotProcess.start(env, tmp_path)
+    again: BotProcess | None = None
+    try:
+        await first.wait_for("ready", 60)
+        await announce(client)
+        await out_by(client, residents, 0.25)
+        first.kill()
+        await first.stop()
+        # The lock went with the process: the next start runs, and as the only process
+        # on the file it takes the dead one's claims back at once, without waiting.
+        again = await BotProcess.start(env, tmp_path)
+        await again.wait_for("now sends and schedules", 60)
+        await all_sent(sessions, residents)
+        sent = await copies(client, residents)
+    finally:
+        if first.process.returncode is None:
+            first.kill()
+        await first.stop()
+        code = await again.stop() if again is not None else None
+        await engine.dispose()
+    assert again is not None
+    assert code == 0, "\n".join(again.lines[-30:])
+    once_each(sent, residents)
+    assert any(
+        claimer_of(first) in line and "which is gone (this process holds the database)" in line
+        for line in again.lines
+    ), "\n".join(again.lines)
+    assert not any("crash" in line for line in again.lines)
