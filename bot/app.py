@@ -100,7 +100,16 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         # Scheduling lives in scheduler/ with a durable store; PTB's in-memory JobQueue
         # would lose jobs on restart, so it is switched off rather than half used.
         .job_queue(None)
-        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .concurrent_updates(
+            PerChatUpdateProcessor(
+                MAX_CONCURRENT_UPDATES,
+                max_waiting_per_chat=settings.max_waiting_per_chat,
+                # Called only once the bot runs, so `application` is bound by then.
+                slow_down=lambda update: fallback.slow_down(
+                    update, BotContext.from_update(update, application)
+                ),
+            )
+        )
         .post_init(_open)
         .post_stop(_stop_workers)
         .post_shutdown(_close)

@@ -63,6 +63,15 @@ async def stale_button(update: Update, context: BotContext) -> None:
     await query.answer(_("Deze knop werkt niet meer. Tik op /start."), show_alert=True)
 
 
+async def slow_down(update: Update, context: BotContext) -> None:
+    """Button presses beyond what one chat may queue: one short answer a burst."""
+    query = update.callback_query
+    if query is None:
+        return
+    _ = (await lang_for(update, context)).gettext
+    await query.answer(_("Even rustig aan."))
+
+
 def button(
     size: int, *, numeric: bool = False
 ) -> Callable[[ButtonHandler], Callable[[Update, BotContext], Awaitable[None]]]:
