@@ -61,11 +61,18 @@ async def _broken_button(update: Update, context: BotContext) -> None:
     raise RuntimeError("a bug behind a button")
 
 
+async def _answered_then_broken(update: Update, context: BotContext) -> None:
+    assert update.callback_query is not None
+    await update.callback_query.answer()  # as most handlers do before they work
+    raise RuntimeError("a bug after the press was answered")
+
+
 async def _offer_button(update: Update, context: BotContext) -> None:
     assert update.effective_message is not None
-    await update.effective_message.reply_text(
-        "Druk", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="x")]])
-    )
+    keyboard = [
+        [InlineKeyboardButton("x", callback_data="x"), InlineKeyboardButton("y", callback_data="y")]
+    ]
+    await update.effective_message.reply_text("Druk", reply_markup=InlineKeyboardMarkup(keyboard))
 
 
 @pytest.fixture
@@ -73,6 +80,7 @@ def broken_app(app: BotApplication) -> BotApplication:
     """The real bot plus handlers with a bug, to reach the error handler as a bug would."""
     app.add_handler(CommandHandler("kapot", _broken_command), group=-1)
     app.add_handler(CommandHandler("knop", _offer_button), group=-1)
+    app.add_handler(CallbackQueryHandler(_answered_then_broken, pattern="^y$"), group=-1)
     app.add_handler(CallbackQueryHandler(_broken_button), group=-1)
     return app
 
@@ -109,6 +117,24 @@ async def test_a_failing_button_answers_the_press_with_an_alert(
     assert answer is not None
     assert answer["show_alert"] is True
     assert answer["text"] == "Przepraszamy, coś poszło nie tak. Spróbuj ponownie za chwilę."
+
+
+async def test_a_button_that_fails_after_its_answer_gets_the_apology_in_the_chat(
+    broken_app: BotApplication, client: SandboxClient
+) -> None:
+    async with running(broken_app, poll_timeout=1):
+        user = await client.create_user("Ewa", language_code="en")
+        await client.send(user["id"], "/knop")
+        # The offer, then the bot's own answer to the unknown /knop (as above).
+        offer, unknown = await client.wait_bot_messages(user["id"], 2)
+        press = await client.press(user["id"], user["id"], offer["message_id"], "y")
+        assert await client.callback_answer(press["callback_query_id"]) == {
+            "text": "",
+            "show_alert": False,
+        }
+        apology = await client.wait_bot_message(user["id"], after=unknown["message_id"])
+    # A press can be answered once: the apology came as a message instead.
+    assert apology["text"] == "Sorry, something went wrong. Please try again in a moment."
 
 
 async def test_an_apology_that_cannot_be_sent_is_logged_not_raised(
