@@ -44,6 +44,20 @@ async def not_a_button(update: Update, context: BotContext) -> None:
     await _way_back(update, context, _("Wat je typt, lees ik niet. Gebruik de knoppen of /help."))
 
 
+async def not_usable(update: Update, context: BotContext) -> None:
+    """A file or a sticker: say in one line what the bot cannot use; the rest as typing."""
+    message = update.effective_message
+    _ = (await lang_for(update, context)).gettext
+    if message is not None and message.document is not None:
+        text = _("Bestanden kan ik hier niet openen. Gebruik de knoppen of /help.")
+    elif message is not None and message.sticker is not None:
+        text = _("Een sticker kan ik niet lezen. Gebruik de knoppen of /help.")
+    else:
+        await not_a_button(update, context)
+        return
+    await _way_back(update, context, text)
+
+
 async def edited(update: Update, context: BotContext) -> None:
     """An edited message: the first version was already handled (or ignored)."""
     _ = (await lang_for(update, context)).gettext
