@@ -280,7 +280,7 @@ async def _open(application: BotApplication) -> None:
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
-        await commands.refresh_chat(application.bot, services, admin_id)
+        await commands.refresh_chat(application.bot, services, admin_id, who="administrator")
     log.info("bot @%s ready", application.bot.username)
 
 

@@ -13,6 +13,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.app import BotApplication, running
 from bot.areas import load_areas
 from bot.services import BotContext, services_of
+from handlers import commands
 from sandbox.client import SandboxClient
 
 
@@ -158,3 +159,39 @@ async def test_an_apology_that_cannot_be_sent_is_logged_not_raised(
                 await asyncio.sleep(0.025)
         assert any("could not tell the user" in r.getMessage() for r in caplog.records)
         assert app.running
+
+
+async def test_an_administrator_who_never_wrote_gets_one_warning_line_and_a_menu_at_start(
+    app: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="handlers.commands"):
+        async with running(app, poll_timeout=1):
+            # 900001 is in BUURTBOT_ADMINS (tests/conftest.py) and has no chat with the bot.
+            told = [r for r in caplog.records if r.name == "handlers.commands"]
+            assert [(r.levelno, r.getMessage(), r.exc_info) for r in told] == [
+                (
+                    logging.WARNING,
+                    "administrator 900001 has not started a chat with the bot yet; "
+                    "their menu is set when they do",
+                    None,
+                )
+            ]
+            admin = await client.create_user("Carla", user_id=900001, language_code="nl")
+            sent = await client.send(admin["id"], "/start")
+            await client.wait_bot_message(admin["id"], after=sent["message_id"])
+            menu = await client.commands({"type": "chat", "chat_id": admin["id"]})
+    assert "uitnodigen" in [command["command"] for command in menu]
+
+
+async def test_a_menu_refused_for_another_reason_is_logged_with_its_cause(
+    bot: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await client.create_user("Kees", language_code="nl", started=True)
+    await client.add_fault(
+        "setMyCommands", error_code=400, description="Bad Request: BOT_COMMAND_INVALID"
+    )
+    with caplog.at_level(logging.WARNING, logger="handlers.commands"):
+        await commands.set_for_chat(bot.bot, services_of(bot), user["id"], "nl")
+    told = [r for r in caplog.records if r.name == "handlers.commands"]
+    assert [r.getMessage() for r in told] == ["could not set the chat's command menu"]
+    assert told[0].exc_info is not None
