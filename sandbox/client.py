@@ -382,6 +382,10 @@ class SandboxClient:
         params = {"method": method} if method else None
         return await self._call("GET", "/sandbox/requests", params=params)
 
+    async def refusals(self) -> dict[str, int]:
+        """How often each method was refused, by error: "sendMessage: Bad Request: ..."."""
+        return dict(await self._call("GET", "/sandbox/refusals"))
+
     async def pending_updates(self) -> list[Json]:
         return await self._call("GET", "/sandbox/updates")
 

@@ -138,6 +138,7 @@ class ControlApi:
             web.get("/sandbox/chats/{chat_id}/messages/{message_id}/wait_edit", w(self.wait_edit)),
             web.post("/sandbox/chats/{chat_id}/{action}", w(self.chat_action)),
             web.get("/sandbox/requests", w(self.requests)),
+            web.get("/sandbox/refusals", w(self.refusals)),
             web.get("/sandbox/updates", w(self.pending_updates)),
             web.get("/sandbox/commands", w(self.commands)),
             web.get("/sandbox/limits", w(self.get_limits)),
@@ -484,6 +485,9 @@ class ControlApi:
         method = request.query.get("method")
         wanted = method.lower() if method else None
         return [r for r in self.world.requests if wanted is None or r["method"].lower() == wanted]
+
+    async def refusals(self, request: web.Request) -> dict[str, int]:
+        return dict(self.world.refusals)
 
     async def pending_updates(self, request: web.Request) -> list[Json]:
         return [json.loads(text) for _, text in self.world.updates]

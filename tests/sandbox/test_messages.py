@@ -409,6 +409,24 @@ async def test_requests_log(bot: Bot, client: SandboxClient, anna: User) -> None
     assert all(entry["status"] != 429 for entry in await client.requests())
 
 
+async def test_refused_requests_are_counted_by_error(
+    bot: Bot, client: SandboxClient, anna: User
+) -> None:
+    await bot.send_message(anna["id"], "<b>ok</b>", parse_mode=ParseMode.HTML)
+    for _ in range(3):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+            await bot.send_message(anna["id"], "<b>kapot", parse_mode=ParseMode.HTML)
+    with pytest.raises(BadRequest):
+        await bot.send_message(anna["id"], "")
+    assert await client.refusals() == {
+        "sendMessage: Bad Request: can't parse entities: Can't find end tag corresponding "
+        'to start tag "b"': 3,
+        "sendMessage: Bad Request: message text is empty": 1,
+    }
+    await client.reset()
+    assert await client.refusals() == {}
+
+
 async def test_wait_bot_message_times_out_with_transcript(
     client: SandboxClient, anna: User
 ) -> None:
