@@ -11,7 +11,7 @@ from bot import residents
 from bot.residents import ResidentError
 from bot.services import BotContext
 from handlers import keyboards
-from handlers.callbacks import unpack
+from handlers.callbacks import row_id, unpack
 from handlers.common import lang_for
 
 ButtonHandler = Callable[
@@ -91,7 +91,8 @@ def button(
 ) -> Callable[[ButtonHandler], Callable[[Update, BotContext], Awaitable[None]]]:
     """Parse a button's data into `size` parts after the action, or answer it as stale.
 
-    With `numeric`, every part must be a number (an id), so the handler may int() them.
+    With `numeric`, every part must be a row id (handlers.callbacks.row_id), so the
+    handler may int() them.
 
     A ResidentError from the domain (a wijk, language or choice that does not exist)
     also ends as a stale answer, so the wrapped handler must make its domain call
@@ -108,7 +109,7 @@ def button(
                 or user is None
                 or parts is None
                 or len(parts) != size + 1
-                or (numeric and not all(part.isdigit() for part in parts[1:]))
+                or (numeric and not all(row_id(part) is not None for part in parts[1:]))
             ):
                 await stale_button(update, context)
                 return

@@ -14,7 +14,7 @@ from bot.roles import Role
 from bot.services import BotContext
 from handlers import notify
 from handlers.auth import requires
-from handlers.callbacks import pack
+from handlers.callbacks import pack, row_id
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold
@@ -167,13 +167,12 @@ async def on_alive(
     """The answer to "still active?"; only the team's contact or the group's admin may give it."""
     kind, value, answer = args
     _ = (await lang_for(update, context)).gettext
-    if kind not in ("t", "g") or not value.isdigit() or answer not in ("y", "n"):
+    item_id = row_id(value)
+    if kind not in ("t", "g") or item_id is None or answer not in ("y", "n"):
         await stale_button(update, context)
         return
     try:
-        item = await overview.still_active(
-            context.services, user.id, kind, int(value), answer == "y"
-        )
+        item = await overview.still_active(context.services, user.id, kind, item_id, answer == "y")
     except OverviewError as error:
         await query.answer(_(error.key), show_alert=True)
         return
