@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -60,7 +61,7 @@ from handlers import (
     tracking,
 )
 from handlers import help as help_
-from handlers.callbacks import pattern
+from handlers.callbacks import PREFIX, pattern
 from scheduler.runner import BroadcastScheduler
 from storage.engine import create_engine, create_session_factory
 
@@ -70,11 +71,17 @@ BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
 # Handler groups: lower runs first; within a group the first matching handler wins.
 GROUP_TRACKING = -100  # tags the log context of every update, never answers
+GROUP_GUARD = -50  # refuses what may not reach the main group at all
 GROUP_MAIN = 0
 
 # Updates handled at once (each chat still in order); bounded so a burst cannot open
 # more database connections and HTTP requests than the pools hold.
 MAX_CONCURRENT_UPDATES = 64
+
+# Actions whose buttons the bot puts on group and channel posts (the registration, the
+# replies under an announcement). Any other pressed outside a private chat came from a
+# forged client: its handler would edit the bot's post there for everyone to see.
+SHARED_CHAT_ACTIONS = ("grp", "rep")
 
 PRIVATE = filters.ChatType.PRIVATE
 # New messages only: PTB's CommandHandler also fires on edits, which would re-run a command.
@@ -191,6 +198,13 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "stg": stats.on_chart,
         "stx": stats.on_export,
     }
+    application.add_handler(
+        CallbackQueryHandler(
+            fallback.private_buttons_only,
+            pattern=re.compile(rf"^(?!{PREFIX}:(?:{'|'.join(SHARED_CHAT_ACTIONS)})(?::|$))"),
+        ),
+        group=GROUP_GUARD,
+    )
     for action, callback in buttons.items():
         application.add_handler(
             CallbackQueryHandler(callback, pattern=pattern(action)), group=GROUP_MAIN

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 
-from telegram import CallbackQuery, Update, User
+from telegram import CallbackQuery, Chat, Update, User
+from telegram.ext import ApplicationHandlerStop
 
 from bot import residents
 from bot.residents import ResidentError
@@ -66,6 +67,15 @@ async def edited(update: Update, context: BotContext) -> None:
         context,
         _("Een aangepast bericht lees ik niet. Stuur een nieuw bericht of gebruik /help."),
     )
+
+
+async def private_buttons_only(update: Update, context: BotContext) -> None:
+    """A private chat's button pressed in a group or channel: refused, nothing edited there."""
+    chat = update.effective_chat
+    if chat is None or chat.type == Chat.PRIVATE:
+        return  # on to the button's own handler
+    await stale_button(update, context)
+    raise ApplicationHandlerStop
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
