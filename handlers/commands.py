@@ -132,5 +132,9 @@ async def refresh_chat(
 async def clear_for_chat(bot: ExtBot[None], chat_id: int) -> None:
     try:
         await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
-    except (BadRequest, Forbidden):
-        log.warning("could not clear the chat's command menu", exc_info=True)
+    except (BadRequest, Forbidden) as error:
+        if never_started(error):
+            # Nothing to clear where Telegram knows no chat with this user.
+            log.info("user %s has not started a chat with the bot; no menu to clear", chat_id)
+        else:
+            log.warning("could not clear the chat's command menu", exc_info=True)

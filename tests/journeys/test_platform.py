@@ -195,3 +195,29 @@ async def test_a_menu_refused_for_another_reason_is_logged_with_its_cause(
     told = [r for r in caplog.records if r.name == "handlers.commands"]
     assert [r.getMessage() for r in told] == ["could not set the chat's command menu"]
     assert told[0].exc_info is not None
+
+
+async def test_clearing_the_menu_of_someone_without_a_chat_is_one_quiet_line(
+    bot: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    stranger = await client.create_user("Bob")  # never wrote to the bot
+    with caplog.at_level(logging.INFO, logger="handlers.commands"):
+        await commands.clear_for_chat(bot.bot, stranger["id"])
+        await client.add_fault(
+            "deleteMyCommands", error_code=400, description="Bad Request: BOT_COMMAND_INVALID"
+        )
+        started = await client.create_user("Kees", started=True)
+        await commands.clear_for_chat(bot.bot, started["id"])
+    told = [
+        (r.levelno, r.getMessage(), bool(r.exc_info))
+        for r in caplog.records
+        if r.name == "handlers.commands"
+    ]
+    assert told == [
+        (
+            logging.INFO,
+            f"user {stranger['id']} has not started a chat with the bot; no menu to clear",
+            False,
+        ),
+        (logging.WARNING, "could not clear the chat's command menu", True),
+    ]
