@@ -67,7 +67,13 @@ async def run(updates: int, seed: int, users: int, database_url: str | None) -> 
     print(f"seed {seed}, {users} users, {rounds} rounds, {elapsed:.1f} s")
     for line in counts.lines():
         print(line)
-    found = counts.errors or counts.unanswered or counts.entity_refusals or counts.escalations
+    found = (
+        counts.errors
+        or counts.unanswered
+        or counts.entity_refusals
+        or counts.escalations
+        or counts.posts_changed
+    )
     return 1 if found else 0
 
 

@@ -198,6 +198,9 @@ class Action:
     message_id: int | None = None
     callback_query_id: str | None = None
     deserves: bool = True
+    # A press on a group post that only the group's registration may change: its edits
+    # before, to compare after (a private chat's button must not change a shared post).
+    post_edits: int | None = None
 
 
 @dataclass
@@ -208,6 +211,8 @@ class Counts:
     actions: Counter[str] = field(default_factory=Counter)
     deserving: int = 0
     unanswered: list[str] = field(default_factory=list)
+    # Group posts that a press of a private chat's button changed for everyone.
+    posts_changed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     refusals: dict[str, int] = field(default_factory=dict)
     escalations: dict[str, tuple[Any, Any]] = field(default_factory=dict)
@@ -229,6 +234,8 @@ class Counts:
             f"requests refused for bad entities {self.entity_refusals}",
             "requests refused, all: "
             + (", ".join(f"{what} x{n}" for what, n in sorted(self.refusals.items())) or "none"),
+            f"group posts changed by a private button {len(self.posts_changed)}"
+            + (f": {self.posts_changed[:3]}" if self.posts_changed else ""),
             f"changes only a role may make {len(self.escalations)}"
             + (f": {self.escalations}" if self.escalations else ""),
             f"presses dropped by fair share {self.dropped}",
@@ -617,7 +624,7 @@ class Fuzzer:
         ):
             return await self._text(user)
         group_id = int(chat["id"])
-        step = self.rng.randrange(5)
+        step = self.rng.choices(range(5), weights=(2, 2, 1, 4, 1))[0]
         bot_messages = await self.client.bot_messages(group_id)
         if step == 0:
             text = (
@@ -639,8 +646,17 @@ class Fuzzer:
             sent = await self.client.send_sticker(user["id"], chat_id=group_id)
         elif step == 3 and bot_messages:
             message = self.rng.choice(bot_messages)
-            data = self.rng.choice(buttons_of(message) + self.harvest or ["r1:menu:help"])
-            return await self._press(user, group_id, message["message_id"], data, forged=True)
+            # The post's own buttons, others' buttons, and the buttons of their own chat.
+            mine = [
+                d for m in (await self.client.bot_messages(user["id"]))[-3:] for d in buttons_of(m)
+            ]
+            data = self.rng.choice(buttons_of(message) + self.harvest + mine or ["r1:menu:help"])
+            action = await self._press(user, group_id, message["message_id"], data, forged=True)
+            self.counts.actions["group press"] += 1
+            if not data.startswith("r1:grp:"):
+                action.message_id = message["message_id"]
+                action.post_edits = message.get("edit_count", 0)
+            return action
         else:
             sent = await self.client.send(user["id"], hostile_text(self.rng), chat_id=group_id)
         return Action("group", user["id"], group_id, message_id=sent["message_id"], deserves=False)
@@ -653,6 +669,14 @@ class Fuzzer:
             if not action.deserves:
                 continue
             self.counts.deserving += 1
+            if action.post_edits is not None:
+                post = next(
+                    m
+                    for m in await self.client.bot_messages(action.chat_id)
+                    if m["message_id"] == action.message_id
+                )
+                if post.get("edit_count", 0) != action.post_edits:
+                    self.counts.posts_changed.append(post.get("text", "")[:60])
             if action.callback_query_id is not None:
                 record = self.world.callbacks[action.callback_query_id]
                 if record.answer is None:

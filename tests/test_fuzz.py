@@ -28,6 +28,7 @@ async def test_hostile_users_crash_nothing_and_gain_nothing(
     assert counts.entity_refusals == 0, report
     assert not counts.unanswered, report
     assert not counts.escalations, report
+    assert not counts.posts_changed, report
 
 
 async def test_the_fuzzer_sees_crashes_silence_and_refused_entities(
