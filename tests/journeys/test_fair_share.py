@@ -2,8 +2,11 @@
 
 The bound asked for by the issue: while one user presses 1,000 (forged) buttons in a
 burst, another user's /help stays under 100 ms at the 95th percentile. It is measured
-over 20 /help requests spread over the flood, one per 50 presses, so each lands while
-presses are still arriving; the bound is generous against the 15 ms an idle bot takes.
+over 40 /help requests spread over the flood, two with each burst of 50 presses, so each
+lands while presses are still arriving; the bound is generous against the 15-25 ms this
+takes here, and 40 samples let two outliers of a loaded machine pass. Before the fix the
+same run took 230 ms at p95 with the suite's 100x faster flood limits (seconds with
+Telegram's), as every one of the 64 slots waited for the flooding chat's turn.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ async def settled(processor: PerChatUpdateProcessor, count: int) -> None:
 async def test_a_thousand_presses_in_one_chat_leave_another_users_help_fast(
     bot: BotApplication, person: MakePerson, client: SandboxClient, sandbox: SandboxServer
 ) -> None:
-    flooder = await person("Fenna")
+    flooder = await person("Fenna", "en")  # told to slow down in her own language
     other = await person("Otto")
     target = await flooder.say("/help")
     await other.say("/help")  # warm: the first /help of a user reads their roles once
@@ -51,7 +54,8 @@ async def test_a_thousand_presses_in_one_chat_leave_another_users_help_fast(
         return time.perf_counter() - start
 
     # 1,000 presses in about 0.8 s, as the tester sent them: a burst of 50 every 40 ms,
-    # each followed by a /help of the other user (queued behind the burst, as on Telegram).
+    # each followed by a /help of the other user (queued behind the burst, as on Telegram)
+    # and another 20 ms later, while the bot works through the burst.
     # Two menu buttons in turn, so every press handled really edits the message (and meets
     # the chat's flood limit, as on Telegram), and every other one is forged.
     helps: list[asyncio.Task[float]] = []
@@ -61,7 +65,9 @@ async def test_a_thousand_presses_in_one_chat_leave_another_users_help_fast(
             flooder.id, flooder.id, target["message_id"], screen, PER_HELP
         )
         helps.append(asyncio.create_task(timed_help()))
-        await asyncio.sleep(0.04)
+        await asyncio.sleep(0.02)
+        helps.append(asyncio.create_task(timed_help()))
+        await asyncio.sleep(0.02)
     latencies = list(await asyncio.gather(*helps))
 
     await settled(processor, before + PRESSES + len(latencies))
@@ -74,7 +80,8 @@ async def test_a_thousand_presses_in_one_chat_leave_another_users_help_fast(
     texts = [record.answer["text"] if record.answer else None for record in records]
     assert processor.dropped > 0
     assert texts.count("") + processor.dropped == PRESSES
-    told = texts.count(SLOW_DOWN)
+    told = texts.count(flooder._(SLOW_DOWN))
+    assert flooder._(SLOW_DOWN) == "Not so fast, please."
     assert 1 <= told < processor.dropped / 10, (told, processor.dropped)
     assert texts.count(None) == processor.dropped - told
     print(f"p95 {p95 * 1000:.1f} ms, dropped {processor.dropped}, told {told}")
