@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,12 @@ log = logging.getLogger(__name__)
 # them costs nothing more), and the real bound is taken in do_process_update, after the
 # chat's turn has come.
 ADMIT_ALL = 1 << 30
+
+# A flooding chat hears "slow down" at most this often, however its queue comes and goes.
+SLOW_DOWN_EVERY = 10.0
+
+# Above this many chats remembered as told, the ones told long enough ago are forgotten.
+TOLD_KEPT = 1024
 
 SlowDown = Callable[[Update], Awaitable[None]]
 
@@ -45,8 +52,6 @@ class _Chat:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Updates of this chat inside the processor: the one running and those waiting.
     queued: int = 0
-    # This burst got its "slow down" answer; a burst ends when the chat's queue is empty.
-    told: bool = False
 
     @property
     def waiting(self) -> int:
@@ -65,8 +70,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     A chat first waits for its own turn and only then takes one of the shared slots, so
     a chat holds at most one slot and a flood in one chat cannot make others wait. While
     `max_waiting_per_chat` updates of a chat already wait, a further button press is
-    dropped: its handler never runs, and the first one dropped in a burst is answered by
-    `slow_down` ("Even rustig aan."). Commands and messages are never dropped.
+    dropped: its handler never runs, and the first one dropped in a burst (at most one
+    every `tell_every` seconds) is answered by `slow_down` ("Even rustig aan."); the others
+    get no answer at all, which costs Telegram nothing. Commands and messages are never
+    dropped.
 
     Both ends, handled and dropped, go through `_finish`: a dropped press is done too
     (it was answered), which is what whoever tracks completion must see.
@@ -78,6 +85,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         *,
         max_waiting_per_chat: int,
         slow_down: SlowDown,
+        tell_every: float = SLOW_DOWN_EVERY,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_concurrent_updates < 1:
             raise ValueError("max_concurrent_updates must be a positive integer")
@@ -93,6 +102,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._max_waiting = max_waiting_per_chat
         self._slow_down = slow_down
         self._chats: dict[int, _Chat] = {}
+        self._tell_every = tell_every
+        self._clock = clock
+        self._told_at: dict[int, float] = {}
         self.handled = 0
         self.dropped = 0
 
@@ -125,33 +137,45 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return
         chat = self._chats.setdefault(key, _Chat())
         if chat.waiting >= self._max_waiting and is_button_press(update):
-            await self._drop(update, coroutine, chat)
+            await self._drop(update, coroutine, key)
             return
         chat.queued += 1
         try:
             async with chat.lock, self._slot():
                 await coroutine
         finally:
-            # Forget idle chats so the table stays as small as the number of busy chats;
-            # this also ends the chat's burst.
+            # Forget idle chats so the table stays as small as the number of busy chats.
             chat.queued -= 1
             if chat.queued == 0:
                 del self._chats[key]
             self._finish(update, dropped=False)
 
-    async def _drop(self, update: object, coroutine: Awaitable[Any], chat: _Chat) -> None:
+    async def _drop(self, update: object, coroutine: Awaitable[Any], key: int) -> None:
         # The handler never runs; close its coroutine so it is not left un-awaited.
         if inspect.iscoroutine(coroutine):
             coroutine.close()
         try:
-            if not chat.told:
-                chat.told = True
+            if self._tell_now(key):
                 assert isinstance(update, Update)  # is_button_press said so
                 # A slot, not the chat's turn: the answer must come now, not after the queue.
                 async with self._slot():
                     await self._slow_down(update)
         finally:
             self._finish(update, dropped=True)
+
+    def _tell_now(self, key: int) -> bool:
+        """Whether this chat's burst gets its one answer now (and remember that it did)."""
+        now = self._clock()
+        last = self._told_at.get(key)
+        if last is not None and now - last < self._tell_every:
+            return False
+        self._told_at[key] = now
+        if len(self._told_at) > TOLD_KEPT:
+            # Only chats told recently matter; the rest would grow the table forever.
+            self._told_at = {
+                chat: at for chat, at in self._told_at.items() if now - at < self._tell_every
+            }
+        return True
 
     def _finish(self, update: object, *, dropped: bool) -> None:
         """The one end of every update the processor was given, handled or dropped."""

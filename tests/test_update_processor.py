@@ -36,9 +36,23 @@ class Answers:
         self.told.append(update.update_id)
 
 
-def processor(slots: int = 16, *, waiting: int = 5, answers: Answers | None = None):  # type: ignore[no-untyped-def]
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def processor(
+    slots: int = 16, *, waiting: int = 5, answers: Answers | None = None, clock: Clock | None = None
+) -> PerChatUpdateProcessor:
     return PerChatUpdateProcessor(
-        slots, max_waiting_per_chat=waiting, slow_down=answers or Answers()
+        slots,
+        max_waiting_per_chat=waiting,
+        slow_down=answers or Answers(),
+        tell_every=10.0,
+        clock=clock or Clock(),
     )
 
 
@@ -132,8 +146,8 @@ async def test_a_flooding_chat_holds_one_slot_and_others_get_the_rest() -> None:
 
 
 async def test_beyond_the_limit_presses_are_dropped_with_one_answer_messages_kept() -> None:
-    answers = Answers()
-    updates = processor(8, waiting=2, answers=answers)
+    answers, clock = Answers(), Clock()
+    updates = processor(8, waiting=2, answers=answers, clock=clock)
     release = asyncio.Event()
     ran: list[int] = []
 
@@ -168,20 +182,23 @@ async def test_beyond_the_limit_presses_are_dropped_with_one_answer_messages_kep
         assert ran == [1, 2, 3, 9, 10, 11]
         assert updates.handled == 6
 
-        # The queue ran empty: the burst is over, so the next flood is told once more.
-        release.clear()
-        blocker = asyncio.create_task(
-            updates.process_update(message_update(20, 10), handle(20, True))
-        )
-        presses = [
-            asyncio.create_task(updates.process_update(press_update(n, 10), handle(n)))
-            for n in range(21, 25)
-        ]
-        await settle()
-        release.set()
-        await asyncio.gather(blocker, *presses)
-    assert answers.told == [4, 23]
-    assert ran[6:] == [20, 21, 22]
+        # The queue ran empty, but a flood resumed within tell_every is the same burst:
+        # not told again. Once tell_every has passed, the next flood is told once more.
+        for first, later in ((20, 9.0), (30, 1.0)):
+            clock.now += later
+            release.clear()
+            blocker = asyncio.create_task(
+                updates.process_update(message_update(first, 10), handle(first, True))
+            )
+            presses = [
+                asyncio.create_task(updates.process_update(press_update(n, 10), handle(n)))
+                for n in range(first + 1, first + 5)
+            ]
+            await settle()
+            release.set()
+            await asyncio.gather(blocker, *presses)
+    assert answers.told == [4, 33]
+    assert ran[6:] == [20, 21, 22, 30, 31, 32]
     assert updates.busy_chats == 0
 
 
@@ -215,3 +232,30 @@ def test_settings_are_checked() -> None:
         PerChatUpdateProcessor(0, max_waiting_per_chat=1, slow_down=Answers())
     assert is_button_press(press_update(1, 10))
     assert not is_button_press(message_update(1, 10))
+
+
+async def test_chats_told_long_ago_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.updates.TOLD_KEPT", 3)
+    answers, clock = Answers(), Clock()
+    updates = processor(8, waiting=1, answers=answers, clock=clock)
+    release = asyncio.Event()
+
+    async def handle(wait: bool = False) -> None:
+        if wait:
+            await release.wait()
+
+    async with updates:
+        for chat in range(1, 6):
+            clock.now += 6.0
+            release.clear()
+            tasks = [
+                asyncio.create_task(updates.process_update(message_update(1, chat), handle(True))),
+                asyncio.create_task(updates.process_update(press_update(2, chat), handle())),
+            ]
+            await settle()
+            await updates.process_update(press_update(3, chat), handle())  # dropped, told
+            release.set()
+            await asyncio.gather(*tasks)
+    assert len(answers.told) == 5
+    # Past TOLD_KEPT chats (at chat 4) those told over tell_every ago (1 and 2) went.
+    assert sorted(updates._told_at) == [3, 4, 5]

@@ -74,14 +74,14 @@ async def test_a_thousand_presses_in_one_chat_leave_another_users_help_fast(
     p95 = sorted(latencies)[int(len(latencies) * 0.95) - 1]
     assert p95 < 0.100, f"/help p95 {p95 * 1000:.0f} ms during the flood: {latencies}"
 
-    # Every press was either handled (answered, the message edited) or dropped; a dropped press got no
-    # answer of its own, only one "slow down" per burst.
+    # Every press was either handled (answered, the message edited) or dropped; a dropped
+    # press got no answer of its own, only one "slow down" for the burst.
     records = [sandbox.state.callbacks[query_id] for query_id in pressed]
     texts = [record.answer["text"] if record.answer else None for record in records]
     assert processor.dropped > 0
     assert texts.count("") + processor.dropped == PRESSES
     told = texts.count(flooder._(SLOW_DOWN))
     assert flooder._(SLOW_DOWN) == "Not so fast, please."
-    assert 1 <= told < processor.dropped / 10, (told, processor.dropped)
+    assert told == 1  # the whole flood is one burst: under 10 s (SLOW_DOWN_EVERY)
     assert texts.count(None) == processor.dropped - told
     print(f"p95 {p95 * 1000:.1f} ms, dropped {processor.dropped}, told {told}")
