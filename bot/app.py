@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -31,7 +32,7 @@ from bot import keys
 from bot import reports as report_service
 from bot import stats as stats_service
 from bot.areas import load_areas
-from bot.callbacks import pattern
+from bot.callbacks import PREFIX, pattern
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, Pacing, delivery_bot, make_claimer
 from bot.i18n import Translator
@@ -74,11 +75,17 @@ BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
 # Handler groups: lower runs first; within a group the first matching handler wins.
 GROUP_TRACKING = -100  # tags the log context of every update, never answers
+GROUP_GUARD = -50  # refuses what may not reach the main group at all
 GROUP_MAIN = 0
 
 # Updates handled at once (each chat still in order); bounded so a burst cannot open
 # more database connections and HTTP requests than the pools hold.
 MAX_CONCURRENT_UPDATES = 64
+
+# Actions whose buttons the bot puts on group and channel posts (the registration, the
+# replies under an announcement). Any other pressed outside a private chat came from a
+# forged client: its handler would edit the bot's post there for everyone to see.
+SHARED_CHAT_ACTIONS = ("grp", "rep")
 
 PRIVATE = filters.ChatType.PRIVATE
 # New messages only: PTB's CommandHandler also fires on edits, which would re-run a command.
@@ -112,7 +119,17 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         # Scheduling lives in scheduler/ with a durable store; PTB's in-memory JobQueue
         # would lose jobs on restart, so it is switched off rather than half used.
         .job_queue(None)
-        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .concurrent_updates(
+            PerChatUpdateProcessor(
+                MAX_CONCURRENT_UPDATES,
+                max_waiting_per_chat=settings.max_waiting_per_chat,
+                # Called only once the bot runs, so `application` is bound by then.
+                slow_down=lambda update: fallback.slow_down(
+                    update, BotContext.from_update(update, application)
+                ),
+                on_dropped=lambda update: _dropped(application, update),
+            )
+        )
         .post_init(_open)
         .post_stop(_stop_workers)
         .post_shutdown(_close)
@@ -195,6 +212,13 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "stg": stats.on_chart,
         "stx": stats.on_export,
     }
+    application.add_handler(
+        CallbackQueryHandler(
+            fallback.private_buttons_only,
+            pattern=re.compile(rf"^(?!{PREFIX}:(?:{'|'.join(SHARED_CHAT_ACTIONS)})(?::|$))"),
+        ),
+        group=GROUP_GUARD,
+    )
     for action, callback in buttons.items():
         application.add_handler(
             CallbackQueryHandler(callback, pattern=pattern(action)), group=GROUP_MAIN
@@ -238,6 +262,14 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
 
     application.add_error_handler(errors.on_error)
     return application
+
+
+async def _dropped(application: BotApplication, update: Update) -> None:
+    """A repeated press the processor dropped never reaches a handler: done all the same,
+    or the inbox would keep it pending and play it again at the next start."""
+    inbox = services_of(application).inbox
+    if inbox is not None:
+        inbox.done_soon(update.update_id)
 
 
 def build_services(settings: Settings) -> Services:
@@ -315,7 +347,7 @@ async def _lead(application: BotApplication, poll_timeout: int) -> None:
     await commands.register(application.bot, services)
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
-        await commands.refresh_chat(application.bot, services, admin_id)
+        await commands.refresh_chat(application.bot, services, admin_id, who="administrator")
     # Before polling starts, and only in the process that polls: what the last run left
     # unfinished is handled before anything new (a standby never handles updates, or it
     # would handle the leader's in-flight ones a second time).
@@ -409,6 +441,8 @@ async def _close(application: BotApplication) -> None:
     services = services_of(application)
     await _stop_workers(application)  # in case post_stop never ran (start failed)
     await services.settle()
+    if services.inbox is not None:
+        await services.inbox.close()
     if services.engine is not None:
         await services.engine.dispose()
         services.engine = None

@@ -883,7 +883,8 @@ async def reminder_for(services: Services, broadcast_id: int) -> Broadcast | Non
 async def record_result(services: Services, user_id: int, broadcast_id: int, text: str) -> int:
     """A team contact's count of homes that got footprints after a Witte Voetjes action."""
     value = text.strip()
-    if not value.isdigit() or int(value) > 100_000:
+    # isdecimal, not isdigit: "²" is a digit that int() refuses; "٣" (3) is fine.
+    if not value.isdecimal() or int(value) > 100_000:
         raise BroadcastError(N_("Typ alleen een getal, bijvoorbeeld 12."))
     async with services.sessions() as session:
         own = await team_store.of_contact(session=session, user_id=user_id)

@@ -14,6 +14,19 @@ _PART = re.compile(r"^[a-z0-9_-]{1,40}$")
 MAX_BYTES = 64  # Telegram's limit on callback_data
 
 
+# Row ids are 32-bit integers on PostgreSQL: a forged "99999999999999999999" must read as
+# "no such row", not reach the database as an out-of-range parameter (a crash there).
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(text: str) -> int | None:
+    """A database id from callback data or a deep link; None when it cannot be one."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ROW_ID else None
+
+
 def pack(*parts: str) -> str:
     if not all(_PART.match(part) for part in parts):
         raise ValueError(f"callback part not in [a-z0-9_-]: {parts!r}")

@@ -62,6 +62,8 @@ KEEP_DEAD = timedelta(days=30)
 RETRY_PAUSE = 0.1
 # The purpose of the key that seals payloads (bot.keys).
 SEAL = "inbox"
+# Dropped presses are marked done together, this long after the first of them.
+DONE_SOON_DELAY = 0.25
 
 
 class InboxUnavailable(TelegramError):
@@ -91,6 +93,8 @@ class Inbox:
         self.max_attempts = max_attempts
         # Ids fetched again that were already stored: the processing step skips them.
         self._replays: set[int] = set()
+        self._done_soon: set[int] = set()
+        self._flusher: asyncio.Task[None] | None = None
 
     async def store(self, updates: Sequence[Update]) -> list[Update]:
         """Store new updates before anyone confirms them; returns those that are new.
@@ -120,6 +124,34 @@ class Inbox:
         async with self.sessions() as session:
             await store.finish(session=session, update_id=update_id)
             await session.commit()
+
+    def done_soon(self, update_id: int) -> None:
+        """A dropped repeat press: marked done with the others of its burst in one write a
+        moment later, not one write each, which a flood would queue before everyone
+        else's queries. A crash before that replays presses nobody waits for."""
+        self._done_soon.add(update_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        # Until none wait: marks that came in while a flush was writing go with the next.
+        while self._done_soon:
+            await asyncio.sleep(DONE_SOON_DELAY)
+            await self.flush()
+
+    async def close(self) -> None:
+        """At shutdown: what waits is written now, not by a timer that would outlive us."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write the done marks still waiting."""
+        ids, self._done_soon = sorted(self._done_soon), set()
+        if ids:
+            async with self.sessions() as session:
+                await store.finish_many(session=session, update_ids=ids)
+                await session.commit()
 
     async def failed(self, update_id: int, error: BaseException, attempts: int) -> int | None:
         """A try failed: the next try's number, or None once the update is a dead letter."""

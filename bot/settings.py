@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     send_rate: float = Field(
         default=28.8, ge=1.0, le=1000.0, validation_alias=AliasChoices("BUURTBOT_SEND_RATE")
     )
+    # Updates of one chat that may wait for their turn; further button presses are
+    # dropped (one "Even rustig aan." a burst). Commands and messages always wait.
+    max_waiting_per_chat: int = Field(
+        default=5, ge=1, le=1000, validation_alias=AliasChoices("BUURTBOT_MAX_WAITING_PER_CHAT")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
     log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
 

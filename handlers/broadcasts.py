@@ -21,7 +21,7 @@ from telegram.error import TelegramError
 
 from bot import broadcasts
 from bot.broadcasts import FIELDS, KINDS, Audience, BroadcastError
-from bot.callbacks import pack, unpack
+from bot.callbacks import pack, row_id, unpack
 from bot.delivery import Counts
 from bot.i18n import N_, Lang
 from bot.residents import KIND_LABELS
@@ -365,12 +365,12 @@ async def on_compose(update: Update, context: BotContext) -> None:
         if (
             action
             in ("send", "plan", "week", "drop", "late", "cancel", "move", "edit", "off", "moved")
-            and value.isdigit()
+            and (broadcast_id := row_id(value)) is not None
         ):
-            if not await _may_touch(context, user.id, int(value)):
+            if not await _may_touch(context, user.id, broadcast_id):
                 await refuse(update, context)
                 return
-            await _broadcast_button(update, context, query, user, action, int(value))
+            await _broadcast_button(update, context, query, user, action, broadcast_id)
             return
     except BroadcastError as error:
         await query.answer(explain(lang, error), show_alert=True)
@@ -393,7 +393,7 @@ async def _audience_button(
         audience["everyone"] = not audience.get("everyone", False)
     elif action == "aw" and areas.wijk(value):
         audience["wijken"] = _toggle(list(audience.get("wijken", [])), value)
-    elif action in ("at", "ag") and value.isdigit():
+    elif action in ("at", "ag") and row_id(value) is not None:
         key = "teams" if action == "at" else "groups"
         audience[key] = _toggle(list(audience.get(key, [])), int(value))
     elif action == "ap" and areas.park(value):
@@ -731,12 +731,13 @@ async def on_reply(update: Update, context: BotContext) -> None:
     """ "Ik doe mee", "ik kom", "herinner me": one tap, one count, a second tap takes it back."""
     query, user = update.callback_query, update.effective_user
     parts = unpack(query.data if query else None)
-    if query is None or user is None or parts is None or len(parts) != 3 or not parts[1].isdigit():
+    broadcast_id = row_id(parts[1]) if parts is not None and len(parts) == 3 else None
+    if query is None or user is None or parts is None or broadcast_id is None:
         await stale_button(update, context)
         return
     _ = (await lang_for(update, context)).gettext
     try:
-        on = await broadcasts.reply(context.services, int(parts[1]), user.id, parts[2])
+        on = await broadcasts.reply(context.services, broadcast_id, user.id, parts[2])
     except BroadcastError as error:
         await query.answer(_(error.key), show_alert=True)
         return
@@ -747,11 +748,12 @@ async def remind_link(update: Update, context: BotContext, payload: str) -> None
     """/start rem-<id>: a reminder asked for under a channel or group post."""
     user = update.effective_user
     _ = (await lang_for(update, context)).gettext
-    if user is None or not payload.isdigit():
+    broadcast_id = row_id(payload)
+    if user is None or broadcast_id is None:
         await show(update, _("Deze herinnering ken ik niet."))
         return
     try:
-        await broadcasts.remind_me(context.services, int(payload), user.id)
+        await broadcasts.remind_me(context.services, broadcast_id, user.id)
     except BroadcastError as error:
         await show(update, _(error.key))
         return

@@ -12,7 +12,7 @@ from telegram import (
 )
 
 from bot import channels, residents
-from bot.callbacks import pack
+from bot.callbacks import pack, row_id
 from bot.i18n import N_, Lang
 from bot.roles import Role, roles_of
 from bot.services import BotContext
@@ -115,9 +115,8 @@ async def on_link(
     """A coordinator links a channel to a wijk (buttons in the private chat)."""
     channel_id, wijk_slug = args
     wijk = context.services.areas.wijk(wijk_slug)
-    channel = (
-        await channels.get(context.services, int(channel_id)) if channel_id.isdigit() else None
-    )
+    known_id = row_id(channel_id)
+    channel = await channels.get(context.services, known_id) if known_id is not None else None
     if wijk is None or channel is None:
         await stale_button(update, context)
         return

@@ -22,7 +22,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot import groups
-from bot.callbacks import pack, unpack
+from bot.callbacks import pack, row_id, unpack
 from bot.groups import GroupError
 from bot.i18n import Lang
 from bot.roles import Role
@@ -125,8 +125,10 @@ def _parse_register(data: str | None) -> tuple[str, str | None, int | None] | No
             return START, None, None
         case (step, wijk) if step == WIJK:
             return WIJK, wijk, None
-        case (step, wijk, team) if step == TEAM and team.isdigit():
-            return TEAM, wijk, int(team) or None
+        case (step, wijk, "0") if step == TEAM:
+            return TEAM, wijk, None  # "no team"
+        case (step, wijk, team) if step == TEAM and (team_id := row_id(team)) is not None:
+            return TEAM, wijk, team_id
     return None
 
 
@@ -233,14 +235,15 @@ async def on_decision(
 ) -> None:
     """A coordinator approves or rejects a group."""
     verdict, group_id = args
-    if verdict not in (APPROVE, REJECT) or not group_id.isdigit():
+    known_id = row_id(group_id)
+    if verdict not in (APPROVE, REJECT) or known_id is None:
         await stale_button(update, context)
         return
     _ = (await lang_for(update, context)).gettext
     try:
-        group = await groups.decide(context.services, int(group_id), verdict == APPROVE, user.id)
+        group = await groups.decide(context.services, known_id, verdict == APPROVE, user.id)
     except GroupError as error:
-        known = await groups.get_by_id(context.services, int(group_id))
+        known = await groups.get_by_id(context.services, known_id)
         await query.answer()
         title = [bold(known.title)] if known else []
         await show(update, "\n\n".join([*title, _(error.key)]))

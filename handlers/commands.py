@@ -91,28 +91,50 @@ async def register(bot: ExtBot[None], services: Services) -> None:
         )
 
 
-async def set_for_chat(bot: ExtBot[None], services: Services, chat_id: int, language: str) -> None:
+def never_started(error: BadRequest | Forbidden) -> bool:
+    """Telegram has no chat with this user yet: they never wrote to the bot."""
+    message = error.message.lower()
+    return "chat not found" in message or "can't initiate conversation" in message
+
+
+async def set_for_chat(
+    bot: ExtBot[None], services: Services, chat_id: int, language: str, *, who: str = "user"
+) -> None:
     """This chat's own menu: the chosen language, and the commands of the user's roles."""
     lang = services.translator.for_language(language)
     held = (await roles_of(services, chat_id)).names
     commands = resident_commands(lang, held, may_report=await residents_may_report(services))
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
-    except (BadRequest, Forbidden):
+    except (BadRequest, Forbidden) as error:
         # The menu is a convenience; the choice itself is already stored.
-        log.warning("could not set the chat's command menu", exc_info=True)
+        if never_started(error):
+            # Expected, not a fault: /start sets an administrator's menu (handlers.onboarding).
+            log.warning(
+                "%s %s has not started a chat with the bot yet; their menu is set when they do",
+                who,
+                chat_id,
+            )
+        else:
+            log.warning("could not set the chat's command menu", exc_info=True)
 
 
-async def refresh_chat(bot: ExtBot[None], services: Services, user_id: int) -> None:
-    """After a role ends: the menu in the user's language with what is left."""
+async def refresh_chat(
+    bot: ExtBot[None], services: Services, user_id: int, *, who: str = "user"
+) -> None:
+    """After a role ends, or at start: the menu in the user's language with what is left."""
     async with services.sessions() as session:
         stored = await users.get_user(session=session, user_id=user_id)
     language = (stored.language if stored else None) or services.translator.default_language
-    await set_for_chat(bot, services, user_id, language)
+    await set_for_chat(bot, services, user_id, language, who=who)
 
 
 async def clear_for_chat(bot: ExtBot[None], chat_id: int) -> None:
     try:
         await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
-    except (BadRequest, Forbidden):
-        log.warning("could not clear the chat's command menu", exc_info=True)
+    except (BadRequest, Forbidden) as error:
+        if never_started(error):
+            # Nothing to clear where Telegram knows no chat with this user.
+            log.info("user %s has not started a chat with the bot; no menu to clear", chat_id)
+        else:
+            log.warning("could not clear the chat's command menu", exc_info=True)

@@ -47,6 +47,11 @@ def forget_user(context: BotContext) -> None:
         context.user_data.clear()
 
 
+def has_text(message: object) -> bool:
+    """A message whose text can be edited (not a photo, a file, nor one too old to see)."""
+    return isinstance(message, Message) and message.text is not None
+
+
 async def show(
     update: Update,
     text: str,
@@ -57,11 +62,13 @@ async def show(
     """Answer in place: edit the message under a pressed button, else send a new one.
 
     With `below`, always a new message: when something was just sent after the pressed
-    message (the 112 card), the answer must come under it, not above it.
+    message (the 112 card), the answer must come under it, not above it. A press on a
+    message without text (a photo such as the stats chart, a file: a forged or replayed
+    button can land there) also gets a new message: editMessageText would be refused.
     `text` is HTML; whoever builds it escapes what came from outside the code.
     """
     query = update.callback_query
-    if query is not None and query.message is not None and not below:
+    if query is not None and has_text(query.message) and not below:
         try:
             edited = await query.edit_message_text(
                 text, parse_mode=ParseMode.HTML, reply_markup=keyboard

@@ -62,7 +62,7 @@ async def on_photo(update: Update, context: BotContext) -> None:
 
 async def on_other(update: Update, context: BotContext) -> None:
     """Anything else (a file, a sticker, a voice note): refused kindly, the draft kept."""
-    await _report_first(update, context, reports.on_unsupported, fallback.not_a_button)
+    await _report_first(update, context, reports.on_unsupported, fallback.not_usable)
 
 
 async def _report_first(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import BadRequest
 
 from bot.services import BotContext
 from handlers.common import lang_for
@@ -31,8 +32,13 @@ async def on_error(update: object, context: BotContext) -> None:
         _ = (await lang_for(update, context)).gettext
         text = _("Sorry, er ging iets mis. Probeer het zo nog eens.")
         if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
-        else:
-            await context.bot.send_message(update.effective_chat.id, text)
+            try:
+                await update.callback_query.answer(text, show_alert=True)
+                return
+            except BadRequest:
+                # Already answered (most handlers answer a press before they work) or too
+                # old: the apology goes into the chat instead.
+                pass
+        await context.bot.send_message(update.effective_chat.id, text)
     except Exception:  # the apology itself must never take the loop down
         log.warning("could not tell the user about the error", exc_info=True)

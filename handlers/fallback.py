@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 
-from telegram import CallbackQuery, Update, User
+from telegram import CallbackQuery, Chat, Update, User
+from telegram.ext import ApplicationHandlerStop
 
 from bot import residents
-from bot.callbacks import unpack
+from bot.callbacks import row_id, unpack
 from bot.residents import ResidentError
 from bot.services import BotContext
 from handlers import keyboards
@@ -44,6 +45,20 @@ async def not_a_button(update: Update, context: BotContext) -> None:
     await _way_back(update, context, _("Wat je typt, lees ik niet. Gebruik de knoppen of /help."))
 
 
+async def not_usable(update: Update, context: BotContext) -> None:
+    """A file or a sticker: say in one line what the bot cannot use; the rest as typing."""
+    message = update.effective_message
+    _ = (await lang_for(update, context)).gettext
+    if message is not None and message.document is not None:
+        text = _("Bestanden kan ik hier niet openen. Gebruik de knoppen of /help.")
+    elif message is not None and message.sticker is not None:
+        text = _("Een sticker kan ik niet lezen. Gebruik de knoppen of /help.")
+    else:
+        await not_a_button(update, context)
+        return
+    await _way_back(update, context, text)
+
+
 async def edited(update: Update, context: BotContext) -> None:
     """An edited message: the first version was already handled (or ignored)."""
     _ = (await lang_for(update, context)).gettext
@@ -52,6 +67,15 @@ async def edited(update: Update, context: BotContext) -> None:
         context,
         _("Een aangepast bericht lees ik niet. Stuur een nieuw bericht of gebruik /help."),
     )
+
+
+async def private_buttons_only(update: Update, context: BotContext) -> None:
+    """A private chat's button pressed in a group or channel: refused, nothing edited there."""
+    chat = update.effective_chat
+    if chat is None or chat.type == Chat.PRIVATE:
+        return  # on to the button's own handler
+    await stale_button(update, context)
+    raise ApplicationHandlerStop
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
@@ -63,12 +87,22 @@ async def stale_button(update: Update, context: BotContext) -> None:
     await query.answer(_("Deze knop werkt niet meer. Tik op /start."), show_alert=True)
 
 
+async def slow_down(update: Update, context: BotContext) -> None:
+    """Button presses beyond what one chat may queue: one short answer a burst."""
+    query = update.callback_query
+    if query is None:
+        return
+    _ = (await lang_for(update, context)).gettext
+    await query.answer(_("Even rustig aan."))
+
+
 def button(
     size: int, *, numeric: bool = False
 ) -> Callable[[ButtonHandler], Callable[[Update, BotContext], Awaitable[None]]]:
     """Parse a button's data into `size` parts after the action, or answer it as stale.
 
-    With `numeric`, every part must be a number (an id), so the handler may int() them.
+    With `numeric`, every part must be a row id (bot.callbacks.row_id), so the
+    handler may int() them.
 
     A ResidentError from the domain (a wijk, language or choice that does not exist)
     also ends as a stale answer, so the wrapped handler must make its domain call
@@ -85,7 +119,7 @@ def button(
                 or user is None
                 or parts is None
                 or len(parts) != size + 1
-                or (numeric and not all(part.isdigit() for part in parts[1:]))
+                or (numeric and not all(row_id(part) is not None for part in parts[1:]))
             ):
                 await stale_button(update, context)
                 return

@@ -7,7 +7,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import overview
-from bot.callbacks import pack
+from bot.callbacks import pack, row_id
 from bot.channels import follower_count
 from bot.i18n import Lang
 from bot.inbox import KEEP_DEAD
@@ -179,13 +179,12 @@ async def on_alive(
     """The answer to "still active?"; only the team's contact or the group's admin may give it."""
     kind, value, answer = args
     _ = (await lang_for(update, context)).gettext
-    if kind not in ("t", "g") or not value.isdigit() or answer not in ("y", "n"):
+    item_id = row_id(value)
+    if kind not in ("t", "g") or item_id is None or answer not in ("y", "n"):
         await stale_button(update, context)
         return
     try:
-        item = await overview.still_active(
-            context.services, user.id, kind, int(value), answer == "y"
-        )
+        item = await overview.still_active(context.services, user.id, kind, item_id, answer == "y")
     except OverviewError as error:
         await query.answer(_(error.key), show_alert=True)
         return

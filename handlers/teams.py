@@ -7,7 +7,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import teams
-from bot.callbacks import pack
+from bot.callbacks import pack, row_id
 from bot.i18n import N_, Lang
 from bot.roles import Role
 from bot.services import BotContext
@@ -219,10 +219,10 @@ async def on_team(
         if action in ("wijk", "send", "restart"):
             await _registration_button(update, context, query, user, action, value)
             return
-        if not value.isdigit():
+        team_id = row_id(value)
+        if team_id is None:
             await stale_button(update, context)
             return
-        team_id = int(value)
         if action in ("name", "area", "contact"):
             await teams.own_team(context.services, user.id, team_id)
             await query.answer()
@@ -315,11 +315,12 @@ async def on_decision(
     """A coordinator approves or rejects a pending team; its contact is told."""
     verdict, value = args
     _ = (await lang_for(update, context)).gettext
-    if verdict not in ("ok", "no") or not value.isdigit():
+    team_id = row_id(value)
+    if verdict not in ("ok", "no") or team_id is None:
         await stale_button(update, context)
         return
     try:
-        decided = await teams.decide(context.services, user.id, int(value), verdict == "ok")
+        decided = await teams.decide(context.services, user.id, team_id, verdict == "ok")
     except TeamError as error:
         await query.answer(_(error.key), show_alert=True)
         return

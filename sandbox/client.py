@@ -219,6 +219,28 @@ class SandboxClient:
         }
         return await self._call("POST", "/sandbox/press", json_body=body)
 
+    async def press_burst(
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        count: int,
+        *,
+        forged: bool = True,
+    ) -> list[str]:
+        """`count` presses of one button in one request; their callback query ids."""
+        body = {
+            "user_id": user_id,
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "data": data,
+            "count": count,
+            "forged": forged,
+        }
+        result = await self._call("POST", "/sandbox/press_burst", json_body=body)
+        return [str(query_id) for query_id in result["callback_query_ids"]]
+
     async def callback_answer(
         self,
         callback_query_id: str,
@@ -359,6 +381,10 @@ class SandboxClient:
         """Bot API calls the bot made: method, params, status, error, time."""
         params = {"method": method} if method else None
         return await self._call("GET", "/sandbox/requests", params=params)
+
+    async def refusals(self) -> dict[str, int]:
+        """How often each method was refused, by error: "sendMessage: Bad Request: ..."."""
+        return dict(await self._call("GET", "/sandbox/refusals"))
 
     async def pending_updates(self) -> list[Json]:
         return await self._call("GET", "/sandbox/updates")

@@ -28,6 +28,8 @@ from sandbox.state import (
 )
 
 MAX_WAIT = 120.0
+# Presses one press_burst may queue: a flood, bounded so one request stays quick.
+MAX_BURST = 10_000
 # A tiny valid WebP (1x1) so that a sticker can be downloaded like a real file.
 STICKER_BYTES = base64.b64decode("UklGRiQAAABXRUJQVlA4IBgAAAAwAQCdASoBAAEAAwA0JaQAA3AA/vuUAAA=")
 
@@ -126,6 +128,7 @@ class ControlApi:
             web.post("/sandbox/send_document", w(self.send_document)),
             web.post("/sandbox/edit", w(self.edit)),
             web.post("/sandbox/press", w(self.press)),
+            web.post("/sandbox/press_burst", w(self.press_burst)),
             web.get("/sandbox/callbacks/{query_id}", w(self.callback_answer)),
             web.get("/sandbox/chats", w(self.list_chats)),
             web.post("/sandbox/chats", w(self.create_chat)),
@@ -135,6 +138,7 @@ class ControlApi:
             web.get("/sandbox/chats/{chat_id}/messages/{message_id}/wait_edit", w(self.wait_edit)),
             web.post("/sandbox/chats/{chat_id}/{action}", w(self.chat_action)),
             web.get("/sandbox/requests", w(self.requests)),
+            web.get("/sandbox/refusals", w(self.refusals)),
             web.get("/sandbox/updates", w(self.pending_updates)),
             web.get("/sandbox/commands", w(self.commands)),
             web.get("/sandbox/limits", w(self.get_limits)),
@@ -311,6 +315,31 @@ class ControlApi:
         )
         return {"callback_query_id": record.id}
 
+    async def press_burst(self, request: web.Request) -> Json:
+        """`count` presses of one button at once, as a flooding client sends them.
+
+        One request for the whole burst, so a test's flood costs the sandbox, not the
+        client side of the event loop the bot under test shares.
+        """
+        body = await self._body(request)
+        data = body.get("data")
+        if not isinstance(data, str):
+            raise ControlError("data must be a string")
+        count = _int(body.get("count"), "count")
+        if not 1 <= count <= MAX_BURST:
+            raise ControlError(f"count must be between 1 and {MAX_BURST}")
+        ids = [
+            self.world.press(
+                _int(body.get("user_id"), "user_id"),
+                _int(body.get("chat_id"), "chat_id"),
+                _int(body.get("message_id"), "message_id"),
+                data,
+                verify=not _bool(body.get("forged")),
+            ).id
+            for _ in range(count)
+        ]
+        return {"callback_query_ids": ids}
+
     async def callback_answer(self, request: web.Request) -> Json | None:
         timeout = min(_float(request.query.get("timeout"), "timeout", 5.0), MAX_WAIT)
         query_id = request.match_info["query_id"]
@@ -456,6 +485,9 @@ class ControlApi:
         method = request.query.get("method")
         wanted = method.lower() if method else None
         return [r for r in self.world.requests if wanted is None or r["method"].lower() == wanted]
+
+    async def refusals(self, request: web.Request) -> dict[str, int]:
+        return dict(self.world.refusals)
 
     async def pending_updates(self, request: web.Request) -> list[Json]:
         return [json.loads(text) for _, text in self.world.updates]

@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -361,6 +361,9 @@ class World:
         self.callback_signal = Signal()
         self._chat_signals: dict[int, Signal] = {}
         self.requests: deque[Json] = deque(maxlen=MAX_STORED_REQUESTS)
+        # Every refused request by method and error, kept however many requests follow
+        # (the log above forgets the oldest): what a long test run asserts on.
+        self.refusals: Counter[str] = Counter()
         self.reset()
 
     def reset(self) -> None:
@@ -388,6 +391,7 @@ class World:
         self.callback_seq = 0
         self.faults: list[Fault] = []
         self.requests.clear()
+        self.refusals.clear()
 
     def take_fault(self, method: str, chat_id: Any) -> Fault | None:
         """The first fault matching this call, used up once; None if there is none."""
@@ -885,6 +889,8 @@ class World:
     # ------------------------------------------------------------------ requests log
 
     def log_request(self, method: str, params: Json, status: int, error: str | None) -> None:
+        if status != 200:
+            self.refusals[f"{method}: {error}"] += 1
         self.requests.append(
             {
                 "method": method,

@@ -76,9 +76,13 @@ async def begin_try(*, session: AsyncSession, update_id: int) -> int:
 
 async def finish(*, session: AsyncSession, update_id: int) -> None:
     """Handled: the payload goes at once, the id stays to recognise a replay."""
+    await finish_many(session=session, update_ids=[update_id])
+
+
+async def finish_many(*, session: AsyncSession, update_ids: Sequence[int]) -> None:
     await session.exec(
         update(InboxUpdate)  # type: ignore[call-overload]
-        .where(col(InboxUpdate.update_id) == update_id)
+        .where(col(InboxUpdate.update_id).in_(update_ids))
         .where(col(InboxUpdate.status) == InboxStatus.PENDING)
         .values(status=InboxStatus.DONE.value, payload=None, error=None, finished_at=utcnow())
     )

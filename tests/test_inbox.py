@@ -105,6 +105,28 @@ async def test_a_second_fetch_of_a_stored_update_is_a_replay(
     assert not inbox.is_replay(first[0].update_id)  # told once, to the one who asks
 
 
+async def test_dropped_presses_are_marked_done_together_and_at_close(
+    fetcher: tuple[InboxBot, Inbox], client: SandboxClient, sessions: SessionFactory
+) -> None:
+    bot, inbox = fetcher
+    user = await client.create_user("Anna", language_code="nl")
+    for _ in range(3):
+        await client.send(user["id"], "/help")
+    fetched = await bot.get_updates(timeout=0)
+    first, *rest = [u.update_id for u in fetched]
+    inbox.done_soon(first)
+
+    async def first_done() -> bool:
+        return {r.update_id: r.status for r in await rows(sessions)}[first] == InboxStatus.DONE
+
+    await eventually(first_done)  # by the timer, without another call
+    for update_id in rest:
+        inbox.done_soon(update_id)
+    await inbox.close()  # at shutdown: written now
+    assert {r.status for r in await rows(sessions)} == {InboxStatus.DONE}
+    assert all(r.payload is None for r in await rows(sessions))
+
+
 async def test_a_handled_update_keeps_no_text(
     bot: BotApplication, client: SandboxClient, sessions: SessionFactory
 ) -> None:

@@ -460,6 +460,8 @@ async def test_a_team_contact_records_the_homes_that_got_footprints(
     assert ask["text"] == "Hoeveel woningen kregen witte voetjes? Typ een getal."
     wrong = await tom.say("twaalf")
     assert wrong["text"] == "Typ alleen een getal, bijvoorbeeld 12."
+    # A digit to str.isdigit that int() refuses: one more "just a number", not a crash.
+    assert (await tom.say("²"))["text"] == "Typ alleen een getal, bijvoorbeeld 12."
     done = await tom.say("12")
     assert done["text"] == "Genoteerd: 12 woningen met witte voetjes. Dank je!"
     report = await coord.say("/verzonden")

@@ -19,7 +19,7 @@ from bot.services import services_of
 from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
-from storage.models import AuditEntry, Group, RoleGrant, Team
+from storage.models import AuditEntry, Group, RoleGrant, Team, User
 from tests.journeys.resident import Json, Resident, buttons
 
 COORDINATOR_ID = 900001
@@ -525,3 +525,33 @@ async def test_the_overview_queries_count_what_waits_and_what_sleeps(
         await store.touch(session=session, group_id=approved.id)
         assert await store.dormant(session=session, before=utcnow() - timedelta(days=30)) == []
         assert (await store.get_by_id(session=session, group_id=approved.id)).title == "Oud"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "data", ["r1:menu:help", "r1:wijk:stiphout", "r1:erase:yes", "r1:lang:en:wijk", "rubbish"]
+)
+async def test_a_private_button_forged_in_a_group_changes_nothing_there(
+    bot: BotApplication, client: SandboxClient, sessions: SessionFactory, data: str
+) -> None:
+    # Before: any member with a modified client could turn the bot's post in the group
+    # into their own help screen, or have "you now follow Stiphout" shown to everyone.
+    anna = await client.create_user("Anna")
+    bob = await client.create_user("Bob", started=True)
+    group = await client.create_group("Buurtapp Stiphout", creator_id=anna["id"])
+    await client.add_member(group["id"], bob["id"], by=anna["id"])
+    await client.add_bot(group["id"], by=anna["id"])
+    post = await client.wait_bot_message(group["id"])
+    pressed = await client.press_forged(bob["id"], group["id"], post["message_id"], data)
+    answer = await client.callback_answer(pressed["callback_query_id"])
+    assert answer == {"text": "Deze knop werkt niet meer. Tik op /start.", "show_alert": True}
+    after = await client.bot_messages(group["id"])
+    assert [(m["message_id"], m["text"], m.get("edit_count", 0)) for m in after] == [
+        (post["message_id"], post["text"], 0)
+    ]
+    async with sessions() as session:
+        assert await session.get(User, bob["id"]) is None  # nothing stored for the presser
+    # The group's own button still works there: the registration starts for its admin.
+    pressed = await client.press(anna["id"], group["id"], post["message_id"], "r1:grp:go")
+    await client.callback_answer(pressed["callback_query_id"])
+    edited = await client.wait_edited(group["id"], post["message_id"])
+    assert edited["text"] == CHOOSE_WIJK

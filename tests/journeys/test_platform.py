@@ -13,6 +13,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.app import BotApplication, running
 from bot.areas import load_areas
 from bot.services import BotContext, services_of
+from handlers import commands
 from sandbox.client import SandboxClient
 
 
@@ -61,11 +62,18 @@ async def _broken_button(update: Update, context: BotContext) -> None:
     raise RuntimeError("a bug behind a button")
 
 
+async def _answered_then_broken(update: Update, context: BotContext) -> None:
+    assert update.callback_query is not None
+    await update.callback_query.answer()  # as most handlers do before they work
+    raise RuntimeError("a bug after the press was answered")
+
+
 async def _offer_button(update: Update, context: BotContext) -> None:
     assert update.effective_message is not None
-    await update.effective_message.reply_text(
-        "Druk", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="x")]])
-    )
+    keyboard = [
+        [InlineKeyboardButton("x", callback_data="x"), InlineKeyboardButton("y", callback_data="y")]
+    ]
+    await update.effective_message.reply_text("Druk", reply_markup=InlineKeyboardMarkup(keyboard))
 
 
 @pytest.fixture
@@ -73,6 +81,7 @@ def broken_app(app: BotApplication) -> BotApplication:
     """The real bot plus handlers with a bug, to reach the error handler as a bug would."""
     app.add_handler(CommandHandler("kapot", _broken_command), group=-1)
     app.add_handler(CommandHandler("knop", _offer_button), group=-1)
+    app.add_handler(CallbackQueryHandler(_answered_then_broken, pattern="^y$"), group=-1)
     app.add_handler(CallbackQueryHandler(_broken_button), group=-1)
     return app
 
@@ -111,6 +120,24 @@ async def test_a_failing_button_answers_the_press_with_an_alert(
     assert answer["text"] == "Przepraszamy, coś poszło nie tak. Spróbuj ponownie za chwilę."
 
 
+async def test_a_button_that_fails_after_its_answer_gets_the_apology_in_the_chat(
+    broken_app: BotApplication, client: SandboxClient
+) -> None:
+    async with running(broken_app, poll_timeout=1):
+        user = await client.create_user("Ewa", language_code="en")
+        await client.send(user["id"], "/knop")
+        # The offer, then the bot's own answer to the unknown /knop (as above).
+        offer, unknown = await client.wait_bot_messages(user["id"], 2)
+        press = await client.press(user["id"], user["id"], offer["message_id"], "y")
+        assert await client.callback_answer(press["callback_query_id"]) == {
+            "text": "",
+            "show_alert": False,
+        }
+        apology = await client.wait_bot_message(user["id"], after=unknown["message_id"])
+    # A press can be answered once: the apology came as a message instead.
+    assert apology["text"] == "Sorry, something went wrong. Please try again in a moment."
+
+
 async def test_an_apology_that_cannot_be_sent_is_logged_not_raised(
     app: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -132,3 +159,65 @@ async def test_an_apology_that_cannot_be_sent_is_logged_not_raised(
                 await asyncio.sleep(0.025)
         assert any("could not tell the user" in r.getMessage() for r in caplog.records)
         assert app.running
+
+
+async def test_an_administrator_who_never_wrote_gets_one_warning_line_and_a_menu_at_start(
+    app: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="handlers.commands"):
+        async with running(app, poll_timeout=1):
+            # 900001 is in BUURTBOT_ADMINS (tests/conftest.py) and has no chat with the bot.
+            told = [r for r in caplog.records if r.name == "handlers.commands"]
+            assert [(r.levelno, r.getMessage(), r.exc_info) for r in told] == [
+                (
+                    logging.WARNING,
+                    "administrator 900001 has not started a chat with the bot yet; "
+                    "their menu is set when they do",
+                    None,
+                )
+            ]
+            admin = await client.create_user("Carla", user_id=900001, language_code="nl")
+            sent = await client.send(admin["id"], "/start")
+            await client.wait_bot_message(admin["id"], after=sent["message_id"])
+            menu = await client.commands({"type": "chat", "chat_id": admin["id"]})
+    assert "uitnodigen" in [command["command"] for command in menu]
+
+
+async def test_a_menu_refused_for_another_reason_is_logged_with_its_cause(
+    bot: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await client.create_user("Kees", language_code="nl", started=True)
+    await client.add_fault(
+        "setMyCommands", error_code=400, description="Bad Request: BOT_COMMAND_INVALID"
+    )
+    with caplog.at_level(logging.WARNING, logger="handlers.commands"):
+        await commands.set_for_chat(bot.bot, services_of(bot), user["id"], "nl")
+    told = [r for r in caplog.records if r.name == "handlers.commands"]
+    assert [r.getMessage() for r in told] == ["could not set the chat's command menu"]
+    assert told[0].exc_info is not None
+
+
+async def test_clearing_the_menu_of_someone_without_a_chat_is_one_quiet_line(
+    bot: BotApplication, client: SandboxClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    stranger = await client.create_user("Bob")  # never wrote to the bot
+    with caplog.at_level(logging.INFO, logger="handlers.commands"):
+        await commands.clear_for_chat(bot.bot, stranger["id"])
+        await client.add_fault(
+            "deleteMyCommands", error_code=400, description="Bad Request: BOT_COMMAND_INVALID"
+        )
+        started = await client.create_user("Kees", started=True)
+        await commands.clear_for_chat(bot.bot, started["id"])
+    told = [
+        (r.levelno, r.getMessage(), bool(r.exc_info))
+        for r in caplog.records
+        if r.name == "handlers.commands"
+    ]
+    assert told == [
+        (
+            logging.INFO,
+            f"user {stranger['id']} has not started a chat with the bot; no menu to clear",
+            False,
+        ),
+        (logging.WARNING, "could not clear the chat's command menu", True),
+    ]

@@ -400,7 +400,7 @@ WAY_BACK = "Wat je typt, lees ik niet. Gebruik de knoppen of /help."
 
 
 @pytest.mark.parametrize("code", ["nl", "en"])
-async def test_typing_stickers_photos_and_long_texts_get_the_way_back(
+async def test_typing_photos_and_long_texts_get_the_way_back(
     resident: MakeResident, client: SandboxClient, code: str
 ) -> None:
     bo = await resident("Bo", code)
@@ -408,8 +408,6 @@ async def test_typing_stickers_photos_and_long_texts_get_the_way_back(
     assert reply["text"] == bo._(WAY_BACK)
     assert set(buttons(reply)) == {bo._("Aanmelden"), bo._("Help")}
 
-    sent = await client.send_sticker(bo.id)
-    assert (await bo.next_reply(after=sent["message_id"]))["text"] == bo._(WAY_BACK)
     sent = await client.send_photo(bo.id, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     assert (await bo.next_reply(after=sent["message_id"]))["text"] == bo._(WAY_BACK)
     sent = await client.send_location(bo.id, 51.48, 5.66)
@@ -420,6 +418,25 @@ async def test_typing_stickers_photos_and_long_texts_get_the_way_back(
     # The way back works: "Aanmelden" opens the start.
     start = await bo.tap(reply, bo._("Aanmelden"))
     assert bo._("Kies je taal:") in start["text"]
+
+
+@pytest.mark.parametrize("code", ["nl", "en"])
+async def test_files_and_stickers_are_named_with_the_way_back(
+    resident: MakeResident, client: SandboxClient, code: str
+) -> None:
+    bo = await resident("Bo", code)
+    sent = await client.send_document(bo.id, b"%PDF-1.4", file_name="melding.pdf")
+    refused = await bo.next_reply(after=sent["message_id"])
+    assert refused["text"] == bo._(
+        "Bestanden kan ik hier niet openen. Gebruik de knoppen of /help."
+    )
+    assert set(buttons(refused)) == {bo._("Aanmelden"), bo._("Help")}
+    sent = await client.send_sticker(bo.id)
+    refused = await bo.next_reply(after=sent["message_id"])
+    assert refused["text"] == bo._("Een sticker kan ik niet lezen. Gebruik de knoppen of /help.")
+    assert set(buttons(refused)) == {bo._("Aanmelden"), bo._("Help")}
+    helped = await bo.tap(refused, bo._("Help"))
+    assert bo._("Wat kun je hier doen?") in helped["text"]
 
 
 @pytest.mark.parametrize("code", ["nl", "en"])

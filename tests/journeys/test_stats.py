@@ -136,6 +136,28 @@ async def test_the_chart_and_the_export_arrive_as_files(
     assert by_button["document"]["file_name"] == f"buurtbot-{week.key}.csv"
 
 
+async def test_a_forged_figures_button_on_the_chart_answers_with_a_new_message(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    shown = await coord.say("/stats")
+    chart = await press(coord, shown, "📈 Grafiek")
+    # The chart has no buttons; a forged client presses one of the figures' on it anyway.
+    before = len(await client.requests())
+    answer = await coord.press_data(chart, buttons(shown)["Maand"])
+    assert answer == {"text": "", "show_alert": False}
+    figures = await coord.next_reply()
+    assert figures["text"].startswith("📊 ")
+    assert "• Maand" in buttons(figures)
+    refused = [r for r in (await client.requests())[before:] if r["status"] != 200]
+    assert not refused
+    # The chart itself is left as it was.
+    photo = next(
+        m for m in await client.bot_messages(coord.id) if m["message_id"] == chart["message_id"]
+    )
+    assert photo.get("edit_count", 0) == 0
+
+
 async def _people_for_the_digest(
     bot: BotApplication, person: MakePerson, client: SandboxClient
 ) -> tuple[Resident, Resident, Resident]:

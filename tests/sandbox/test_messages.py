@@ -326,6 +326,29 @@ async def test_press_requires_existing_button(bot: Bot, client: SandboxClient, a
     assert await client.callback_answer(forged["callback_query_id"], timeout=0.05) is None
 
 
+async def test_a_burst_of_presses_arrives_in_order(
+    bot: Bot, client: SandboxClient, anna: User
+) -> None:
+    sent = await bot.send_message(anna["id"], "Melding?", reply_markup=keyboard("ja"))
+    await bot.get_updates()
+    ids = await client.press_burst(anna["id"], anna["id"], sent.message_id, "ja", 120, forged=False)
+    assert len(set(ids)) == 120
+    updates = await bot.get_updates(limit=100)
+    updates += await bot.get_updates(offset=updates[-1].update_id + 1, limit=100)
+    queries = [update.callback_query for update in updates]
+    assert [query.id for query in queries if query is not None] == ids
+    assert {query.data for query in queries if query is not None} == {"ja"}
+    # Forged data needs forged=True, as with press; a burst has a bound.
+    with pytest.raises(SandboxError, match=r"(?i)no button with callback_data 'admin'"):
+        await client.press_burst(anna["id"], anna["id"], sent.message_id, "admin", 2, forged=False)
+    await client.press_burst(anna["id"], anna["id"], sent.message_id, "admin", 1)
+    for count in (0, 10_001):
+        with pytest.raises(SandboxError, match="count must be between 1 and 10000"):
+            await client.press_burst(anna["id"], anna["id"], sent.message_id, "ja", count)
+    with pytest.raises(SandboxError, match="data must be a string"):
+        await client._call("POST", "/sandbox/press_burst", json_body={"user_id": anna["id"]})
+
+
 async def test_answer_callback_query_errors() -> None:
     from sandbox.client import SandboxClient as Client
 
@@ -384,6 +407,24 @@ async def test_requests_log(bot: Bot, client: SandboxClient, anna: User) -> None
     assert log[1]["error"] == "Bad Request: message text is empty"
     assert log[0]["params"]["text"] == "hoi"
     assert all(entry["status"] != 429 for entry in await client.requests())
+
+
+async def test_refused_requests_are_counted_by_error(
+    bot: Bot, client: SandboxClient, anna: User
+) -> None:
+    await bot.send_message(anna["id"], "<b>ok</b>", parse_mode=ParseMode.HTML)
+    for _ in range(3):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+            await bot.send_message(anna["id"], "<b>kapot", parse_mode=ParseMode.HTML)
+    with pytest.raises(BadRequest):
+        await bot.send_message(anna["id"], "")
+    assert await client.refusals() == {
+        "sendMessage: Bad Request: can't parse entities: Can't find end tag corresponding "
+        'to start tag "b"': 3,
+        "sendMessage: Bad Request: message text is empty": 1,
+    }
+    await client.reset()
+    assert await client.refusals() == {}
 
 
 async def test_wait_bot_message_times_out_with_transcript(

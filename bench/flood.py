@@ -1,0 +1,152 @@
+"""One user floods the bot with button presses; how fast is another user's /help meanwhile?
+
+The sandbox and the bot run in this process (as in tests/journeys/test_fair_share.py),
+with flood limits --scale times Telegram's (default 10: 10 messages/s per chat, 300/s in
+all), so every press the bot handles edits a message and meets the chat's limit. The
+flood comes in bursts (default 1,000 presses as 20 bursts of 50, one every 40 ms); after
+each burst two other users send /help, 20 ms apart (each /help from another user, so no
+one of them meets their own chat's limit). Runs buurtbot's update processor, then (with --naive) the one it
+replaced, which took a shared slot before waiting for the chat's turn.
+
+    .venv/bin/python bench/flood.py [--presses 1000] [--burst 50] [--scale 1] [--naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import percentile  # noqa: E402 - needs ROOT on the path
+
+TOKEN = "1000001:SANDBOX-buurtbot-flood-token"
+
+
+def naive_processor(slots: int) -> Any:
+    """The processor before issue 12: the chat's lock taken inside a shared slot."""
+    from telegram.ext import BaseUpdateProcessor
+
+    from bot.updates import chat_key
+
+    class SlotFirst(BaseUpdateProcessor):
+        def __init__(self) -> None:
+            super().__init__(slots)
+            self.locks: dict[int, asyncio.Lock] = {}
+
+        async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+            key = chat_key(update)
+            async with self.locks.setdefault(key or 0, asyncio.Lock()):
+                await coroutine
+
+        async def initialize(self) -> None:
+            """Nothing to open."""
+
+        async def shutdown(self) -> None:
+            """Nothing to close."""
+
+    return SlotFirst()
+
+
+async def run(presses: int, burst: int, scale: float, naive: bool) -> dict[str, float]:
+    from bot.app import MAX_CONCURRENT_UPDATES, build_application, running
+    from bot.settings import load_settings
+    from bot.updates import PerChatUpdateProcessor
+    from sandbox.client import SandboxClient
+    from sandbox.config import Limits, SandboxConfig
+    from sandbox.server import SandboxServer
+    from storage import migrate
+    from storage.engine import create_engine
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'flood.db'}"
+        engine = create_engine(url)
+        await migrate.upgrade(engine)
+        await engine.dispose()
+        limits = Limits().scaled(scale)
+        sandbox = SandboxServer(SandboxConfig(token=TOKEN, limits=limits))
+        await sandbox.start(host="127.0.0.1", port=0)
+        settings = load_settings(
+            {
+                "DATABASE_URL": url,
+                "TELEGRAM_API_BASE_URL": sandbox.api_base_url,
+                "BUURTBOT_LOG_LEVEL": "ERROR",
+            }
+        )
+        application = build_application(settings, token=TOKEN)
+        if naive:
+            # Only here, for the comparison: swap in the old processor before it starts.
+            application._update_processor = naive_processor(MAX_CONCURRENT_UPDATES)
+        latencies: list[float] = []
+        try:
+            async with SandboxClient(sandbox.url) as client, running(application, poll_timeout=1):
+                flooder = await client.create_user("Fenna")
+                others = [
+                    await client.create_user(f"Bewoner {n}") for n in range(2 * presses // burst)
+                ]
+                for user in (flooder, *others):
+                    sent = await client.send(user["id"], "/help")
+                    await client.wait_bot_message(user["id"], after=sent["message_id"])
+                target = (await client.bot_messages(flooder["id"]))[-1]
+
+                async def timed_help(other: dict[str, Any]) -> None:
+                    start = time.perf_counter()
+                    sent = await client.send(other["id"], "/help")
+                    await client.wait_bot_message(other["id"], after=sent["message_id"], timeout=90)
+                    latencies.append(time.perf_counter() - start)
+
+                helps = []
+                started = time.perf_counter()
+                for round_ in range(presses // burst):
+                    screen = "r1:menu:help" if round_ % 2 else "r1:menu:privacy"
+                    await client.press_burst(
+                        flooder["id"], flooder["id"], target["message_id"], screen, burst
+                    )
+                    helps.append(asyncio.create_task(timed_help(others[2 * round_])))
+                    await asyncio.sleep(0.02)
+                    helps.append(asyncio.create_task(timed_help(others[2 * round_ + 1])))
+                    await asyncio.sleep(0.02)
+                flood_seconds = time.perf_counter() - started
+                await asyncio.gather(*helps)
+                processor = application.update_processor
+                dropped = processor.dropped if isinstance(processor, PerChatUpdateProcessor) else 0
+        finally:
+            await sandbox.stop()
+    return {
+        "flood s": flood_seconds,
+        "p50 ms": percentile(latencies, 0.5) * 1000,
+        "p95 ms": percentile(latencies, 0.95) * 1000,
+        "max ms": max(latencies) * 1000,
+        "dropped": dropped,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presses", type=int, default=1000)
+    parser.add_argument("--burst", type=int, default=50)
+    parser.add_argument("--scale", type=float, default=10.0, help="sandbox limits this much faster")
+    parser.add_argument("--naive", action="store_true", help="also run the old processor")
+    args = parser.parse_args()
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    runs = [False, True] if args.naive else [False]
+    for naive in runs:
+        figures = asyncio.run(run(args.presses, args.burst, args.scale, naive))
+        name = "slot before the chat's turn (before)" if naive else "buurtbot (chat's turn first)"
+        print(
+            f"{name}: {args.presses} presses in {figures['flood s']:.2f} s; the other user's "
+            f"/help p50 {figures['p50 ms']:.0f} ms, p95 {figures['p95 ms']:.0f} ms, "
+            f"max {figures['max ms']:.0f} ms; presses dropped {figures['dropped']:.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
