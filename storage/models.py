@@ -179,7 +179,10 @@ class Conversation(SQLModel, table=True):
     user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     flow: str = Field(max_length=20)
     step: str = Field(max_length=20)
-    data: str = Field(default="{}", max_length=2000)
+    # JSON of the answers so far: quotes, newlines and non-Latin text grow in JSON, so a
+    # 2,000-character announcement would not fit a 2,000-character column (PostgreSQL
+    # enforces it; SQLite never did), hence no limit. Each field is checked on its own.
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
 
@@ -205,7 +208,8 @@ class Broadcast(SQLModel, table=True):
     author_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     # The coordinator's own fields (date, place, note, ...) as JSON; rendered per language.
-    fields: str = Field(default="{}", max_length=4000)
+    # As JSON, which escapes quotes and newlines: no limit (each field has its own).
+    fields: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     photo_file_id: str | None = Field(default=None, max_length=200)
     # {"all": true} or {"wijken": [...], "teams": [...], "groups": [...], "parks": [...]}
     audience: str = Field(default="{}", max_length=2000)

@@ -218,3 +218,18 @@ def test_small_counts_and_their_change_are_hidden_from_all_but_coordinators() ->
     assert "• Drugs: &lt;3\n" in boa + "\n"  # no count, no change: nobody singled out
     assert "Overlast: 7 (+4)" in boa
     assert "Alleen je eigen wijk: Brouwhuis." in boa
+
+
+async def test_a_long_description_with_quotes_and_newlines_fits_its_draft(
+    sessions: SessionFactory,
+) -> None:
+    """PostgreSQL enforces column lengths: a draft grows in JSON, then in its seal."""
+    services = services_for(load_settings({}), sessions)
+    text = ('Hij zei: "kijk daar!"\n\\ \u200f' + "ق" * 3 + " 🚐 ") * 40
+    text = text[: reports.MAX_DESCRIPTION]
+    draft = Draft(category="voertuig", area="park:bzob", description=text, photos=["p" * 80] * 3)
+    await reports.save_draft(services, 4242, draft)
+    loaded = await reports.load_draft(services, 4242)
+    assert loaded is not None
+    assert loaded[0].description == text
+    assert loaded[0].photos == draft.photos

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -9,10 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
 
-from storage import migrate, users
+from storage import conversations, migrate, users
 from storage.engine import SessionFactory, create_engine
-from storage.models import SQLModel, User
+from storage.models import Broadcast, SQLModel, User
 
 
 async def test_upgrade_creates_schema_at_head(engine: AsyncEngine) -> None:
@@ -119,3 +121,21 @@ async def test_user_queries_leave_the_commit_to_the_caller(sessions: SessionFact
         await session.rollback()
     async with sessions() as session:
         assert await users.get_user(session=session, user_id=46) is None
+
+
+async def test_json_columns_take_long_escaped_text(sessions: SessionFactory) -> None:
+    """A 2,000-character announcement full of quotes and newlines, as a conversation's
+    answers and as a broadcast's fields: JSON doubles it, and PostgreSQL refuses what
+    does not fit its column."""
+    text = '"\n' * 1000
+    data = {"kind": "nieuws", "fields": {"title": '"' * 80, "text": text}}
+    async with sessions() as session:
+        await conversations.put(session=session, user_id=1, flow="bc", step="field", data=data)
+    async with sessions() as session:
+        state = await conversations.get(session=session, user_id=1)
+        assert state is not None
+        assert conversations.data_of(state) == data
+        session.add(Broadcast(kind="nieuws", author_id=1, fields=json.dumps(data["fields"])))
+        await session.commit()
+        (stored,) = list(await session.exec(select(Broadcast)))
+    assert json.loads(stored.fields)["text"] == text
