@@ -20,7 +20,7 @@ PAYLOAD_LOGGERS = {
     "telegram": logging.INFO,
     "aiosqlite": logging.INFO,
     "asyncpg": logging.INFO,
-    "apscheduler": logging.INFO,
+    "apscheduler": logging.WARNING,  # "Added job" and "Running job" at INFO: noise
     "sqlalchemy.engine": logging.WARNING,
 }
 
