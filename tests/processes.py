@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot.areas import load_areas
 from bot.cli import SANDBOX_TOKEN
 from bot.i18n import Translator
 from bot.keys import Keyring
@@ -172,6 +173,15 @@ def sender(keyring: Keyring, row: InboxUpdate) -> int:
 async def inbox_rows(sessions: SessionFactory) -> list[InboxUpdate]:
     async with sessions() as session:
         return list(await session.exec(select(InboxUpdate)))
+
+
+async def newcomers(client: SandboxClient, count: int) -> dict[int, str]:
+    """Residents who never wrote to the bot, each with the wijk their link names."""
+    wijken = [wijk.slug for wijk in load_areas().wijken]
+    people = await asyncio.gather(
+        *(client.create_user(f"Bewoner {i}", language_code="nl") for i in range(count))
+    )
+    return {int(person["id"]): wijken[i % len(wijken)] for i, person in enumerate(people)}
 
 
 @dataclass

@@ -9,22 +9,21 @@ twice; nothing else may.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
 from bot.app import MAX_CONCURRENT_UPDATES
-from bot.areas import load_areas
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage.engine import SessionFactory
 from storage.models import InboxStatus, MembershipEvent, User
-from tests.processes import bot_environment, inbox_rows, join_through_a_kill
+from tests.processes import bot_environment, inbox_rows, join_through_a_kill, newcomers
 
 RESIDENTS = 400
 # BUURTBOT_KILL_SEED picks other moments; the default makes a failure reproducible.
@@ -33,23 +32,20 @@ SEED = int(os.environ.get("BUURTBOT_KILL_SEED", "12"))
 FINISH_WITHIN = 50.0
 
 
+@pytest.fixture
+def env(sandbox: SandboxServer, database_url: str) -> dict[str, str]:
+    """What `python -m bot run` gets: the test's sandbox and database."""
+    return bot_environment(sandbox.api_base_url, database_url, BUURTBOT_LOG_LEVEL="WARNING")
+
+
 async def test_kill_9_while_400_residents_join(
-    sandbox: SandboxServer,
-    client: SandboxClient,
-    sessions: SessionFactory,
-    database_url: str,
-    tmp_path: Path,
+    client: SandboxClient, sessions: SessionFactory, env: dict[str, str], tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
     kill_after = rng.randint(RESIDENTS // 10, RESIDENTS * 9 // 10)
-    wijken = [wijk.slug for wijk in load_areas().wijken]
-    env = bot_environment(sandbox.api_base_url, database_url, BUURTBOT_LOG_LEVEL="WARNING")
 
-    people = await asyncio.gather(
-        *(client.create_user(f"Bewoner {i}", language_code="nl") for i in range(RESIDENTS))
-    )
-    ids = [int(person["id"]) for person in people]
-    wijk_of = {uid: wijken[i % len(wijken)] for i, uid in enumerate(ids)}
+    wijk_of = await newcomers(client, RESIDENTS)
+    ids = list(wijk_of)
 
     run = await join_through_a_kill(
         client, sessions, env, tmp_path, wijk_of, kill_after, FINISH_WITHIN
@@ -98,3 +94,16 @@ async def test_kill_9_while_400_residents_join(
     rows = await inbox_rows(sessions)
     assert {row.status for row in rows} == {InboxStatus.DONE}
     assert all(row.payload is None for row in rows)
+
+
+async def test_residents_not_answered_in_time_count_as_lost(
+    client: SandboxClient, sessions: SessionFactory, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The bench counts a resident the restarted bot did not answer in time as lost,
+    instead of stopping: killed before any answer, stopped as soon as it started again."""
+    wijk_of = await newcomers(client, 20)
+    run = await join_through_a_kill(client, sessions, env, tmp_path, wijk_of, 0, within=0)
+    assert run.lost_at_kill == []
+    assert run.lost
+    assert set(run.lost) <= set(wijk_of)
+    assert not any(run.final[uid] for uid in run.lost)
