@@ -9,29 +9,22 @@ twice; nothing else may.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import random
-import signal
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO
 
+import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
 from bot.app import MAX_CONCURRENT_UPDATES
-from bot.areas import load_areas
-from bot.keys import Keyring
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage.engine import SessionFactory
-from storage.models import InboxStatus, InboxUpdate, MembershipEvent, User
-from tests.processes import bot_environment
+from storage.models import InboxStatus, MembershipEvent, User
+from tests.processes import bot_environment, inbox_rows, join_through_a_kill, newcomers
 
-ROOT = Path(__file__).resolve().parent.parent
 RESIDENTS = 400
 # BUURTBOT_KILL_SEED picks other moments; the default makes a failure reproducible.
 SEED = int(os.environ.get("BUURTBOT_KILL_SEED", "12"))
@@ -39,115 +32,39 @@ SEED = int(os.environ.get("BUURTBOT_KILL_SEED", "12"))
 FINISH_WITHIN = 50.0
 
 
-def sender(keyring: Keyring, row: InboxUpdate) -> int:
-    """Whose update a pending row holds: readable with the bot's key only."""
-    assert row.payload is not None
-    update = json.loads(keyring.open("inbox", row.payload, bound_to=str(row.update_id)))
-    return int(update["message"]["chat"]["id"])
-
-
-async def start_bot(env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=cwd, env=env, stdout=log, stderr=log
-    )
-
-
-async def answers(client: SandboxClient) -> Counter[int]:
-    """How many messages the bot got through to each chat."""
-    calls = await client.requests("sendMessage")
-    return Counter(int(call["params"]["chat_id"]) for call in calls if call["status"] == 200)
-
-
-async def inbox_rows(sessions: SessionFactory) -> list[InboxUpdate]:
-    async with sessions() as session:
-        return list(await session.exec(select(InboxUpdate)))
+@pytest.fixture
+def env(sandbox: SandboxServer, database_url: str) -> dict[str, str]:
+    """What `python -m bot run` gets: the test's sandbox and database."""
+    return bot_environment(sandbox.api_base_url, database_url, BUURTBOT_LOG_LEVEL="WARNING")
 
 
 async def test_kill_9_while_400_residents_join(
-    sandbox: SandboxServer,
-    client: SandboxClient,
-    sessions: SessionFactory,
-    database_url: str,
-    tmp_path: Path,
+    client: SandboxClient, sessions: SessionFactory, env: dict[str, str], tmp_path: Path
 ) -> None:
     rng = random.Random(SEED)
     kill_after = rng.randint(RESIDENTS // 10, RESIDENTS * 9 // 10)
-    wijken = [wijk.slug for wijk in load_areas().wijken]
-    env = bot_environment(sandbox.api_base_url, database_url, BUURTBOT_LOG_LEVEL="WARNING")
-    loop = asyncio.get_running_loop()
 
-    people = await asyncio.gather(
-        *(client.create_user(f"Bewoner {i}", language_code="nl") for i in range(RESIDENTS))
+    wijk_of = await newcomers(client, RESIDENTS)
+    ids = list(wijk_of)
+
+    run = await join_through_a_kill(
+        client, sessions, env, tmp_path, wijk_of, kill_after, FINISH_WITHIN
     )
-    ids = [int(person["id"]) for person in people]
-    wijk_of = {uid: wijken[i % len(wijken)] for i, uid in enumerate(ids)}
+    # Nothing lost at the kill: each unanswered /start is in the inbox or still with
+    # Telegram (never fetched and dropped, as before the inbox).
+    assert run.lost_at_kill == []
+    assert run.lost == [], f"{len(run.lost)} residents still unanswered"
+    assert run.code == 0, run.log
 
-    with (tmp_path / "bot.log").open("wb") as log:
-        first = await start_bot(env, tmp_path, log)
-        try:
-            await asyncio.gather(*(client.send(uid, f"/start wijk-{wijk_of[uid]}") for uid in ids))
-            deadline = loop.time() + FINISH_WITHIN
-            while len(await answers(client)) < kill_after:
-                assert first.returncode is None, "the bot exited by itself"
-                assert loop.time() < deadline, "the bot never got that far"
-                await asyncio.sleep(0.01)
-            first.send_signal(signal.SIGKILL)
-            await first.wait()
-        finally:
-            if first.returncode is None:
-                first.kill()
-                await first.wait()
-
-        answered_at_kill = await answers(client)
-        rows_at_kill = await inbox_rows(sessions)
-        keyring = Keyring.from_secret(env["BUURTBOT_SECRET"])
-        in_flight = {
-            sender(keyring, row) for row in rows_at_kill if row.status == InboxStatus.PENDING
-        }
-        waiting = {
-            int((update.get("message") or {}).get("chat", {}).get("id", 0))
-            for update in await client.pending_updates()
-        }
-        # Nothing lost at the kill: each unanswered /start is in the inbox or still with
-        # Telegram (never fetched and dropped, as before the inbox).
-        lost = [
-            uid for uid in ids if uid not in answered_at_kill and uid not in in_flight | waiting
-        ]
-        assert lost == []
-
-        second = await start_bot(env, tmp_path, log)
-        try:
-            deadline = loop.time() + FINISH_WITHIN
-            while True:
-                got = await answers(client)
-                rows = await inbox_rows(sessions)
-                if (
-                    all(got[uid] for uid in ids)
-                    and not any(row.status == InboxStatus.PENDING for row in rows)
-                    and not await client.pending_updates()
-                ):
-                    break
-                assert second.returncode is None, "the restarted bot exited by itself"
-                assert loop.time() < deadline, (
-                    f"{sum(1 for uid in ids if not got[uid])} residents still unanswered"
-                )
-                await asyncio.sleep(0.05)
-        finally:
-            if second.returncode is None:
-                second.send_signal(signal.SIGINT)
-            await asyncio.wait_for(second.wait(), timeout=30)
-    assert second.returncode == 0, (tmp_path / "bot.log").read_text()[-3000:]
-
-    final = await answers(client)
-    doubled = {uid: n for uid, n in final.items() if n > 1}
     print(
-        f"seed {SEED}: killed after {len(answered_at_kill)} answers, {len(in_flight)} in the "
-        f"inbox unfinished, {len(waiting)} still with Telegram; {len(doubled)} answered twice"
+        f"seed {SEED}: killed after {len(run.answered_at_kill)} answers, {len(run.in_flight)} "
+        f"in the inbox unfinished, {len(run.waiting)} still with Telegram; "
+        f"{len(run.doubled)} answered twice"
     )
     # Only what was being handled at the kill may be answered again, and only once more.
-    assert set(doubled) <= in_flight
-    assert all(n == 2 for n in doubled.values())
-    assert len(doubled) <= MAX_CONCURRENT_UPDATES
+    assert set(run.doubled) <= run.in_flight
+    assert all(n == 2 for n in run.doubled.values())
+    assert len(run.doubled) <= MAX_CONCURRENT_UPDATES
 
     async with sessions() as session:
         users = {user.id: user for user in await session.exec(select(User))}
@@ -177,3 +94,16 @@ async def test_kill_9_while_400_residents_join(
     rows = await inbox_rows(sessions)
     assert {row.status for row in rows} == {InboxStatus.DONE}
     assert all(row.payload is None for row in rows)
+
+
+async def test_residents_not_answered_in_time_count_as_lost(
+    client: SandboxClient, sessions: SessionFactory, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The bench counts a resident the restarted bot did not answer in time as lost,
+    instead of stopping: killed before any answer, stopped as soon as it started again."""
+    wijk_of = await newcomers(client, 20)
+    run = await join_through_a_kill(client, sessions, env, tmp_path, wijk_of, 0, within=0)
+    assert run.lost_at_kill == []
+    assert run.lost
+    assert set(run.lost) <= set(wijk_of)
+    assert not any(run.final[uid] for uid in run.lost)

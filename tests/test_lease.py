@@ -8,54 +8,42 @@ everyone with no copy missing and duplicates within the engine's in-flight count
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 import logging
 import os
-import signal
 import socket
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import select
 
 from bot.app import BotApplication, build_application, running, shut_down
 from bot.cli import SANDBOX_TOKEN
 from bot.delivery import Pacing
-from bot.i18n import Translator
 from bot.lease import AdvisoryLease, FileLease, Leadership, LeaseHeld, SoleLease, lease_for
 from bot.services import services_of
 from bot.settings import Settings
-from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import migrate
-from storage.engine import SessionFactory, create_engine, create_session_factory
-from storage.models import Delivery, User
+from storage.engine import create_engine, create_session_factory
 from tests.conftest import postgres_url
-from tests.journeys.resident import Resident, buttons
-from tests.journeys.test_broadcasts import compose
-from tests.processes import bot_environment
-
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_ID = 900001
+from tests.processes import (
+    ADMIN_ID,
+    SEND_RATE,
+    BotProcess,
+    BroadcastRun,
+    bot_environment,
+    broadcast_through_a_kill,
+    populate,
+    until,
+    wipe_postgres,
+)
 
 needs_postgres = pytest.mark.skipif(
     postgres_url() is None, reason="needs PostgreSQL: set TEST_DATABASE_URL"
 )
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -64,13 +52,7 @@ async def pg_url() -> str:
     url = postgres_url()
     if url is None:
         pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL")
-    engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(text("SET LOCAL lock_timeout = '20s'"))
-        await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await migrate.upgrade(engine)
-    await engine.dispose()
+    await wipe_postgres(url)
     return url
 
 
@@ -328,62 +310,6 @@ async def test_a_second_bot_on_the_same_database_never_sends_beside_the_first(
 # ---------------------------------------------------------------- real processes
 
 
-class BotProcess:
-    """`python -m bot run` as a real subprocess, its log lines collected as they come."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.lines: list[str] = []
-        self._reader = asyncio.create_task(self._read())
-
-    @classmethod
-    async def start(cls, env: dict[str, str], cwd: Path, *args: str) -> BotProcess:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", *args,
-            cwd=cwd, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        return cls(process)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    async def _read(self) -> None:
-        assert self.process.stderr is not None
-        async for line in self.process.stderr:
-            self.lines.append(line.decode(errors="replace").rstrip())
-
-    def said(self, words: str) -> bool:
-        return any(words in line for line in self.lines)
-
-    async def wait_for(self, words: str, within: float) -> float:
-        """Until a log line holds `words`; when that was (time.monotonic)."""
-
-        async def seen() -> bool:
-            if self.process.returncode is not None and not self.said(words):
-                raise AssertionError("the bot exited:\n" + "\n".join(self.lines[-30:]))
-            return self.said(words)
-
-        await until(seen, within, f"the bot logs {words!r}")
-        return time.monotonic()
-
-    async def stop(self) -> int:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            code = await asyncio.wait_for(self.process.wait(), 30)
-        except TimeoutError:
-            self.process.kill()
-            code = await self.process.wait()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
-        return code
-
-    def kill(self) -> None:
-        os.kill(self.pid, signal.SIGKILL)
-
-
 def bot_env(sandbox: SandboxServer, database_url: str, **extra: str) -> dict[str, str]:
     return bot_environment(
         sandbox.api_base_url, database_url, BUURTBOT_ADMINS=str(ADMIN_ID), **extra
@@ -423,83 +349,15 @@ async def test_a_second_process_on_the_same_sqlite_file_refuses_to_start(
 
 
 RESIDENTS = 2000
-SEND_RATE = 150  # messages a second: the sandbox's limits run 100x faster than Telegram's
-MARKER = "Nieuwe wijkboa"  # the title tests/journeys/test_broadcasts.py composes
 
 
-async def populate(client: SandboxClient, sessions: SessionFactory, count: int) -> list[int]:
-    """Residents of Stiphout who started the bot long ago."""
-    gate = asyncio.Semaphore(32)
-
-    async def resident(i: int) -> int:
-        async with gate:
-            return int((await client.create_user(f"Bewoner {i}", started=True))["id"])
-
-    residents = list(await asyncio.gather(*(resident(i) for i in range(count))))
-    async with sessions() as session:
-        session.add_all(
-            User(id=uid, language="nl", wijk="stiphout", subscribed=True) for uid in residents
-        )
-        await session.commit()
-    return residents
-
-
-async def announce(client: SandboxClient) -> None:
-    """The coordinator sends an announcement to Stiphout, through whichever bot answers."""
-    lang = Translator(default_language="nl", timezone=ZoneInfo("Europe/Amsterdam"))
-    coord = Resident(
-        client, await client.create_user("Carla", user_id=ADMIN_ID), lang.for_language("nl")
-    )
-    welcome = await coord.say("/start")
-    if language_name("nl") in buttons(welcome):
-        await coord.tap(welcome, language_name("nl"))
-    actions = await compose(coord, "nieuws", ["Stiphout"])
-    await coord.tap(actions, coord._("Nu versturen"))
-
-
-async def copies(client: SandboxClient, residents: list[int]) -> collections.Counter[int]:
-    """The announcement's copies Telegram accepted, per resident."""
-    audience = set(residents)
-    return collections.Counter(
-        int(r["params"]["chat_id"])
-        for r in await client.requests("sendMessage")
-        if r["status"] == 200
-        and int(r["params"]["chat_id"]) in audience
-        and MARKER in str(r["params"].get("text"))
-    )
-
-
-async def out_by(client: SandboxClient, residents: list[int], share: float) -> None:
-    """Until that share of the residents got their copy (then the test kills the sender)."""
-
-    async def reached() -> bool:
-        return sum((await copies(client, residents)).values()) >= len(residents) * share
-
-    await until(reached, 60, f"{share:.0%} of the broadcast is out")
-    # Still well under way: the kill lands mid-broadcast.
-    assert sum((await copies(client, residents)).values()) < len(residents) * (share + 0.4)
-
-
-async def all_sent(sessions: SessionFactory, residents: list[int]) -> None:
-    async def everyone() -> bool:
-        async with sessions() as session:
-            rows = (await session.exec(select(Delivery.status))).all()
-        return len(rows) == len(residents) and set(rows) == {"sent"}
-
-    # A killed engine's last claims come back when they expire (CLAIM_TTL, 15 s) or, on
-    # SQLite, at the next start.
-    await until(everyone, 60, "every delivery is sent")
-
-
-def once_each(sent: collections.Counter[int], residents: list[int]) -> None:
-    assert [uid for uid in residents if sent[uid] == 0] == []  # none missing
+def once_each(run: BroadcastRun) -> None:
+    assert run.code == 0, "\n".join(run.lines[-30:])
+    assert run.missing == 0
     # The documented window: what was on its way to Telegram when the sender died.
-    duplicates = sum(count - 1 for count in sent.values())
-    assert duplicates <= Pacing().concurrency, duplicates
-
-
-def claimer_of(process: BotProcess) -> str:
-    return f"claimed by {socket.gethostname()[:40]}:{process.pid}:"
+    assert run.duplicates <= Pacing().concurrency, run.duplicates
+    assert run.took_back_the_killed_claims, "\n".join(run.lines)
+    assert not any("crash" in line for line in run.lines)
 
 
 async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
@@ -507,39 +365,19 @@ async def test_two_processes_on_postgresql_send_a_broadcast_once_through_a_kill(
 ) -> None:
     engine = create_engine(pg_url)
     sessions = create_session_factory(engine)
-    residents = await populate(client, sessions, RESIDENTS)
-    env = bot_env(sandbox, pg_url, BUURTBOT_SEND_RATE=str(SEND_RATE))
-    leader = await BotProcess.start(env, tmp_path)
-    standby: BotProcess | None = None
     try:
-        await leader.wait_for("now sends and schedules", 60)
-        standby = await BotProcess.start(env, tmp_path)
-        await standby.wait_for("standby: buurtbot", 60)
-        await announce(client)
-        await out_by(client, residents, 0.25)
-        # The standby never polled while the leader lived: no second poller.
-        assert not [r for r in await client.requests("getUpdates") if r["status"] == 409]
-        killed_at = time.monotonic()
-        leader.kill()
-        took_over = await standby.wait_for("now sends and schedules", 30)
-        assert took_over - killed_at < 15  # LEASE_RETRY is 2 s; generous on a loaded machine
-        await all_sent(sessions, residents)
-        sent = await copies(client, residents)
+        residents = await populate(client, sessions, RESIDENTS)
+        env = bot_env(sandbox, pg_url, BUURTBOT_SEND_RATE=str(SEND_RATE))
+        run = await broadcast_through_a_kill(
+            client, sessions, env, tmp_path, residents, 0.25, standby=True
+        )
     finally:
-        if leader.process.returncode is None:
-            leader.kill()
-        await leader.stop()
-        if standby is not None:
-            code = await standby.stop()
         await engine.dispose()
-    assert standby is not None
-    assert code == 0, "\n".join(standby.lines[-30:])
-    once_each(sent, residents)
-    assert any(
-        claimer_of(leader) in line and "which is gone (its claim expired)" in line
-        for line in standby.lines
-    ), "\n".join(standby.lines)
-    assert not any("crash" in line for line in standby.lines)
+    assert run.out_at_kill < RESIDENTS * 0.65  # still well under way: the kill landed mid-broadcast
+    # The standby never polled while the leader lived: no second poller.
+    assert run.conflicts_before_kill == 0
+    assert run.takeover < 15  # LEASE_RETRY is 2 s; generous on a loaded machine
+    once_each(run)
 
 
 async def test_on_sqlite_the_next_start_sends_what_a_killed_bot_had_claimed(
@@ -549,33 +387,15 @@ async def test_on_sqlite_the_next_start_sends_what_a_killed_bot_had_claimed(
     engine = create_engine(url)
     await migrate.upgrade(engine)
     sessions = create_session_factory(engine)
-    residents = await populate(client, sessions, RESIDENTS // 4)
-    env = bot_env(sandbox, url, BUURTBOT_SEND_RATE=str(SEND_RATE))
-    first = await BotProcess.start(env, tmp_path)
-    again: BotProcess | None = None
     try:
-        await first.wait_for("ready", 60)
-        await announce(client)
-        await out_by(client, residents, 0.25)
-        first.kill()
-        await first.stop()
+        residents = await populate(client, sessions, RESIDENTS // 4)
+        env = bot_env(sandbox, url, BUURTBOT_SEND_RATE=str(SEND_RATE))
         # The lock went with the process: the next start runs, and as the only process
         # on the file it takes the dead one's claims back at once, without waiting.
-        again = await BotProcess.start(env, tmp_path)
-        await again.wait_for("now sends and schedules", 60)
-        await all_sent(sessions, residents)
-        sent = await copies(client, residents)
+        run = await broadcast_through_a_kill(
+            client, sessions, env, tmp_path, residents, 0.25, standby=False
+        )
     finally:
-        if first.process.returncode is None:
-            first.kill()
-        await first.stop()
-        code = await again.stop() if again is not None else None
         await engine.dispose()
-    assert again is not None
-    assert code == 0, "\n".join(again.lines[-30:])
-    once_each(sent, residents)
-    assert any(
-        claimer_of(first) in line and "which is gone (this process holds the database)" in line
-        for line in again.lines
-    ), "\n".join(again.lines)
-    assert not any("crash" in line for line in again.lines)
+    assert run.out_at_kill < len(residents) * 0.65
+    once_each(run)
