@@ -155,7 +155,7 @@ _TIME = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
 
 
 def parse_date(text: str, today: date) -> date:
-    """ "24-11", "24/11/2026", "24.11.26": a day from today on; a date without a year is the next one."""
+    """ "24-11", "24/11/2026", "24.11.26": a day from today on; a date without a year is this year's."""
     found = _DATE.match(text)
     if not found:
         raise BroadcastError(
@@ -167,12 +167,18 @@ def parse_date(text: str, today: date) -> date:
             wanted = date(int(year) + (2000 if len(year) == 2 else 0), month, day)
         else:
             wanted = date(today.year, month, day)
-            if wanted < today:
-                wanted = date(today.year + 1, month, day)
     except ValueError:
         raise BroadcastError(
             N_("Die datum bestaat niet. Schrijf hem zo: 24-11 of 24-11-2026.")
         ) from None
+    if wanted < today and not year:
+        # Silently meaning next year surprised coordinators (24-11 typed on 1 December):
+        # refuse, and show how to write the date they probably mean.
+        raise BroadcastError(
+            N_("{typed} is al geweest; bedoel je {example}?"),
+            typed=f"{day}-{month}",
+            example=f"{day}-{month}-{today.year + 1}",
+        )
     if wanted < today:
         raise BroadcastError(N_("Die datum is al voorbij."))
     return wanted
@@ -218,7 +224,8 @@ def check_field(spec: Spec, text: str, today: date) -> str:
 
 
 def _day(lang: Lang, iso: str) -> str:
-    return lang.date(date.fromisoformat(iso), "EEEE d MMMM")
+    # With the year: "24-11" typed in December must read back as the year it means.
+    return lang.date(date.fromisoformat(iso), "EEEE d MMMM y")
 
 
 def day_label(lang: Lang, iso: str) -> str:

@@ -201,7 +201,7 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
 def _when(lang: Lang, broadcast: Broadcast) -> str:
     if broadcast.send_at is None:
         return "-"
-    return lang.datetime(broadcast.send_at, "EEEE d MMMM HH:mm")
+    return lang.datetime(broadcast.send_at, "EEEE d MMMM y HH:mm")
 
 
 async def _save_edit(

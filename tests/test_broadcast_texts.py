@@ -35,7 +35,7 @@ def translator() -> Translator:
         ("24-11", date(2026, 11, 24)),
         ("24/11/2026", date(2026, 11, 24)),
         ("24.11.26", date(2026, 11, 24)),
-        ("3-1", date(2027, 1, 3)),  # no year: the next 3 January
+        ("3-1-2027", date(2027, 1, 3)),
         ("22-11", TODAY),
     ],
 )
@@ -55,6 +55,19 @@ def test_bad_dates_get_a_reason(typed: str, key: str) -> None:
     with pytest.raises(BroadcastError) as error:
         parse_date(typed, TODAY)
     assert error.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("typed", "example"), [("21-11", "21-11-2027"), ("3-1", "3-1-2027"), ("03/01", "3-1-2027")]
+)
+def test_a_day_month_already_past_this_year_is_refused_with_an_example(
+    typed: str, example: str
+) -> None:
+    """Not silently next year: the coordinator is asked whether they mean that."""
+    with pytest.raises(BroadcastError) as error:
+        parse_date(typed, TODAY)
+    assert error.value.key == "{typed} is al geweest; bedoel je {example}?"
+    assert error.value.values["example"] == example
 
 
 @pytest.mark.parametrize(("typed", "hour", "minute"), [("19:30", 19, 30), ("7.05", 7, 5)])
@@ -100,11 +113,11 @@ FIELDS_WV = {
 
 def test_witte_voetjes_in_dutch_and_english(translator: Translator) -> None:
     dutch = render_text(translator.for_language("nl"), "witte_voetjes", FIELDS_WV)
-    assert "dinsdag 24 november om 19:30" in dutch
+    assert "dinsdag 24 november 2026 om 19:30" in dutch
     assert "de kerk &lt;Kerkstraat&gt; &amp; co" in dutch  # the coordinator's words, escaped
     assert "Bel altijd eerst 112" in dutch
     english = render_text(translator.for_language("en"), "witte_voetjes", FIELDS_WV)
-    assert "Tuesday 24 November" in english
+    assert "Tuesday 24 November 2026" in english
     assert "Bel altijd" not in english
 
 

@@ -23,7 +23,10 @@ ADMIN_ID = 900001
 
 
 def day(offset: int) -> str:
-    return (datetime.now() + timedelta(days=offset)).strftime("%d-%m")
+    """A day ahead as a coordinator types it; with the year once it falls in the next
+    one (a day-month already past this year is refused)."""
+    today, then = datetime.now(), datetime.now() + timedelta(days=offset)
+    return then.strftime("%d-%m" if then.year == today.year else "%d-%m-%Y")
 
 
 ANSWERS = {
@@ -318,6 +321,46 @@ async def test_bad_input_while_composing(person: MakePerson) -> None:
     assert nobody["text"] == "Kies eerst wie het bericht krijgt."
     stopped = await coord.say("/annuleer")
     assert stopped["text"] == "Gestopt. Er is niets bewaard."
+
+
+async def test_a_date_without_a_year_reads_back_with_it_and_a_past_one_is_refused(
+    person: MakePerson,
+) -> None:
+    """24-11 typed on 1 December: asked whether 24-11 next year is meant, not assumed;
+    the preview and the confirmation show the year."""
+    today = datetime.now().date()
+    if today.month == 1 and today.day == 1:
+        pytest.skip("on 1 January no day-month of this year has passed yet")
+    past = today - timedelta(days=1) if today.day > 1 else today.replace(day=1) - timedelta(days=1)
+    coord = await person("Carla", user_id=ADMIN_ID)
+    choice = await coord.say("/bericht")
+    await coord.tap(choice, "⛺ BuurtTent")
+    refused = await coord.say(f"{past.day}-{past.month}")
+    assert refused["text"] == (
+        f"{past.day}-{past.month} is al geweest; bedoel je {past.day}-{past.month}-{today.year + 1}?"
+    )
+    ahead = today + timedelta(days=3)
+    for answer in (day(3), "10:00", "16:00", "Steenweg 12", "Tips tegen inbraak."):
+        step = await coord.say(answer)
+    step = await coord.tap(step, "⬜ Stiphout")
+    step = await coord.tap(step, "Verder")
+    pressed = await coord.client.press(
+        coord.id, coord.id, step["message_id"], buttons(step)["Zonder foto"]
+    )
+    await coord.client.callback_answer(pressed["callback_query_id"])
+    _intro, preview, actions = await coord.client.wait_bot_messages(
+        coord.id, 3, after=step["message_id"]
+    )
+    assert f"{ahead.day} " in preview["text"]
+    assert str(ahead.year) in preview["text"]
+    coord.last_id = actions["message_id"]
+    await coord.tap(actions, "Inplannen")
+    when = (datetime.now() + timedelta(days=1)).replace(hour=19, minute=30)
+    planned = await coord.say(
+        when.strftime("%d-%m %H:%M") if when.year == today.year else when.strftime("%d-%m-%Y %H:%M")
+    )
+    assert planned["text"].startswith("Ingepland voor ")
+    assert f" {when.year} 19:30" in planned["text"]
 
 
 async def test_a_scheduled_broadcast_survives_a_restart_and_can_be_moved_or_cancelled(
