@@ -263,8 +263,9 @@ def render_text(lang: Lang, kind: str, fields: dict[str, str]) -> str:
                 end=_clock(lang, fields["end"]),
             ),
             "📍 " + f["place"],
+            # The coordinator's own words say what this tent is about; a fixed line
+            # about tips under them said the same again.
             f["about"],
-            _("Kom langs voor tips tegen inbraak en over buurtpreventie."),
         ]
     elif kind == "challenge":
         lines = [

@@ -323,6 +323,17 @@ async def test_bad_input_while_composing(person: MakePerson) -> None:
     assert stopped["text"] == "Gestopt. Er is niets bewaard."
 
 
+async def test_a_buurttent_preview_says_what_it_is_about_once(
+    person: MakePerson, client: SandboxClient
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    actions = await compose(coord, "buurttent", ["Stiphout"])
+    preview = [m for m in await client.bot_messages(coord.id) if "⛺" in (m.get("text") or "")][-1]
+    assert preview["message_id"] < actions["message_id"]
+    assert preview["text"].count("Tips tegen inbraak.") == 1
+    assert "Kom langs" not in preview["text"]
+
+
 async def test_a_date_without_a_year_reads_back_with_it_and_a_past_one_is_refused(
     person: MakePerson,
 ) -> None:
