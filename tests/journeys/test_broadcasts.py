@@ -190,7 +190,18 @@ async def test_a_buurttent_called_off_reaches_everyone_who_got_it(
     report = await coord.say("/verzonden")
     ask = await coord.tap(report, labelled(report, "Gaat niet door: "))
     assert "Waarom gaat het niet door?" in ask["text"]
-    await coord.say("Slecht weer")
+    # First a preview of the notice as its readers will get it; nothing goes out yet.
+    preview = await coord.say("Slecht weer")
+    assert preview["text"].startswith("Voorbeeld: zo lezen de ontvangers het.")
+    assert "BuurtTent: Gaat niet door" in preview["text"]
+    assert "Slecht weer" in preview["text"]
+    confirm = await coord.next_reply()
+    assert confirm["text"] == "Dit gaat naar 2 ontvangers. Versturen?"
+    await asyncio.sleep(0.3)
+    for reader in (anna, bram):
+        assert (await client.bot_messages(reader.id))[-1]["message_id"] == reader.last_id
+    done = await coord.tap(confirm, "Versturen")
+    assert done["text"] == "De wijziging gaat naar 2 ontvangers."
     for reader in (anna, bram):
         update = await client.wait_bot_message(reader.id, after=reader.last_id)
         assert reader._("Gaat niet door") in update["text"]
@@ -231,6 +242,7 @@ async def test_a_buurttent_called_off_is_final_reminder_buttons_and_all(
     report = await coord.say("/verzonden")
     await coord.tap(report, labelled(report, "Gaat niet door: "))
     await coord.say("Slecht weer")
+    await coord.tap(await coord.next_reply(), "Versturen")
     for reader in (anna, bram):
         notice = await client.wait_bot_message(reader.id, after=reader.last_id)
         assert "Slecht weer" in notice["text"]
@@ -669,7 +681,9 @@ async def test_a_photo_goes_with_the_announcement_and_a_moved_buurttent_is_told(
     assert "Wanneer dan?" in ask["text"]
     bad = await coord.say("volgende week")
     assert bad["text"] == "Schrijf het zo: 24-11 10:00-16:00."
-    await coord.say(f"{day(5)} 11:00-15:00")
+    preview = await coord.say(f"{day(5)} 11:00-15:00")
+    assert "Nieuwe datum of tijd" in preview["text"]
+    await coord.tap(await coord.next_reply(), "Versturen")
     update = await client.wait_bot_message(anna.id, after=anna.last_id)
     assert "Nieuwe datum of tijd" in update["text"]
     assert "11:00" in update["text"]
