@@ -1066,15 +1066,12 @@ class Composing:
 
     @classmethod
     def load(cls, step: str, data: dict[str, Any]) -> Composing | None:
-        """None for a row this version does not understand (a step or field unknown)."""
+        """None for a step this version does not know (a row left by an older one)."""
         if step not in Step.__members__.values():
             return None
         known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
         known["audience"] = Audience(**dict(known.get("audience") or {}))
-        try:
-            return cls(step=Step(step), **known)
-        except TypeError:
-            return None
+        return cls(step=Step(step), **known)
 
 
 async def composing(services: Services, user_id: int) -> Composing | None:

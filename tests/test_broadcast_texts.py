@@ -11,6 +11,8 @@ from bot.broadcasts import (
     FIELDS,
     Audience,
     BroadcastError,
+    Composing,
+    Step,
     check_field,
     check_length,
     parse_date,
@@ -176,3 +178,20 @@ def test_quiet_hours_hold_a_resident_back_until_they_end(
         else datetime(2026, 11, 22, until[1], until[2], tzinfo=TZ) + timedelta(days=until[0])
     )
     assert quiet_until(moment, start, end) == expected
+
+
+def test_a_draft_in_the_conversation_row_reads_back_as_it_was_kept() -> None:
+    kept = Composing(Step.PHOTO, kind="nieuws", index=1, fields={"title": "Kop"})
+    kept.audience.wijken.append("stiphout")
+    loaded = Composing.load(kept.step, kept.dump())
+    assert loaded == kept
+    assert loaded is not None
+    assert loaded.spec is None  # no field is asked at the photo step
+    assert Composing.load("field", {"kind": "nieuws", "index": 1}) == Composing(
+        Step.FIELD, kind="nieuws", index=1
+    )
+    assert Composing.load("field", {"kind": "nieuws", "index": 1}).spec == FIELDS["nieuws"][1]  # type: ignore[union-attr]
+    assert Composing.load("an old step", {}) is None
+    assert Composing.load("when", {"broadcast": 3, "unknown": 1}) == Composing(
+        Step.WHEN, broadcast=3
+    )
