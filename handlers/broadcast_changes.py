@@ -7,12 +7,13 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
 from bot import broadcasts
 from bot.broadcasts import Action, BroadcastError, Composing, Step
+from bot.i18n import N_
 from bot.services import BotContext
 from handlers.broadcast_compose import ask_field, button
 from handlers.common import lang_for, show
 from handlers.fallback import stale_button
 
-CHANGE_SENT = "De wijziging gaat naar {n} ontvangers."
+CHANGE_SENT = N_("De wijziging gaat naar {n} ontvangers.")
 
 
 async def send_now(

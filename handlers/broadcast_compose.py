@@ -23,7 +23,7 @@ from bot.broadcasts import (
     Step,
 )
 from bot.callbacks import pack, row_id
-from bot.i18n import Lang
+from bot.i18n import N_, Lang
 from bot.residents import KIND_LABELS
 from bot.roles import Role
 from bot.services import BotContext
@@ -35,7 +35,7 @@ from handlers.keyboards import tick
 
 T = TypeVar("T")
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # Telegram's limit for a photo sent by file
-WHO_IS_A_WIJK = (
+WHO_IS_A_WIJK = N_(
     "Een wijk is: het wijkkanaal, de goedgekeurde groepen en de bewoners die hier zijn aangemeld."
 )
 
@@ -188,16 +188,17 @@ def _audience_rows(
     _: Callable[[str], str], context: BotContext, audience: Audience, options: AudienceOptions
 ) -> list[list[InlineKeyboardButton]]:
     everyone = [button(tick(audience.everyone, _("Iedereen")), Action.EVERYONE)]
+    team, group, park = _("Team"), _("Groep"), _("Ondernemers")
     extra = [
-        button(tick(i in audience.teams, f"{_('Team')} {name}"), Action.TEAM, str(i))
+        button(tick(i in audience.teams, f"{team} {name}"), Action.TEAM, str(i))
         for i, name in options.teams
     ]
     extra += [
-        button(tick(i in audience.groups, f"{_('Groep')} {title}"[:60]), Action.GROUP, str(i))
+        button(tick(i in audience.groups, f"{group} {title}"[:60]), Action.GROUP, str(i))
         for i, title in options.groups
     ]
     extra += [
-        button(tick(p.slug in audience.parks, f"{_('Ondernemers')} {p.name}"), Action.PARK, p.slug)
+        button(tick(p.slug in audience.parks, f"{park} {p.name}"), Action.PARK, p.slug)
         for p in context.services.areas.business_parks
     ]
     return [everyone, *_wijk_rows(context, audience, None), *keyboards.rows(extra, 1)]
