@@ -195,3 +195,18 @@ def test_a_draft_in_the_conversation_row_reads_back_as_it_was_kept() -> None:
     assert Composing.load("when", {"broadcast": 3, "unknown": 1}) == Composing(
         Step.WHEN, broadcast=3
     )
+
+
+def test_the_progress_line_names_the_copies_held_for_quiet_hours(translator: Translator) -> None:
+    from bot.delivery import Counts
+    from handlers.broadcast_progress import progress_line
+
+    dutch, english = translator.for_language("nl"), translator.for_language("en")
+    going = Counts(queued=3, sent=2)
+    assert progress_line(dutch, going, 0) == "Bezig: 2 van 5 verzonden."
+    assert progress_line(dutch, Counts(queued=1, sent=4), 1) == (
+        "4 van 5 verzonden, 1 wacht op stille uren."
+    )
+    assert progress_line(dutch, going, 3) == "2 van 5 verzonden, 3 wachten op stille uren."
+    assert progress_line(english, going, 3) == "2 of 5 sent, 3 wait for quiet hours."
+    assert progress_line(dutch, Counts(sent=4, failed=1), 0).startswith("Klaar: 4 van 5 bezorgd.")
