@@ -45,7 +45,11 @@ from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.updates import PerChatUpdateProcessor
 from handlers import (
-    broadcasts,
+    broadcast_compose,
+    broadcast_lists,
+    broadcast_progress,
+    broadcast_replies,
+    broadcast_steps,
     channels,
     chats,
     commands,
@@ -155,10 +159,10 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "rollen": invites.list_roles,
         "team": teams.team,
         "overzicht": overview.overview_command,
-        "bericht": broadcasts.compose,
-        "gepland": broadcasts.planned,
-        "verzonden": broadcasts.sent,
-        "resultaat": broadcasts.result,
+        "bericht": broadcast_compose.compose,
+        "gepland": broadcast_lists.planned,
+        "verzonden": broadcast_lists.sent,
+        "resultaat": broadcast_lists.result,
         # Meld een Vermoeden: who may report is decided per user (role or the switch).
         "melding": reports.report,
         "mijnmeldingen": reports.my_reports,
@@ -193,9 +197,9 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "fol": channels.on_follow,
         "dorm": overview.on_dormant,
         "alive": overview.on_alive,
-        "bc": broadcasts.on_compose,
-        "rep": broadcasts.on_reply,
-        "res": broadcasts.on_result,
+        broadcast_service.FLOW: broadcast_steps.on_button,
+        "rep": broadcast_replies.on_reply,
+        "res": broadcast_lists.on_result,
         "mvc": reports.on_category,
         "mva": reports.on_area,
         "mvw": reports.on_when,
@@ -328,8 +332,10 @@ async def _open(application: BotApplication) -> None:
     # The engine tells the broadcasts service (which finishes what is done); the service
     # tells the handlers what to show and whom to ask.
     services.on_progress = functools.partial(broadcast_service.progressed, services)
-    services.show_progress = functools.partial(broadcasts.show_progress, application.bot, services)
-    services.ask_late = functools.partial(broadcasts.ask_late, application.bot, services)
+    services.show_progress = functools.partial(
+        broadcast_progress.show_progress, application.bot, services
+    )
+    services.ask_late = functools.partial(broadcast_progress.ask_late, application.bot, services)
     await services.delivery.bot.initialize()
 
 

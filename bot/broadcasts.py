@@ -8,6 +8,7 @@ import logging
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from html import escape
 from typing import Any
 
@@ -23,14 +24,72 @@ from bot.roles import Role, Roles, roles_of
 from bot.services import Services
 from storage import broadcasts as store
 from storage import channels as channel_store
+from storage import conversations
+from storage import groups as group_store
 from storage import teams as team_store
 from storage.models import Broadcast, BroadcastStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("witte_voetjes", "buurttent", "challenge", "nieuws")
+KIND_ICONS = {"witte_voetjes": "👣", "buurttent": "⛺", "challenge": "🏆", "nieuws": "📰"}
+STALE = N_("Deze knop werkt niet meer. Tik op /start.")
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024  # Telegram's, after entities are parsed
 REMIND_BEFORE = timedelta(hours=2)
+
+
+FLOW = "bc"  # the conversation and the buttons of composing and changing broadcasts
+
+
+class Action(StrEnum):
+    """What a broadcast button does: the second part of its callback data, one list."""
+
+    KIND = "kind"
+    EVERYONE = "all"
+    WIJK = "aw"
+    TEAM = "at"
+    GROUP = "ag"
+    PARK = "ap"
+    AUDIENCE_DONE = "adone"
+    NO_PHOTO = "nophoto"
+    SKIP = "skip"  # an optional answer left empty ("Niets toevoegen", "Zonder reden")
+    SEND = "send"
+    PLAN = "plan"
+    WEEK = "week"
+    DROP = "drop"
+    LATE = "late"
+    CANCEL = "cancel"
+    MOVE = "move"
+    EDIT = "edit"
+    OFF = "off"
+    MOVED = "moved"
+    CHANGE = "change"  # the previewed notice of a called-off or moved tent: send it
+    KEEP = "keep"  # ... or not
+
+
+# Buttons about the audience of the draft in the conversation; the rest name a broadcast.
+AUDIENCE_ACTIONS = frozenset(
+    {Action.EVERYONE, Action.WIJK, Action.TEAM, Action.GROUP, Action.PARK}
+    | {Action.AUDIENCE_DONE, Action.NO_PHOTO}
+)
+BROADCAST_ACTIONS = frozenset(
+    {Action.SEND, Action.PLAN, Action.WEEK, Action.DROP, Action.LATE, Action.CANCEL}
+    | {Action.MOVE, Action.EDIT, Action.OFF, Action.MOVED, Action.CHANGE, Action.KEEP}
+)
+
+
+class Step(StrEnum):
+    """Where a coordinator is in a broadcast conversation: what the next message answers."""
+
+    FIELD = "field"
+    AUDIENCE = "audience"
+    PHOTO = "photo"
+    WHEN = "when"
+    MOVE = "move"
+    RESULT = "result"
+    REASON = "reason"
+    NEWTIME = "newtime"
+    CONFIRM = "confirm"  # a called-off or moved tent's notice, previewed
 
 
 @dataclass(frozen=True)
@@ -50,11 +109,14 @@ FIELDS: dict[str, tuple[Spec, ...]] = {
         Spec("time", N_("Hoe laat verzamelen de vrijwilligers? Bijvoorbeeld 19:30."), "time"),
         Spec("place", N_("Waar verzamelen ze? Bijvoorbeeld: de kerk, Kerkstraat 1."), limit=120),
         Spec(
-            "team", N_("Welk team loopt mee? Stuur - als er geen team is."), limit=80, optional=True
+            "team",
+            N_("Welk team loopt mee? Geen team? Tik op Niets toevoegen."),
+            limit=80,
+            optional=True,
         ),
         Spec(
             "note",
-            N_("Nog iets voor de bewoners? Stuur - als er niets bij hoeft."),
+            N_("Nog iets voor de bewoners? Zo niet, tik op Niets toevoegen."),
             limit=400,
             optional=True,
         ),
@@ -155,7 +217,7 @@ _TIME = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*$")
 
 
 def parse_date(text: str, today: date) -> date:
-    """ "24-11", "24/11/2026", "24.11.26": a day from today on; a date without a year is the next one."""
+    """ "24-11", "24/11/2026", "24.11.26": a day from today on; a date without a year is this year's."""
     found = _DATE.match(text)
     if not found:
         raise BroadcastError(
@@ -167,12 +229,18 @@ def parse_date(text: str, today: date) -> date:
             wanted = date(int(year) + (2000 if len(year) == 2 else 0), month, day)
         else:
             wanted = date(today.year, month, day)
-            if wanted < today:
-                wanted = date(today.year + 1, month, day)
     except ValueError:
         raise BroadcastError(
             N_("Die datum bestaat niet. Schrijf hem zo: 24-11 of 24-11-2026.")
         ) from None
+    if wanted < today and not year:
+        # Silently meaning next year surprised coordinators (24-11 typed on 1 December):
+        # refuse, and show how to write the date they probably mean.
+        raise BroadcastError(
+            N_("{typed} is al geweest; bedoel je {example}?"),
+            typed=f"{day}-{month}",
+            example=f"{day}-{month}-{today.year + 1}",
+        )
     if wanted < today:
         raise BroadcastError(N_("Die datum is al voorbij."))
     return wanted
@@ -198,6 +266,19 @@ def parse_moment(text: str, now: datetime) -> datetime:
     return moment
 
 
+def parse_new_time(text: str, today: date) -> dict[str, str]:
+    """A BuurtTent's new day and hours, "24-11 10:00-16:00", as its fields are stored."""
+    parts = text.split()
+    if len(parts) != 2 or "-" not in parts[1][1:]:
+        raise BroadcastError(N_("Schrijf het zo: 24-11 10:00-16:00."))
+    start, end = parts[1].split("-", 1)
+    return {
+        "new_date": parse_date(parts[0], today).isoformat(),
+        "new_start": parse_time(start).strftime("%H:%M"),
+        "new_end": parse_time(end).strftime("%H:%M"),
+    }
+
+
 def check_field(spec: Spec, text: str, today: date) -> str:
     """The typed answer as stored (dates ISO, times HH:MM), or a BroadcastError."""
     value = " ".join(text.split())
@@ -218,7 +299,8 @@ def check_field(spec: Spec, text: str, today: date) -> str:
 
 
 def _day(lang: Lang, iso: str) -> str:
-    return lang.date(date.fromisoformat(iso), "EEEE d MMMM")
+    # With the year: "24-11" typed in December must read back as the year it means.
+    return lang.date(date.fromisoformat(iso), "EEEE d MMMM y")
 
 
 def day_label(lang: Lang, iso: str) -> str:
@@ -228,6 +310,13 @@ def day_label(lang: Lang, iso: str) -> str:
 
 def _clock(lang: Lang, hhmm: str) -> str:
     return format_time(time.fromisoformat(hhmm), "short", locale=lang.locale)
+
+
+def when_label(lang: Lang, broadcast: Broadcast) -> str:
+    """When a scheduled broadcast goes out, with the year ("-" when not planned)."""
+    if broadcast.send_at is None:
+        return "-"
+    return lang.datetime(broadcast.send_at, "EEEE d MMMM y HH:mm")
 
 
 def render_text(lang: Lang, kind: str, fields: dict[str, str]) -> str:
@@ -256,8 +345,9 @@ def render_text(lang: Lang, kind: str, fields: dict[str, str]) -> str:
                 end=_clock(lang, fields["end"]),
             ),
             "📍 " + f["place"],
+            # The coordinator's own words say what this tent is about; a fixed line
+            # about tips under them said the same again.
             f["about"],
-            _("Kom langs voor tips tegen inbraak en over buurtpreventie."),
         ]
     elif kind == "challenge":
         lines = [
@@ -654,6 +744,49 @@ async def _sent_buurttent(session: Any, original_id: int) -> Broadcast:
     return original
 
 
+async def preview_change(
+    services: Services, original_id: int, change: dict[str, str], lang: Lang
+) -> tuple[str, int]:
+    """The notice of a called-off or moved BuurtTent as its readers will get it, and how
+    many got the tent; nothing is stored or sent yet."""
+    async with services.sessions() as session:
+        original = await _sent_buurttent(session, original_id)
+        reached = await store.delivered_to(session=session, broadcast_id=original_id)
+    return render_text(lang, UPDATE, {**fields_of(original), **change}), len(reached)
+
+
+async def send_change(
+    services: Services, original_id: int, actor_id: int, change: dict[str, str]
+) -> int:
+    """The previewed change goes out: called off with its reason, or moved."""
+    if change.get("what") == "cancelled":
+        return await call_off(services, original_id, actor_id, change.get("reason", ""))
+    return await move_event(
+        services,
+        original_id,
+        actor_id,
+        {key: change[key] for key in ("new_date", "new_start", "new_end")},
+    )
+
+
+async def drop_drafts(services: Services, author_id: int) -> int:
+    """/annuleer: the drafts someone previewed but did not send or plan are cancelled."""
+    async with services.sessions() as session:
+        waiting = await store.drafts_of(session=session, author_id=author_id)
+        # Only from draft: one sent or planned by a press a moment earlier stays as it is.
+        dropped = [
+            await store.set_status(
+                session=session,
+                broadcast_id=broadcast_id,
+                status=BroadcastStatus.CANCELLED,
+                expected={BroadcastStatus.DRAFT},
+                actor_id=author_id,
+            )
+            for broadcast_id in waiting
+        ]
+    return sum(1 for broadcast in dropped if broadcast is not None)
+
+
 async def call_off(services: Services, original_id: int, actor_id: int, reason: str) -> int:
     """A sent BuurtTent does not go ahead, finally: its reminder is forgotten, everyone who
     got it hears so, and every copy (private chats, groups, channels) loses its buttons.
@@ -699,7 +832,7 @@ async def reply(services: Services, broadcast_id: int, user_id: int, choice: str
         if broadcast is not None and broadcast.called_off_at is not None:
             raise BroadcastError(CALLED_OFF)
         if broadcast is None or choice not in dict(CHOICES.get(broadcast.kind, ())):
-            raise BroadcastError(N_("Deze knop werkt niet meer. Tik op /start."))
+            raise BroadcastError(STALE)
         return await store.toggle_reply(
             session=session, broadcast_id=broadcast_id, user_id=user_id, choice=choice
         )
@@ -899,3 +1032,204 @@ async def record_result(services: Services, user_id: int, broadcast_id: int, tex
             by=user_id,
         )
     return int(value)
+
+
+# ---------------------------------------------------------------- composing: the conversation
+
+
+@dataclass
+class Composing:
+    """A broadcast being composed or changed, kept in the conversation row between
+    messages: which question comes next (`step`) and what was said so far."""
+
+    step: Step
+    kind: str | None = None
+    index: int = 0  # the field of FIELDS[kind] asked now
+    fields: dict[str, str] = field(default_factory=dict)
+    audience: Audience = field(default_factory=Audience)
+    broadcast: int | None = None  # what a step is about: to plan, move, edit or change
+    version: int | None = None  # the version seen when a move or an edit began
+    weekly: bool = False
+    replace: bool = False  # new words for the scheduled `broadcast`, not a new one
+    change: dict[str, str] = field(default_factory=dict)  # a tent's notice, previewed
+
+    @property
+    def spec(self) -> Spec | None:
+        """The field asked now, while filling in fields."""
+        specs = FIELDS.get(self.kind or "", ())
+        return specs[self.index] if self.step == Step.FIELD and self.index < len(specs) else None
+
+    def dump(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("step")
+        return data
+
+    @classmethod
+    def load(cls, step: str, data: dict[str, Any]) -> Composing | None:
+        """None for a step this version does not know (a row left by an older one)."""
+        if step not in Step.__members__.values():
+            return None
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        known["audience"] = Audience(**dict(known.get("audience") or {}))
+        return cls(step=Step(step), **known)
+
+
+async def composing(services: Services, user_id: int) -> Composing | None:
+    """Where this person is in a broadcast conversation; None when in none."""
+    async with services.sessions() as session:
+        state = await conversations.get(session=session, user_id=user_id)
+    if state is None or state.flow != FLOW:
+        return None
+    return Composing.load(state.step, conversations.data_of(state))
+
+
+async def keep(services: Services, user_id: int, state: Composing) -> None:
+    async with services.sessions() as session:
+        await conversations.put(
+            session=session, user_id=user_id, flow=FLOW, step=state.step, data=state.dump()
+        )
+
+
+async def stop(services: Services, user_id: int) -> None:
+    async with services.sessions() as session:
+        await conversations.clear(session=session, user_id=user_id)
+
+
+async def allowed_for(
+    services: Services, user_id: int, roles: Roles | None = None
+) -> frozenset[str] | None:
+    """The wijken this person may send to; None: anywhere (a coordinator)."""
+    return await allowed_wijken(services, roles or await roles_of(services, user_id))
+
+
+async def own_only(services: Services, user_id: int, roles: Roles | None = None) -> int | None:
+    """None for a coordinator (every broadcast); a team contact's own id (only theirs)."""
+    return None if await allowed_for(services, user_id, roles) is None else user_id
+
+
+async def may_touch(
+    services: Services, user_id: int, broadcast_id: int, roles: Roles | None = None
+) -> bool:
+    """Coordinators act on every broadcast; a team contact only on their own."""
+    if await allowed_for(services, user_id, roles) is None:
+        return True
+    async with services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+    return broadcast is not None and broadcast.author_id == user_id
+
+
+@dataclass(frozen=True)
+class AudienceOptions:
+    """What the audience keyboard offers besides wijken and parks."""
+
+    teams: list[tuple[int, str]]
+    groups: list[tuple[int, str]]
+
+
+async def audience_options(services: Services) -> AudienceOptions:
+    async with services.sessions() as session:
+        teams = await team_store.living(session=session)
+        groups = await group_store.approved(session=session)
+    return AudienceOptions(
+        teams=[(t.id or 0, t.name) for t in teams], groups=[(g.id or 0, g.title) for g in groups]
+    )
+
+
+async def scheduled_one(services: Services, broadcast_id: int) -> Broadcast:
+    """A broadcast still waiting for its moment, to move or edit; refused otherwise."""
+    async with services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+    if broadcast is None or broadcast.status != BroadcastStatus.SCHEDULED:
+        raise BroadcastError(N_("Dit bericht is al verstuurd of geannuleerd."))
+    return broadcast
+
+
+CHANGED_MEANWHILE = N_("Iemand anders heeft dit bericht net gewijzigd. Kijk opnieuw bij /gepland.")
+
+
+async def save_edit(services: Services, user_id: int, state: Composing, lang: Lang) -> Broadcast:
+    """New words for a scheduled broadcast, unless someone changed it meanwhile."""
+    async with services.sessions() as session:
+        current = await store.get(session=session, broadcast_id=state.broadcast or 0)
+        if current is None:
+            raise BroadcastError(N_("Dit bericht is al verstuurd of geannuleerd."))
+        check_length(lang, current.kind, state.fields, current.photo_file_id is not None)
+        saved = await store.replace_fields(
+            session=session,
+            broadcast_id=current.id or 0,
+            fields=json.dumps(state.fields, ensure_ascii=False),
+            version=state.version or 0,
+            actor_id=user_id,
+        )
+        await conversations.clear(session=session, user_id=user_id)
+    if saved is None:
+        raise BroadcastError(CHANGED_MEANWHILE)
+    return saved
+
+
+async def watch_progress(
+    services: Services, broadcast_id: int, chat_id: int, message_id: int
+) -> None:
+    """The message where the author follows the sending: edited as it goes."""
+    async with services.sessions() as session:
+        broadcast = await store.get(session=session, broadcast_id=broadcast_id)
+        if broadcast is not None:
+            broadcast.progress_chat_id, broadcast.progress_message_id = chat_id, message_id
+            await store.save(session=session, broadcast=broadcast)
+
+
+async def get(services: Services, broadcast_id: int) -> Broadcast | None:
+    async with services.sessions() as session:
+        return await store.get(session=session, broadcast_id=broadcast_id)
+
+
+async def size_of(services: Services, broadcast: Broadcast) -> int:
+    """How many recipients a broadcast has now: channels, groups and residents."""
+    return len(await recipients(services, Audience.loads(broadcast.audience), broadcast.kind))
+
+
+# ---------------------------------------------------------------- the lists
+
+
+async def planned_list(services: Services, author_id: int | None) -> list[tuple[Broadcast, int]]:
+    """/gepland: what is scheduled, with its number of recipients now."""
+    async with services.sessions() as session:
+        items = await store.scheduled(session=session, author_id=author_id)
+    return [(item, await size_of(services, item)) for item in items]
+
+
+@dataclass(frozen=True)
+class SentRow:
+    """One line of /verzonden: a broadcast and what became of it."""
+
+    broadcast: Broadcast
+    counts: dict[str, int]
+    replies: dict[str, int]
+    homes: int | None
+
+
+async def sent_list(services: Services, author_id: int | None) -> list[SentRow]:
+    async with services.sessions() as session:
+        items = await store.recent(session=session, author_id=author_id)
+        return [
+            SentRow(
+                item,
+                dict(await store.delivery_counts(session=session, broadcast_id=item.id or 0)),
+                await store.reply_counts(session=session, broadcast_id=item.id or 0),
+                await store.homes_marked(session=session, broadcast_id=item.id or 0),
+            )
+            for item in items
+        ]
+
+
+async def recent_actions(services: Services, days: int = 30) -> list[Broadcast]:
+    """/resultaat: the Witte Voetjes actions of the last `days` days."""
+    since = now_in(services.settings.tz) - timedelta(days=days)
+    async with services.sessions() as session:
+        return await store.recent_of_kind(session=session, kind="witte_voetjes", since=since)
+
+
+async def held_back(services: Services, broadcast_id: int) -> int:
+    """How many copies wait for quiet hours: the progress line says so."""
+    async with services.sessions() as session:
+        return await store.held_back(session=session, broadcast_id=broadcast_id, now=utcnow())

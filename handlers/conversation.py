@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Update
 
+from bot import broadcasts
 from bot.i18n import N_
 from bot.reports import MAX_DESCRIPTION
 from bot.services import BotContext
-from handlers import broadcasts, fallback, reports, teams
+from handlers import broadcast_compose, broadcast_steps, fallback, reports, teams
 from handlers.common import lang_for, show
 from storage import conversations
 
@@ -18,7 +19,7 @@ Screen = Callable[[Update, BotContext], Awaitable[None]]
 MAX_TEXT = 300
 FLOWS = {
     "team": teams.on_text,
-    "bc": broadcasts.on_text,
+    broadcasts.FLOW: broadcast_steps.on_text,
     "mvn": reports.on_note,
 }
 CANCELLED = N_("Gestopt. Er is niets bewaard.")
@@ -57,7 +58,7 @@ async def _fits(update: Update, context: BotContext, text: str, limit: int) -> b
 
 async def on_photo(update: Update, context: BotContext) -> None:
     """A photo belongs to a report being made, or to an announcement being composed."""
-    await _report_first(update, context, reports.on_photo, broadcasts.on_photo)
+    await _report_first(update, context, reports.on_photo, broadcast_compose.on_photo)
 
 
 async def on_other(update: Update, context: BotContext) -> None:
@@ -76,15 +77,19 @@ async def _report_first(
 
 
 async def cancel(update: Update, context: BotContext) -> None:
-    """/annuleer: stop the conversation in progress; nothing half-made is kept."""
+    """/annuleer: stop the conversation in progress; nothing half-made is kept, and an
+    announcement previewed but not yet sent or planned is dropped."""
     user = update.effective_user
     if user is None:
         return
     async with context.services.sessions() as session:
         state = await conversations.get(session=session, user_id=user.id)
         await conversations.clear(session=session, user_id=user.id)
+    dropped = await broadcasts.drop_drafts(context.services, user.id)
     _ = (await lang_for(update, context)).gettext
-    await show(
-        update,
-        _(CANCELLED) if state is not None else _("Er was niets om te annuleren."),
-    )
+    if dropped:
+        await show(update, _("Gestopt. Het bericht wordt niet verstuurd."))
+    else:
+        await show(
+            update, _(CANCELLED) if state is not None else _("Er was niets om te annuleren.")
+        )

@@ -10,7 +10,7 @@ from bot.broadcasts import REMIND_PREFIX
 from bot.i18n import Lang
 from bot.roles import INVITE_PREFIX
 from bot.services import BotContext
-from handlers import broadcasts, commands, invites, keyboards
+from handlers import broadcast_replies, commands, invites, keyboards
 from handlers.common import lang_for, remember_language, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import SKIP_BUURT, bold
@@ -132,7 +132,7 @@ async def start(update: Update, context: BotContext) -> None:
         await invites.redeem(update, context, payload.removeprefix(INVITE_PREFIX))
         return
     if payload and payload.startswith(REMIND_PREFIX):
-        await broadcasts.remind_link(update, context, payload.removeprefix(REMIND_PREFIX))
+        await broadcast_replies.remind_link(update, context, payload.removeprefix(REMIND_PREFIX))
         return
     if payload:
         await show(

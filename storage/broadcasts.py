@@ -150,6 +150,14 @@ async def scheduled(*, session: AsyncSession, author_id: int | None = None) -> l
     return list(await session.exec(query.order_by(col(Broadcast.send_at))))
 
 
+async def drafts_of(*, session: AsyncSession, author_id: int) -> list[int]:
+    """The ids of one author's drafts: composed and previewed, not yet sent or scheduled."""
+    query = select(Broadcast.id).where(
+        Broadcast.status == "draft", Broadcast.author_id == author_id
+    )
+    return [broadcast_id for broadcast_id in await session.exec(query) if broadcast_id is not None]
+
+
 async def recent(
     *, session: AsyncSession, limit: int = 10, author_id: int | None = None
 ) -> list[Broadcast]:
@@ -288,6 +296,16 @@ async def delivery_counts(*, session: AsyncSession, broadcast_id: int) -> Counte
         .group_by(Delivery.status)
     )
     return Counter({status: int(count) for status, count in rows})
+
+
+async def held_back(*, session: AsyncSession, broadcast_id: int, now: datetime) -> int:
+    """Copies of a broadcast waiting for their recipient's quiet hours to end."""
+    query = select(func.count()).where(
+        Delivery.broadcast_id == broadcast_id,
+        Delivery.status == "queued",
+        col(Delivery.not_before) > now,
+    )
+    return int((await session.exec(query)).one())
 
 
 async def forget_replies(*, session: AsyncSession, user_id: int) -> None:

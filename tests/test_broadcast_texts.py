@@ -11,6 +11,8 @@ from bot.broadcasts import (
     FIELDS,
     Audience,
     BroadcastError,
+    Composing,
+    Step,
     check_field,
     check_length,
     parse_date,
@@ -35,7 +37,7 @@ def translator() -> Translator:
         ("24-11", date(2026, 11, 24)),
         ("24/11/2026", date(2026, 11, 24)),
         ("24.11.26", date(2026, 11, 24)),
-        ("3-1", date(2027, 1, 3)),  # no year: the next 3 January
+        ("3-1-2027", date(2027, 1, 3)),
         ("22-11", TODAY),
     ],
 )
@@ -55,6 +57,19 @@ def test_bad_dates_get_a_reason(typed: str, key: str) -> None:
     with pytest.raises(BroadcastError) as error:
         parse_date(typed, TODAY)
     assert error.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("typed", "example"), [("21-11", "21-11-2027"), ("3-1", "3-1-2027"), ("03/01", "3-1-2027")]
+)
+def test_a_day_month_already_past_this_year_is_refused_with_an_example(
+    typed: str, example: str
+) -> None:
+    """Not silently next year: the coordinator is asked whether they mean that."""
+    with pytest.raises(BroadcastError) as error:
+        parse_date(typed, TODAY)
+    assert error.value.key == "{typed} is al geweest; bedoel je {example}?"
+    assert error.value.values["example"] == example
 
 
 @pytest.mark.parametrize(("typed", "hour", "minute"), [("19:30", 19, 30), ("7.05", 7, 5)])
@@ -100,11 +115,11 @@ FIELDS_WV = {
 
 def test_witte_voetjes_in_dutch_and_english(translator: Translator) -> None:
     dutch = render_text(translator.for_language("nl"), "witte_voetjes", FIELDS_WV)
-    assert "dinsdag 24 november om 19:30" in dutch
+    assert "dinsdag 24 november 2026 om 19:30" in dutch
     assert "de kerk &lt;Kerkstraat&gt; &amp; co" in dutch  # the coordinator's words, escaped
     assert "Bel altijd eerst 112" in dutch
     english = render_text(translator.for_language("en"), "witte_voetjes", FIELDS_WV)
-    assert "Tuesday 24 November" in english
+    assert "Tuesday 24 November 2026" in english
     assert "Bel altijd" not in english
 
 
@@ -163,3 +178,35 @@ def test_quiet_hours_hold_a_resident_back_until_they_end(
         else datetime(2026, 11, 22, until[1], until[2], tzinfo=TZ) + timedelta(days=until[0])
     )
     assert quiet_until(moment, start, end) == expected
+
+
+def test_a_draft_in_the_conversation_row_reads_back_as_it_was_kept() -> None:
+    kept = Composing(Step.PHOTO, kind="nieuws", index=1, fields={"title": "Kop"})
+    kept.audience.wijken.append("stiphout")
+    loaded = Composing.load(kept.step, kept.dump())
+    assert loaded == kept
+    assert loaded is not None
+    assert loaded.spec is None  # no field is asked at the photo step
+    assert Composing.load("field", {"kind": "nieuws", "index": 1}) == Composing(
+        Step.FIELD, kind="nieuws", index=1
+    )
+    assert Composing.load("field", {"kind": "nieuws", "index": 1}).spec == FIELDS["nieuws"][1]  # type: ignore[union-attr]
+    assert Composing.load("an old step", {}) is None
+    assert Composing.load("when", {"broadcast": 3, "unknown": 1}) == Composing(
+        Step.WHEN, broadcast=3
+    )
+
+
+def test_the_progress_line_names_the_copies_held_for_quiet_hours(translator: Translator) -> None:
+    from bot.delivery import Counts
+    from handlers.broadcast_progress import progress_line
+
+    dutch, english = translator.for_language("nl"), translator.for_language("en")
+    going = Counts(queued=3, sent=2)
+    assert progress_line(dutch, going, 0) == "Bezig: 2 van 5 verzonden."
+    assert progress_line(dutch, Counts(queued=1, sent=4), 1) == (
+        "4 van 5 verzonden, 1 wacht op stille uren."
+    )
+    assert progress_line(dutch, going, 3) == "2 van 5 verzonden, 3 wachten op stille uren."
+    assert progress_line(english, going, 3) == "2 of 5 sent, 3 wait for quiet hours."
+    assert progress_line(dutch, Counts(sent=4, failed=1), 0).startswith("Klaar: 4 van 5 bezorgd.")

@@ -23,7 +23,10 @@ ADMIN_ID = 900001
 
 
 def day(offset: int) -> str:
-    return (datetime.now() + timedelta(days=offset)).strftime("%d-%m")
+    """A day ahead as a coordinator types it; with the year once it falls in the next
+    one (a day-month already past this year is refused)."""
+    today, then = datetime.now(), datetime.now() + timedelta(days=offset)
+    return then.strftime("%d-%m" if then.year == today.year else "%d-%m-%Y")
 
 
 ANSWERS = {
@@ -187,7 +190,18 @@ async def test_a_buurttent_called_off_reaches_everyone_who_got_it(
     report = await coord.say("/verzonden")
     ask = await coord.tap(report, labelled(report, "Gaat niet door: "))
     assert "Waarom gaat het niet door?" in ask["text"]
-    await coord.say("Slecht weer")
+    # First a preview of the notice as its readers will get it; nothing goes out yet.
+    preview = await coord.say("Slecht weer")
+    assert preview["text"].startswith("Voorbeeld: zo lezen de ontvangers het.")
+    assert "BuurtTent: Gaat niet door" in preview["text"]
+    assert "Slecht weer" in preview["text"]
+    confirm = await coord.next_reply()
+    assert confirm["text"] == "Dit gaat naar 2 ontvangers. Versturen?"
+    await asyncio.sleep(0.3)
+    for reader in (anna, bram):
+        assert (await client.bot_messages(reader.id))[-1]["message_id"] == reader.last_id
+    done = await coord.tap(confirm, "Versturen")
+    assert done["text"] == "De wijziging gaat naar 2 ontvangers."
     for reader in (anna, bram):
         update = await client.wait_bot_message(reader.id, after=reader.last_id)
         assert reader._("Gaat niet door") in update["text"]
@@ -228,6 +242,7 @@ async def test_a_buurttent_called_off_is_final_reminder_buttons_and_all(
     report = await coord.say("/verzonden")
     await coord.tap(report, labelled(report, "Gaat niet door: "))
     await coord.say("Slecht weer")
+    await coord.tap(await coord.next_reply(), "Versturen")
     for reader in (anna, bram):
         notice = await client.wait_bot_message(reader.id, after=reader.last_id)
         assert "Slecht weer" in notice["text"]
@@ -318,6 +333,57 @@ async def test_bad_input_while_composing(person: MakePerson) -> None:
     assert nobody["text"] == "Kies eerst wie het bericht krijgt."
     stopped = await coord.say("/annuleer")
     assert stopped["text"] == "Gestopt. Er is niets bewaard."
+
+
+async def test_a_buurttent_preview_says_what_it_is_about_once(
+    person: MakePerson, client: SandboxClient
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    actions = await compose(coord, "buurttent", ["Stiphout"])
+    preview = [m for m in await client.bot_messages(coord.id) if "⛺" in (m.get("text") or "")][-1]
+    assert preview["message_id"] < actions["message_id"]
+    assert preview["text"].count("Tips tegen inbraak.") == 1
+    assert "Kom langs" not in preview["text"]
+
+
+async def test_a_date_without_a_year_reads_back_with_it_and_a_past_one_is_refused(
+    person: MakePerson,
+) -> None:
+    """24-11 typed on 1 December: asked whether 24-11 next year is meant, not assumed;
+    the preview and the confirmation show the year."""
+    today = datetime.now().date()
+    if today.month == 1 and today.day == 1:
+        pytest.skip("on 1 January no day-month of this year has passed yet")
+    past = today - timedelta(days=1) if today.day > 1 else today.replace(day=1) - timedelta(days=1)
+    coord = await person("Carla", user_id=ADMIN_ID)
+    choice = await coord.say("/bericht")
+    await coord.tap(choice, "⛺ BuurtTent")
+    refused = await coord.say(f"{past.day}-{past.month}")
+    assert refused["text"] == (
+        f"{past.day}-{past.month} is al geweest; bedoel je {past.day}-{past.month}-{today.year + 1}?"
+    )
+    ahead = today + timedelta(days=3)
+    for answer in (day(3), "10:00", "16:00", "Steenweg 12", "Tips tegen inbraak."):
+        step = await coord.say(answer)
+    step = await coord.tap(step, "⬜ Stiphout")
+    step = await coord.tap(step, "Verder")
+    pressed = await coord.client.press(
+        coord.id, coord.id, step["message_id"], buttons(step)["Zonder foto"]
+    )
+    await coord.client.callback_answer(pressed["callback_query_id"])
+    _intro, preview, actions = await coord.client.wait_bot_messages(
+        coord.id, 3, after=step["message_id"]
+    )
+    assert f"{ahead.day} " in preview["text"]
+    assert str(ahead.year) in preview["text"]
+    coord.last_id = actions["message_id"]
+    await coord.tap(actions, "Inplannen")
+    when = (datetime.now() + timedelta(days=1)).replace(hour=19, minute=30)
+    planned = await coord.say(
+        when.strftime("%d-%m %H:%M") if when.year == today.year else when.strftime("%d-%m-%Y %H:%M")
+    )
+    assert planned["text"].startswith("Ingepland voor ")
+    assert f" {when.year} 19:30" in planned["text"]
 
 
 async def test_a_scheduled_broadcast_survives_a_restart_and_can_be_moved_or_cancelled(
@@ -615,7 +681,9 @@ async def test_a_photo_goes_with_the_announcement_and_a_moved_buurttent_is_told(
     assert "Wanneer dan?" in ask["text"]
     bad = await coord.say("volgende week")
     assert bad["text"] == "Schrijf het zo: 24-11 10:00-16:00."
-    await coord.say(f"{day(5)} 11:00-15:00")
+    preview = await coord.say(f"{day(5)} 11:00-15:00")
+    assert "Nieuwe datum of tijd" in preview["text"]
+    await coord.tap(await coord.next_reply(), "Versturen")
     update = await client.wait_bot_message(anna.id, after=anna.last_id)
     assert "Nieuwe datum of tijd" in update["text"]
     assert "11:00" in update["text"]
@@ -746,3 +814,150 @@ async def test_a_team_contact_the_coordinator_allows_sends_to_their_own_wijk_onl
     assert await status_of(sessions, planned_id) == "cancelled"
     again = await tom.say("/bericht")
     assert again["text"] == "Dat mag je niet. Kijk bij /help wat je wel kunt."
+
+
+async def test_optional_answers_and_a_reason_are_left_out_with_a_button(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    """No "Stuur -": a button next to an optional question, and "Zonder reden"."""
+    coord = await person("Carla", user_id=ADMIN_ID)
+    anna = await person("Anna", wijk="stiphout")
+    choice = await coord.say("/bericht")
+    step = await coord.tap(choice, "👣 Witte Voetjes")
+    for answer in (day(2), "19:30", "de kerk"):
+        step = await coord.say(answer)
+    assert "Welk team loopt mee?" in step["text"]
+    assert "Stuur -" not in step["text"]
+    step = await coord.tap(step, "Niets toevoegen")  # no team
+    assert "Nog iets voor de bewoners?" in step["text"]
+    step = await coord.tap(step, "Niets toevoegen")  # no note
+    assert "Wie krijgt het bericht?" in step["text"]
+    # Pressed again, an old "Niets toevoegen" finds no optional question waiting.
+    stale = await coord.press_data(step, "r1:bc:skip:-")
+    assert stale is not None
+    assert stale["text"] == "Deze knop werkt niet meer. Tik op /start."
+    step = await coord.tap(step, "⬜ Stiphout")
+    step = await coord.tap(step, "Verder")
+    pressed = await client.press(
+        coord.id, coord.id, step["message_id"], buttons(step)["Zonder foto"]
+    )
+    await client.callback_answer(pressed["callback_query_id"])
+    _intro, preview, _actions = await client.wait_bot_messages(
+        coord.id, 3, after=step["message_id"]
+    )
+    assert "Met het team" not in preview["text"]
+
+    tent = await compose(coord, "buurttent", ["Stiphout"])
+    await coord.tap(tent, "Nu versturen")
+    bid = bid_of(tent)
+
+    async def sent() -> bool:
+        return await status_of(sessions, bid) == "sent"
+
+    await wait_for(sent)
+    anna.last_id = (await client.wait_bot_message(anna.id, after=anna.last_id))["message_id"]
+    report = await coord.say("/verzonden")
+    ask = await coord.tap(report, labelled(report, "Gaat niet door: "))
+    preview = await coord.tap(ask, "Zonder reden")
+    assert preview["text"].startswith("Voorbeeld: zo lezen de ontvangers het.")
+    await coord.tap(await coord.next_reply(), "Versturen")
+    notice = await client.wait_bot_message(anna.id, after=anna.last_id)
+    assert "gaat niet door" in notice["text"]
+
+
+async def test_a_previewed_change_not_sent_changes_nothing(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    """ "Niet versturen" under a notice: the tent stays as it was, nobody is told; the
+    /verzonden buttons name the tent by its own day."""
+    from babel.dates import format_date
+
+    coord = await person("Carla", user_id=ADMIN_ID)
+    anna = await person("Anna", wijk="stiphout")
+    actions = await compose(coord, "buurttent", ["Stiphout"])
+    await coord.tap(actions, "Nu versturen")
+    bid = bid_of(actions)
+
+    async def sent() -> bool:
+        return await status_of(sessions, bid) == "sent"
+
+    await wait_for(sent)
+    anna.last_id = (await client.wait_bot_message(anna.id, after=anna.last_id))["message_id"]
+    report = await coord.say("/verzonden")
+    tent_day = format_date(datetime.now() + timedelta(days=3), "d MMM", locale="nl")
+    assert f"Gaat niet door: {tent_day}" in buttons(report)
+    assert f"Verplaatst: {tent_day}" in buttons(report)
+    await coord.tap(report, f"Verplaatst: {tent_day}")
+    await coord.say(f"{day(5)} 11:00-15:00")
+    kept = await coord.tap(await coord.next_reply(), "Niet versturen")
+    assert kept["text"] == "Er is niets verstuurd. De BuurtTent blijft zoals hij was."
+    async with sessions() as session:
+        tent = await session.get(Broadcast, bid)
+        updates = (await session.exec(select(Broadcast).where(Broadcast.update_of == bid))).all()
+    assert tent is not None
+    assert '"start": "10:00"' in tent.fields
+    assert updates == []
+    await asyncio.sleep(0.3)
+    assert (await client.bot_messages(anna.id))[-1]["message_id"] == anna.last_id
+    after = await coord.say("Slecht weer")  # the conversation is over
+    assert "Voorbeeld" not in after["text"]
+
+
+async def test_cancel_drops_a_draft_that_waits(
+    person: MakePerson, sessions: SessionFactory
+) -> None:
+    """/annuleer after the preview: the draft is dropped and the answer says so."""
+    coord = await person("Carla", user_id=ADMIN_ID)
+    actions = await compose(coord, "nieuws", ["Stiphout"])
+    stopped = await coord.say("/annuleer")
+    assert stopped["text"] == "Gestopt. Het bericht wordt niet verstuurd."
+    assert await status_of(sessions, bid_of(actions)) == "cancelled"
+    late = await coord.press_data(actions, buttons(actions)["Nu versturen"])
+    assert late is not None
+    assert late["text"] == "Dit bericht is al verstuurd of geannuleerd."
+    again = await coord.say("/annuleer")
+    assert again["text"] == "Er was niets om te annuleren."
+
+
+async def test_the_progress_line_says_how_many_wait_for_quiet_hours(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    from storage.models import User
+
+    coord = await person("Carla", user_id=ADMIN_ID)
+    await person("Wakker", wijk="stiphout")
+    sleeping = await person("Slaap", wijk="stiphout")
+    async with sessions() as session:
+        user = await session.get(User, sleeping.id)
+        assert user is not None
+        user.quiet_start, user.quiet_end = 0, 24 * 60 - 1
+        session.add(user)
+        await session.commit()
+    actions = await compose(coord, "nieuws", ["Stiphout"])
+    progress = await coord.tap(actions, "Nu versturen")
+    line = await client.wait_edited(
+        coord.id, progress["message_id"], edits=progress["edit_count"] + 1
+    )
+    assert line["text"] == "1 van 2 verzonden, 1 wacht op stille uren."
+
+
+async def test_the_last_progress_state_comes_even_when_the_edit_is_refused(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    """An edit that keeps failing does not swallow the end: it comes as a new message."""
+    coord = await person("Carla", user_id=ADMIN_ID)
+    anna = await person("Anna", wijk="stiphout")
+    actions = await compose(coord, "nieuws", ["Stiphout"])
+    # Anna's copy takes a second, so the end comes after the edits start failing.
+    await client.add_fault("sendMessage", chat_id=anna.id, delay=1.0)
+    progress = await coord.tap(actions, "Nu versturen")
+    await client.add_fault(
+        "editMessageText",
+        chat_id=coord.id,
+        times=20,
+        error_code=400,
+        description="Bad Request: message to edit not found",
+    )
+    final = await client.wait_bot_message(coord.id, after=progress["message_id"])
+    assert final["text"] == "Klaar: 1 van 1 bezorgd. Mislukt: 0. Geblokkeerd of verdwenen: 0."
+    await client.clear_faults()
