@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Update
 
+from bot import conversations
 from bot.i18n import N_
 from bot.reports import MAX_DESCRIPTION
 from bot.services import BotContext
 from handlers import broadcasts, fallback, reports, teams
 from handlers.common import lang_for, show
-from storage import conversations
 
 Screen = Callable[[Update, BotContext], Awaitable[None]]
 # Longer than any field needs; a pasted essay is refused, not cut off.
@@ -29,8 +29,7 @@ async def on_text(update: Update, context: BotContext) -> None:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return
-    async with context.services.sessions() as session:
-        state = await conversations.get(session=session, user_id=user.id)
+    state = await conversations.get(context.services, user.id)
     flow = FLOWS.get(state.flow) if state is not None else None
     if state is None and message.text:
         # A report draft is kept apart, under a pseudonym (bot.reports.load_draft).
@@ -80,9 +79,7 @@ async def cancel(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None:
         return
-    async with context.services.sessions() as session:
-        state = await conversations.get(session=session, user_id=user.id)
-        await conversations.clear(session=session, user_id=user.id)
+    state = await conversations.clear(context.services, user.id)
     _ = (await lang_for(update, context)).gettext
     await show(
         update,

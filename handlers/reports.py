@@ -18,18 +18,17 @@ from telegram import (
     User,
 )
 
-from bot import reports
+from bot import conversations, reports
 from bot.callbacks import pack
+from bot.conversations import Conversation
 from bot.i18n import N_, Lang
-from bot.reports import CLOSED, NOTE_FLOW, STATUSES, Draft, ReportError
+from bot.reports import CLOSED, NOTE_FLOW, STATUSES, Draft, Report, ReportError
 from bot.roles import Role, roles_of
 from bot.services import BotContext
 from handlers import commands, fallback, keyboards
 from handlers.auth import requires
 from handlers.common import explain, lang_for, show
 from handlers.fallback import button, stale_button
-from storage import conversations
-from storage.models import Conversation, Report
 
 CANCELLED = N_("Gestopt. Er is niets bewaard.")
 NO_NOTE = "-"
@@ -766,14 +765,9 @@ async def on_status(
             await query.answer(_("Die melding bestaat niet (meer)."), show_alert=True)
             return
         await query.answer()
-        async with context.services.sessions() as session:
-            await conversations.put(
-                session=session,
-                user_id=user.id,
-                flow=NOTE_FLOW,
-                step="note",
-                data={"ref": ref, "status": status},
-            )
+        await conversations.put(
+            context.services, user.id, NOTE_FLOW, "note", {"ref": ref, "status": status}
+        )
         text = _(
             "Nieuwe status: {status}. Typ een kort bericht voor de melder, of tik op Zonder bericht."
         ).format(status=escape(reports.status_label(lang, status)))
@@ -802,8 +796,7 @@ async def on_note(update: Update, context: BotContext, state: Conversation) -> N
 
 
 async def _drop_note(context: BotContext, user_id: int) -> None:
-    async with context.services.sessions() as session:
-        await conversations.clear(session=session, user_id=user_id)
+    await conversations.clear(context.services, user_id)
 
 
 async def _apply_status(
