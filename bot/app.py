@@ -28,7 +28,7 @@ from telegram.ext import (
 )
 
 from bot import broadcasts as broadcast_service
-from bot import keys
+from bot import keys, notices
 from bot import reports as report_service
 from bot import stats as stats_service
 from bot.areas import load_areas
@@ -322,12 +322,18 @@ async def _open(application: BotApplication) -> None:
         pacing=Pacing(global_rate=services.settings.send_rate),
         on_progress=lambda broadcast_id, counts: services.on_progress(broadcast_id, counts),
     )
-    services.render_delivery = broadcast_service.delivery_renderer(
-        services, application.bot.username
+    # A row that carries its own message is a notice (bot.notices); any other row is a
+    # broadcast's, rendered from its announcement.
+    services.render_delivery = notices.renderer(
+        broadcast_service.delivery_renderer(services, application.bot.username)
     )
     # The engine tells the broadcasts service (which finishes what is done); the service
-    # tells the handlers what to show and whom to ask.
-    services.on_progress = functools.partial(broadcast_service.progressed, services)
+    # tells the handlers what to show and whom to ask. A notice done keeps no message.
+    services.on_progress = notices.progress(
+        services, functools.partial(broadcast_service.progressed, services)
+    )
+    # Notices settled just before a crash (no progress report came): their messages go now.
+    await notices.scrub(services)
     services.show_progress = functools.partial(broadcasts.show_progress, application.bot, services)
     services.ask_late = functools.partial(broadcasts.ask_late, application.bot, services)
     await services.delivery.bot.initialize()
@@ -382,11 +388,11 @@ def _install_jobs(application: BotApplication, services: Services) -> None:
     """The recurring jobs, with deterministic ids so a restart replaces, never doubles them."""
     scheduler = services.scheduler
     assert scheduler is not None
-    settings, bot = services.settings, application.bot
+    settings = services.settings
     report_at, weekly_at = settings.report_digest_time, settings.weekly_digest_time
     scheduler.every(
         "reports:digest",
-        functools.partial(report_service.send_digest, bot, services),
+        functools.partial(report_service.send_digest, services),
         hour=report_at.hour,
         minute=report_at.minute,
     )
@@ -399,7 +405,7 @@ def _install_jobs(application: BotApplication, services: Services) -> None:
     )
     scheduler.every(
         "stats:weekly",
-        functools.partial(stats_service.weekly_digest, services, bot),
+        functools.partial(stats_service.weekly_digest, services),
         day_of_week=settings.weekly_digest_day,
         hour=weekly_at.hour,
         minute=weekly_at.minute,
@@ -414,9 +420,7 @@ def _install_jobs(application: BotApplication, services: Services) -> None:
     scheduler.every("stats:states", record_states, hour=0, minute=0)
     scheduler.soon("stats:states-now", record_states)
     # A digest due while the bot was down goes out now (once: the run is recorded).
-    scheduler.soon(
-        "stats:catch-up", functools.partial(stats_service.catch_up_digest, services, bot)
-    )
+    scheduler.soon("stats:catch-up", functools.partial(stats_service.catch_up_digest, services))
 
 
 async def _stop_workers(application: BotApplication) -> None:

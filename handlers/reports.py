@@ -475,7 +475,7 @@ async def _send(
     lines.append(_("Is er nu gevaar? Bel 112."))
     await show(update, "\n\n".join(lines), keyboard)
     if filed.hotspot is not None:
-        await reports.send_hotspot(context.bot, services, filed.report, filed.hotspot)
+        await reports.send_hotspot(services, filed.report, filed.hotspot)
 
 
 # ---------------------------------------------------------------- typed input and media
@@ -815,13 +815,15 @@ async def _apply_status(
     except ReportError as error:
         await show(update, explain(lang, error))
         return
-    told = await reports.send_status(context.bot, context.services, changed)
+    told = await reports.send_status(context.services, changed)
     lines = [
         _("{ref} staat nu op: {status}.").format(
             ref=changed.ref, status=escape(reports.status_label(lang, changed.status))
         ),
         _("De melder heeft bericht gekregen.")
         if told
+        else _("De melder krijgt zo bericht.")
+        if told is None
         else _("De melder kon geen bericht krijgen."),
     ]
     if changed.status == CLOSED:
