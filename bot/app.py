@@ -56,11 +56,13 @@ from handlers import (
     invites,
     membership,
     menu,
+    my_reports,
     onboarding,
     overview,
     preferences,
     privacy,
-    reports,
+    report_review,
+    reporting,
     stats,
     teams,
     tracking,
@@ -160,9 +162,9 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "verzonden": broadcasts.sent,
         "resultaat": broadcasts.result,
         # Meld een Vermoeden: who may report is decided per user (role or the switch).
-        "melding": reports.report,
-        "mijnmeldingen": reports.my_reports,
-        "vermoedens": reports.overview,
+        "melding": reporting.report,
+        "mijnmeldingen": my_reports.my_reports,
+        "vermoedens": report_review.overview,
         "stats": stats.stats_command,
         "export": stats.export_command,
     }
@@ -196,18 +198,18 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "bc": broadcasts.on_compose,
         "rep": broadcasts.on_reply,
         "res": broadcasts.on_result,
-        "mvc": reports.on_category,
-        "mva": reports.on_area,
-        "mvw": reports.on_when,
-        "mvp": reports.on_photos,
-        "mvn": reports.on_anonymous,
-        "mvk": reports.on_widen,
-        "mvx": reports.on_action,
-        "mvs": reports.on_anonymous_status,
-        "mvr": reports.on_residents_switch,
-        "mvd": reports.on_details,
-        "mvf": reports.on_photos_view,
-        "mvt": reports.on_status,
+        "mvc": reporting.on_category,
+        "mva": reporting.on_area,
+        "mvw": reporting.on_when,
+        "mvp": reporting.on_photos,
+        "mvn": reporting.on_anonymous,
+        "mvk": reporting.on_widen,
+        "mvx": reporting.on_action,
+        "mvs": my_reports.on_anonymous_status,
+        "mvr": report_review.on_residents_switch,
+        "mvd": report_review.on_details,
+        "mvf": report_review.on_photos_view,
+        "mvt": report_review.on_status,
         "st": stats.on_stats,
         "stg": stats.on_chart,
         "stx": stats.on_export,
@@ -256,7 +258,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     )
     # A shared location answers a report's "where".
     application.add_handler(
-        MessageHandler(NEW_PRIVATE & filters.LOCATION, reports.on_location), group=GROUP_MAIN
+        MessageHandler(NEW_PRIVATE & filters.LOCATION, reporting.on_location), group=GROUP_MAIN
     )
     application.add_handler(MessageHandler(NEW_PRIVATE, conversation.on_other), group=GROUP_MAIN)
 
