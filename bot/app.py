@@ -28,7 +28,7 @@ from telegram.ext import (
 )
 
 from bot import broadcasts as broadcast_service
-from bot import keys
+from bot import keys, notices
 from bot import reports as report_service
 from bot import stats as stats_service
 from bot.areas import load_areas
@@ -60,11 +60,13 @@ from handlers import (
     invites,
     membership,
     menu,
+    my_reports,
     onboarding,
     overview,
     preferences,
     privacy,
-    reports,
+    report_review,
+    reporting,
     stats,
     teams,
     tracking,
@@ -164,9 +166,9 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "verzonden": broadcast_lists.sent,
         "resultaat": broadcast_lists.result,
         # Meld een Vermoeden: who may report is decided per user (role or the switch).
-        "melding": reports.report,
-        "mijnmeldingen": reports.my_reports,
-        "vermoedens": reports.overview,
+        "melding": reporting.report,
+        "mijnmeldingen": my_reports.my_reports,
+        "vermoedens": report_review.overview,
         "stats": stats.stats_command,
         "export": stats.export_command,
     }
@@ -200,18 +202,18 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         broadcast_service.FLOW: broadcast_steps.on_button,
         "rep": broadcast_replies.on_reply,
         "res": broadcast_lists.on_result,
-        "mvc": reports.on_category,
-        "mva": reports.on_area,
-        "mvw": reports.on_when,
-        "mvp": reports.on_photos,
-        "mvn": reports.on_anonymous,
-        "mvk": reports.on_widen,
-        "mvx": reports.on_action,
-        "mvs": reports.on_anonymous_status,
-        "mvr": reports.on_residents_switch,
-        "mvd": reports.on_details,
-        "mvf": reports.on_photos_view,
-        "mvt": reports.on_status,
+        "mvc": reporting.on_category,
+        "mva": reporting.on_area,
+        "mvw": reporting.on_when,
+        "mvp": reporting.on_photos,
+        "mvn": reporting.on_anonymous,
+        "mvk": reporting.on_widen,
+        "mvx": reporting.on_action,
+        "mvs": my_reports.on_anonymous_status,
+        "mvr": report_review.on_residents_switch,
+        "mvd": report_review.on_details,
+        "mvf": report_review.on_photos_view,
+        "mvt": report_review.on_status,
         "st": stats.on_stats,
         "stg": stats.on_chart,
         "stx": stats.on_export,
@@ -260,7 +262,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     )
     # A shared location answers a report's "where".
     application.add_handler(
-        MessageHandler(NEW_PRIVATE & filters.LOCATION, reports.on_location), group=GROUP_MAIN
+        MessageHandler(NEW_PRIVATE & filters.LOCATION, reporting.on_location), group=GROUP_MAIN
     )
     application.add_handler(MessageHandler(NEW_PRIVATE, conversation.on_other), group=GROUP_MAIN)
 
@@ -326,12 +328,18 @@ async def _open(application: BotApplication) -> None:
         pacing=Pacing(global_rate=services.settings.send_rate),
         on_progress=lambda broadcast_id, counts: services.on_progress(broadcast_id, counts),
     )
-    services.render_delivery = broadcast_service.delivery_renderer(
-        services, application.bot.username
+    # A row that carries its own message is a notice (bot.notices); any other row is a
+    # broadcast's, rendered from its announcement.
+    services.render_delivery = notices.renderer(
+        broadcast_service.delivery_renderer(services, application.bot.username)
     )
     # The engine tells the broadcasts service (which finishes what is done); the service
-    # tells the handlers what to show and whom to ask.
-    services.on_progress = functools.partial(broadcast_service.progressed, services)
+    # tells the handlers what to show and whom to ask. A notice done keeps no message.
+    services.on_progress = notices.progress(
+        services, functools.partial(broadcast_service.progressed, services)
+    )
+    # Notices settled just before a crash (no progress report came): their messages go now.
+    await notices.scrub(services)
     services.show_progress = functools.partial(
         broadcast_progress.show_progress, application.bot, services
     )
@@ -388,11 +396,11 @@ def _install_jobs(application: BotApplication, services: Services) -> None:
     """The recurring jobs, with deterministic ids so a restart replaces, never doubles them."""
     scheduler = services.scheduler
     assert scheduler is not None
-    settings, bot = services.settings, application.bot
+    settings = services.settings
     report_at, weekly_at = settings.report_digest_time, settings.weekly_digest_time
     scheduler.every(
         "reports:digest",
-        functools.partial(report_service.send_digest, bot, services),
+        functools.partial(report_service.send_digest, services),
         hour=report_at.hour,
         minute=report_at.minute,
     )
@@ -405,7 +413,7 @@ def _install_jobs(application: BotApplication, services: Services) -> None:
     )
     scheduler.every(
         "stats:weekly",
-        functools.partial(stats_service.weekly_digest, services, bot),
+        functools.partial(stats_service.weekly_digest, services),
         day_of_week=settings.weekly_digest_day,
         hour=weekly_at.hour,
         minute=weekly_at.minute,
@@ -420,9 +428,7 @@ def _install_jobs(application: BotApplication, services: Services) -> None:
     scheduler.every("stats:states", record_states, hour=0, minute=0)
     scheduler.soon("stats:states-now", record_states)
     # A digest due while the bot was down goes out now (once: the run is recorded).
-    scheduler.soon(
-        "stats:catch-up", functools.partial(stats_service.catch_up_digest, services, bot)
-    )
+    scheduler.soon("stats:catch-up", functools.partial(stats_service.catch_up_digest, services))
 
 
 async def _stop_workers(application: BotApplication) -> None:

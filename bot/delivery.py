@@ -1,4 +1,6 @@
-"""The delivery engine: every broadcast, reminder and digest leaves the bot through here.
+"""The delivery engine: everything the bot sends unasked leaves through here: broadcasts,
+reminders, and the notices of bot.notices (status updates, hotspot alerts, digests, news
+for coordinators).
 
 It works off a durable outbox (storage.outbox, one `Delivery` row per recipient) at a
 pace Telegram accepts, so a normal broadcast meets no 429 and leaves room for the bot's
@@ -106,7 +108,7 @@ class Outgoing:
 
     text: str  # HTML, already escaped by the renderer; the caption when photo is set
     keyboard: InlineKeyboardMarkup | None = None
-    photo: str | None = None  # a Telegram file_id
+    photo: str | bytes | None = None  # a Telegram file_id, or a picture drawn here (a chart)
     # An edit of a message sent before (a BuurtTent called off or moved), not a new one.
     edit_of: int | None = None
     markup_only: bool = False  # only its buttons change
@@ -466,10 +468,15 @@ class DeliveryEngine:
                 recipients=[(r.chat_id, r.kind, r.language, r.not_before) for r in recipients],
             )
         if added:
-            self._generation += 1
-            self._idle.clear()
-            self._wake.set()
+            self.queued()
         return added
+
+    def queued(self) -> None:
+        """Rows were queued in this process by another way in (bot.notices): send them now
+        rather than at the next look for rows other processes queued."""
+        self._generation += 1
+        self._idle.clear()
+        self._wake.set()
 
     async def counts(self, broadcast_id: int) -> Counts:
         async with self.sessions() as session:

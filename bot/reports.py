@@ -22,9 +22,8 @@ from html import escape
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot
 
-from bot import keys, outgoing
+from bot import keys, notices
 from bot.errors import KeyedError
 from bot.i18n import N_, Lang
 from bot.keys import Keyring, SealError
@@ -44,6 +43,9 @@ MIN_DESCRIPTION = 3  # letters or digits: "." or "-" says nothing
 MAX_PHOTOS = 3
 MAX_STREET = 120
 DRAFT_TTL = timedelta(days=1)
+# Seconds the coordinator's status change waits to say whether the reporter got word; one
+# message goes out in well under this, unless Telegram asks the bot to wait.
+STATUS_WAIT = 10.0
 RESIDENTS_KEY = "reports.residents"
 # Where an older version kept a generated key; moved out and erased at start.
 STORED_KEY = "secret"
@@ -824,46 +826,50 @@ def render_hotspot(
 # ---------------------------------------------------------------- actions
 
 
-async def send_hotspot(bot: Bot, services: Services, report: Report, count: int) -> int:
-    """Tell the coordinators, and the wijkboa of the wijk, right away."""
-    sent = 0
+# Each queues one notice (bot.notices): the delivery engine sends it, paced and counted.
+
+
+async def send_hotspot(services: Services, report: Report, count: int) -> int:
+    """Tell the coordinators, and the wijkboa of the wijk, right away; how many are queued."""
+    letters = []
     for recipient in await digest_recipients(services, report.wijk or "-"):
-        sent += await outgoing.send(
-            bot,
-            services,
-            recipient.user_id,
-            lambda lang, r=recipient: (render_hotspot(lang, services, report, count, r), None),
-        )
-    return sent
+        lang = await notices.language_of(services, recipient.user_id)
+        text = render_hotspot(lang, services, report, count, recipient)
+        letters.append((recipient.user_id, lang, notices.Letter(text)))
+    await notices.queue(services, notices.Topic.HOTSPOT, letters)
+    return len(letters)
 
 
-async def send_digest(bot: Bot, services: Services) -> int:
+async def send_digest(services: Services) -> int:
     """The daily digest: to each recipient their counts; nothing when there is nothing."""
     today = utcnow().astimezone(services.settings.tz).date()
-    sent = 0
+    letters = []
     for recipient in await digest_recipients(services):
         rows = await digest_counts(services, today, recipient.wijk)
         if not any(row.recent or row.before for row in rows):
             continue
-        sent += await outgoing.send(
-            bot,
-            services,
-            recipient.user_id,
-            lambda lang, r=recipient, rs=rows: (render_digest(lang, services, rs, today, r), None),
-        )
-    return sent
+        lang = await notices.language_of(services, recipient.user_id)
+        text = render_digest(lang, services, rows, today, recipient)
+        letters.append((recipient.user_id, lang, notices.Letter(text)))
+    await notices.queue(services, notices.Topic.DIGEST, letters)
+    return len(letters)
 
 
-async def send_status(bot: Bot, services: Services, report: Report) -> bool:
+async def send_status(services: Services, report: Report, wait: float = STATUS_WAIT) -> bool | None:
+    """The reporter hears of a new status: True once it arrived, False when there is
+    nobody to tell or Telegram refused, None when it is still on its way after `wait`.
+
+    A notice of its own per status, so that once it is sent the outbox forgets the chat
+    (bot.notices.PRIVATE): an anonymous reporter's chat is never left beside their report.
+    """
     chat_id = await status_recipient(services, report)
     if chat_id is None:
         return False
-    return await outgoing.send(
-        bot,
-        services,
-        chat_id,
-        lambda lang: (render_status(lang, services, report), None),
-    )
+    lang = await notices.language_of(services, chat_id)
+    letter = notices.Letter(render_status(lang, services, report))
+    notice = await notices.queue(services, notices.Topic.STATUS, [(chat_id, lang, letter)])
+    assert notice is not None
+    return await notices.outcome(services, notice, within=wait)
 
 
 async def retention(services: Services) -> int:

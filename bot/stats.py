@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import functools
 import io
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from html import escape
@@ -18,16 +16,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import Bot
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
 
 from bot import charts, overview
 from bot.broadcasts import KINDS
 from bot.charts import ChartData
 from bot.errors import KeyedError
 from bot.i18n import N_, Lang
-from bot.outgoing import language_of
+from bot.notices import Letter, Topic, language_of, queue
 from bot.roles import coordinator_ids, wijkboa_scopes
 from bot.services import Services
 from bot.settings import WEEKDAYS
@@ -534,7 +529,7 @@ def digest_due(services: Services, now: datetime) -> tuple[Period, datetime]:
     return this_week.previous(), due
 
 
-async def weekly_digest(services: Services, bot: Bot, now: datetime | None = None) -> bool:
+async def weekly_digest(services: Services, now: datetime | None = None) -> bool:
     """Last week's figures to every coordinator (with the chart) and wijkboa (own wijk).
 
     Claimed in the database first, so a run and a catch-up after a restart never both
@@ -547,36 +542,32 @@ async def weekly_digest(services: Services, bot: Bot, now: datetime | None = Non
             return False
     current, previous = await compare(services, period)
     charts_by_language: dict[str, tuple[bytes, str]] = {}  # drawn once per language
+    texts: list[tuple[int, Lang, Letter]] = []
+    charts: list[tuple[int, Lang, Letter]] = []
     for user_id in await coordinator_ids(services):
         lang = await language_of(services, user_id)
-        text = render(services, View(lang), current, previous, None)
+        texts.append((user_id, lang, Letter(render(services, View(lang), current, previous, None))))
         if lang.code not in charts_by_language:
             data, caption = await chart_data(services, lang, current, None)
             charts_by_language[lang.code] = (await chart_png(data), caption)
         png, caption = charts_by_language[lang.code]
-        await _send(functools.partial(bot.send_message, user_id, text, parse_mode=ParseMode.HTML))
-        await _send(functools.partial(bot.send_photo, user_id, png, caption=caption))
+        charts.append((user_id, lang, Letter(escape(caption), photo=png)))
     for user_id, wijk in await wijkboa_scopes(services):
         if services.areas.wijk(wijk) is None:
             continue
         lang = await language_of(services, user_id)
         # No chart: its bars would show exactly the small counts the text hides.
         view = View(lang, hide_below=services.settings.small_count)
-        text = render(services, view, current, previous, wijk)
-        await _send(functools.partial(bot.send_message, user_id, text, parse_mode=ParseMode.HTML))
-    log.info("weekly digest of %s sent", period.key)
+        texts.append((user_id, lang, Letter(render(services, view, current, previous, wijk))))
+    # Two notices (one message each per chat): the figures, then the chart under them.
+    # The delivery engine sends both, paced; one who blocked the bot is recorded there.
+    await queue(services, Topic.WEEKLY, texts)
+    await queue(services, Topic.WEEKLY, charts)
+    log.info("weekly digest of %s queued", period.key)
     return True
 
 
-async def _send(send: Callable[[], Awaitable[object]]) -> None:
-    try:
-        await send()
-    except (Forbidden, BadRequest) as error:
-        # Blocked the bot or never started it: the others still get theirs.
-        log.info("could not deliver a digest message: %s", error.message)
-
-
-async def catch_up_digest(services: Services, bot: Bot, now: datetime | None = None) -> bool:
+async def catch_up_digest(services: Services, now: datetime | None = None) -> bool:
     """At start: this week's digest, if it was due while the bot was down.
 
     Only for a bot that has sent digests before, so a fresh install does not greet its
@@ -589,4 +580,4 @@ async def catch_up_digest(services: Services, bot: Bot, now: datetime | None = N
     async with services.sessions() as session:
         if not await store.any_digest_before(session=session, period=period.key):
             return False
-    return await weekly_digest(services, bot, now)
+    return await weekly_digest(services, now)

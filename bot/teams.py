@@ -144,3 +144,9 @@ async def decide(services: Services, coordinator_id: int, team_id: int, approve:
             actor_id=coordinator_id,
             decision=True,
         )
+
+
+async def invitable(services: Services) -> list[Team]:
+    """Teams a contact can be invited to: approved ones and those still waiting."""
+    async with services.sessions() as session:
+        return await store.living(session=session, statuses=("approved", "pending"))

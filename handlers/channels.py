@@ -13,6 +13,7 @@ from telegram import (
 
 from bot import channels, residents
 from bot.callbacks import pack, row_id
+from bot.channels import Channel
 from bot.i18n import N_, Lang
 from bot.roles import Role, roles_of
 from bot.services import BotContext
@@ -22,7 +23,6 @@ from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import FOLLOW_OFF, FOLLOW_ON, FROM_JOINED, FROM_PREFERENCES, bold
 from handlers.notify import Render, tell, tell_coordinators
-from storage.models import Channel
 
 
 def _link_message(context: BotContext, channel: Channel) -> Render:

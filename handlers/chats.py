@@ -23,7 +23,7 @@ from telegram.error import BadRequest, Forbidden
 
 from bot import groups
 from bot.callbacks import pack, row_id, unpack
-from bot.groups import GroupError
+from bot.groups import Group, GroupError, Team
 from bot.i18n import Lang
 from bot.roles import Role
 from bot.services import BotContext
@@ -33,7 +33,6 @@ from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold
 from handlers.notify import language_of, tell_coordinators
-from storage.models import Group, Team
 
 log = logging.getLogger(__name__)
 

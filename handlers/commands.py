@@ -8,11 +8,11 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScope
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ExtBot
 
+from bot import residents
 from bot.i18n import N_, Lang
 from bot.reports import residents_may_report
 from bot.roles import Role, roles_of
 from bot.services import Services
-from storage import users
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,7 @@ async def refresh_chat(
     bot: ExtBot[None], services: Services, user_id: int, *, who: str = "user"
 ) -> None:
     """After a role ends, or at start: the menu in the user's language with what is left."""
-    async with services.sessions() as session:
-        stored = await users.get_user(session=session, user_id=user_id)
+    stored = await residents.get(services, user_id)
     language = (stored.language if stored else None) or services.translator.default_language
     await set_for_chat(bot, services, user_id, language, who=who)
 

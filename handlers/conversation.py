@@ -6,13 +6,12 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Update
 
-from bot import broadcasts
+from bot import broadcasts, conversations
 from bot.i18n import N_
 from bot.reports import MAX_DESCRIPTION
 from bot.services import BotContext
-from handlers import broadcast_compose, broadcast_steps, fallback, reports, teams
+from handlers import broadcast_compose, broadcast_steps, fallback, report_review, reporting, teams
 from handlers.common import lang_for, show
-from storage import conversations
 
 Screen = Callable[[Update, BotContext], Awaitable[None]]
 # Longer than any field needs; a pasted essay is refused, not cut off.
@@ -20,7 +19,7 @@ MAX_TEXT = 300
 FLOWS = {
     "team": teams.on_text,
     broadcasts.FLOW: broadcast_steps.on_text,
-    "mvn": reports.on_note,
+    "mvn": report_review.on_note,
 }
 CANCELLED = N_("Gestopt. Er is niets bewaard.")
 
@@ -30,15 +29,14 @@ async def on_text(update: Update, context: BotContext) -> None:
     user, message = update.effective_user, update.effective_message
     if user is None or message is None:
         return
-    async with context.services.sessions() as session:
-        state = await conversations.get(session=session, user_id=user.id)
+    state = await conversations.get(context.services, user.id)
     flow = FLOWS.get(state.flow) if state is not None else None
     if state is None and message.text:
         # A report draft is kept apart, under a pseudonym (bot.reports.load_draft).
-        step = await reports.draft_step(context, user.id)
+        step = await reporting.draft_step(context, user.id)
         if step is not None:
             if await _fits(update, context, message.text, MAX_DESCRIPTION):
-                await reports.on_text(update, context, step)
+                await reporting.on_text(update, context, step)
             return
     if state is None or flow is None or not message.text:
         await fallback.not_a_button(update, context)
@@ -58,19 +56,19 @@ async def _fits(update: Update, context: BotContext, text: str, limit: int) -> b
 
 async def on_photo(update: Update, context: BotContext) -> None:
     """A photo belongs to a report being made, or to an announcement being composed."""
-    await _report_first(update, context, reports.on_photo, broadcast_compose.on_photo)
+    await _report_first(update, context, reporting.on_photo, broadcast_compose.on_photo)
 
 
 async def on_other(update: Update, context: BotContext) -> None:
     """Anything else (a file, a sticker, a voice note): refused kindly, the draft kept."""
-    await _report_first(update, context, reports.on_unsupported, fallback.not_usable)
+    await _report_first(update, context, reporting.on_unsupported, fallback.not_usable)
 
 
 async def _report_first(
     update: Update, context: BotContext, in_report: Screen, otherwise: Screen
 ) -> None:
     user = update.effective_user
-    if user is not None and await reports.in_draft(context, user.id):
+    if user is not None and await reporting.in_draft(context, user.id):
         await in_report(update, context)
     else:
         await otherwise(update, context)
@@ -82,9 +80,7 @@ async def cancel(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None:
         return
-    async with context.services.sessions() as session:
-        state = await conversations.get(session=session, user_id=user.id)
-        await conversations.clear(session=session, user_id=user.id)
+    state = await conversations.clear(context.services, user.id)
     dropped = await broadcasts.drop_drafts(context.services, user.id)
     _ = (await lang_for(update, context)).gettext
     if dropped:

@@ -6,7 +6,7 @@ from html import escape
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
-from bot import roles
+from bot import roles, teams
 from bot.callbacks import pack, unpack
 from bot.i18n import N_, Lang
 from bot.roles import (
@@ -24,7 +24,6 @@ from handlers.auth import requires
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold
-from storage import teams as team_store
 
 USES = ("1", "5", "25")
 DAYS = ("1", "7", "30")
@@ -70,9 +69,7 @@ async def _scope_choices(context: BotContext, role: Role) -> list[tuple[str, str
     if role == Role.ENTREPRENEUR:
         return [(park.name, f"p-{park.slug}") for park in areas.business_parks]
     if role == Role.TEAM_CONTACT:
-        async with context.services.sessions() as session:
-            teams = await team_store.living(session=session, statuses=("approved", "pending"))
-        return [(team.name, f"t-{team.id}") for team in teams]
+        return [(team.name, f"t-{team.id}") for team in await teams.invitable(context.services)]
     return []
 
 
@@ -188,9 +185,8 @@ async def on_invite(update: Update, context: BotContext) -> None:
 
 
 async def _team_names(context: BotContext) -> dict[int, str]:
-    async with context.services.sessions() as session:
-        teams = await team_store.living(session=session, statuses=("approved", "pending"))
-    return {team.id: team.name for team in teams if team.id is not None}
+    living = await teams.invitable(context.services)
+    return {team.id: team.name for team in living if team.id is not None}
 
 
 async def redeem(update: Update, context: BotContext, code: str) -> None:

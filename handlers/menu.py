@@ -8,7 +8,7 @@ from telegram import CallbackQuery, Update, User
 
 from bot.services import BotContext
 from handlers import help as help_
-from handlers import onboarding, preferences, privacy, reports
+from handlers import onboarding, preferences, privacy, reporting
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 
@@ -28,7 +28,7 @@ SCREENS: dict[str, Screen] = {
     "taal": onboarding.choose_language,
     "privacy": privacy.privacy,
     "done": _saved,
-    "melding": reports.report,
+    "melding": reporting.report,
 }
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot import outgoing
-from bot.outgoing import Render, language_of
+from bot import notices
+from bot.notices import Render, Topic, language_of
 from bot.roles import coordinator_ids
 from bot.services import BotContext
 
@@ -11,15 +11,11 @@ __all__ = ["Render", "coordinator_ids", "language_of", "tell", "tell_coordinator
 
 
 async def tell(context: BotContext, user_id: int, render: Render) -> bool:
-    """Send one person a message in their own language; False if Telegram refused."""
-    return await outgoing.send(context.bot, context.services, user_id, render)
+    """Queue one person a message in their own language (the delivery engine sends it)."""
+    return await notices.tell(context.services, Topic.NEWS, [user_id], render) > 0
 
 
 async def tell_coordinators(context: BotContext, render: Render) -> int:
-    """Send every coordinator the same news, each in their language; how many got it."""
-    # One by one: a handful of coordinators, and sequential sends stay under the
-    # per-chat flood limits without bookkeeping.
-    delivered = 0
-    for user_id in await coordinator_ids(context.services):
-        delivered += await tell(context, user_id, render)
-    return delivered
+    """Queue every coordinator the same news, each in their language; how many."""
+    coordinators = await coordinator_ids(context.services)
+    return await notices.tell(context.services, Topic.NEWS, coordinators, render)

@@ -11,7 +11,7 @@ from bot.callbacks import pack, row_id
 from bot.channels import follower_count
 from bot.i18n import Lang
 from bot.inbox import KEEP_DEAD
-from bot.overview import OverviewError, WijkLine
+from bot.overview import Group, OverviewError, Team, WijkLine
 from bot.roles import Role
 from bot.services import BotContext
 from handlers import notify
@@ -19,7 +19,6 @@ from handlers.auth import requires
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold
-from storage.models import Group, Team
 
 STATES = ("approved", "pending", "paused")
 

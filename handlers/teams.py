@@ -6,19 +6,18 @@ from html import escape
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
-from bot import teams
+from bot import conversations, teams
 from bot.callbacks import pack, row_id
+from bot.conversations import Conversation
 from bot.i18n import N_, Lang
 from bot.roles import Role
 from bot.services import BotContext
-from bot.teams import Draft, TeamError
+from bot.teams import Draft, Team, TeamError
 from handlers import keyboards, notify
 from handlers.auth import requires
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold
-from storage import conversations
-from storage.models import Conversation, Team
 
 FLOW = "team"
 # Steps of the registration conversation, and of editing one field.
@@ -97,8 +96,7 @@ def decision_keyboard(lang: Lang, team_id: int) -> InlineKeyboardMarkup:
 async def _ask(
     update: Update, context: BotContext, user_id: int, step: str, data: dict[str, str]
 ) -> None:
-    async with context.services.sessions() as session:
-        await conversations.put(session=session, user_id=user_id, flow=FLOW, step=step, data=data)
+    await conversations.put(context.services, user_id, FLOW, step, data)
     lang = await lang_for(update, context)
     _ = lang.gettext
     if step == ASK_WIJK:
@@ -173,10 +171,7 @@ async def on_text(update: Update, context: BotContext, state: Conversation) -> N
 
 
 async def _confirm(update: Update, context: BotContext, user_id: int, data: dict[str, str]) -> None:
-    async with context.services.sessions() as session:
-        await conversations.put(
-            session=session, user_id=user_id, flow=FLOW, step=CONFIRM, data=data
-        )
+    await conversations.put(context.services, user_id, FLOW, CONFIRM, data)
     lang = await lang_for(update, context)
     _ = lang.gettext
     draft = Team(
@@ -196,13 +191,11 @@ async def _confirm(update: Update, context: BotContext, user_id: int, data: dict
 
 
 async def _finish(context: BotContext, user_id: int) -> None:
-    async with context.services.sessions() as session:
-        await conversations.clear(session=session, user_id=user_id)
+    await conversations.clear(context.services, user_id)
 
 
 async def _state(context: BotContext, user_id: int) -> Conversation | None:
-    async with context.services.sessions() as session:
-        state = await conversations.get(session=session, user_id=user_id)
+    state = await conversations.get(context.services, user_id)
     return state if state is not None and state.flow == FLOW else None
 
 

@@ -161,9 +161,11 @@ async def drafts_of(*, session: AsyncSession, author_id: int) -> list[int]:
 async def recent(
     *, session: AsyncSession, limit: int = 10, author_id: int | None = None
 ) -> list[Broadcast]:
-    # The edits of a called-off or moved tent's copies are no announcement of their own.
+    # The edits of a called-off or moved tent's copies are no announcement of their own, nor
+    # is a notice (bot.notices: a status update, a digest) the bot sends by itself.
     query = select(Broadcast).where(
-        col(Broadcast.status).in_(["sending", "sent"]), Broadcast.kind != "retract"
+        col(Broadcast.status).in_(["sending", "sent"]),
+        col(Broadcast.kind).not_in(["retract", "notice"]),
     )
     if author_id is not None:
         query = query.where(Broadcast.author_id == author_id)

@@ -257,6 +257,9 @@ class Delivery(SQLModel, table=True):
     # a claim that expired, or one of an engine known to be gone, is taken back by another.
     claimed_by: str | None = Field(default=None, max_length=64)
     claim_expires_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    # A notice (bot.notices) is rendered per recipient when it is queued: this row carries
+    # its own message (JSON) until it is settled, then the text is erased.
+    content: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Reply(SQLModel, table=True):

@@ -380,7 +380,7 @@ async def test_hotspot_alert_and_daily_digest_show_the_right_counts(
         who.id: (await client.bot_messages(who.id))[-1]["message_id"]
         for who in (coordinator, boa, other_boa)
     }
-    sent = await service.send_digest(bot.bot, services)
+    sent = await service.send_digest(services)
     assert sent == 3
     digest = await client.wait_bot_message(coordinator.id, after=marks[coordinator.id])
     assert "Verdacht voertuig: 2 (−3)" in digest["text"]  # BZOB, coordinators see all
