@@ -32,7 +32,7 @@ from bot import keys, notices
 from bot import reports as report_service
 from bot import stats as stats_service
 from bot.areas import load_areas
-from bot.callbacks import PREFIX, pattern
+from bot.callbacks import PREFIX, Button, pattern
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, Pacing, delivery_bot, make_claimer
 from bot.i18n import Translator
@@ -91,7 +91,7 @@ MAX_CONCURRENT_UPDATES = 64
 # Actions whose buttons the bot puts on group and channel posts (the registration, the
 # replies under an announcement). Any other pressed outside a private chat came from a
 # forged client: its handler would edit the bot's post there for everyone to see.
-SHARED_CHAT_ACTIONS = ("grp", "rep")
+SHARED_CHAT_ACTIONS = (Button.GROUP, Button.REPLY)
 
 PRIVATE = filters.ChatType.PRIVATE
 # New messages only: PTB's CommandHandler also fires on edits, which would re-run a command.
@@ -147,7 +147,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
 
     private_commands = {
         "start": onboarding.start,
-        "wijk": onboarding.choose_wijk,
+        Button.WIJK: onboarding.choose_wijk,
         "taal": onboarding.choose_language,
         "meldingen": preferences.show_preferences,
         "stop": preferences.stop,
@@ -159,7 +159,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         # Role commands check the role themselves (handlers.auth.requires).
         "uitnodigen": invites.invite,
         "rollen": invites.list_roles,
-        "team": teams.team,
+        Button.TEAM: teams.team,
         "overzicht": overview.overview_command,
         "bericht": broadcast_compose.compose,
         "gepland": broadcast_lists.planned,
@@ -180,43 +180,43 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     )
 
     buttons = {
-        "lang": onboarding.on_language,
-        "wijk": onboarding.on_wijk,
-        "here": onboarding.on_here,
-        "buurt": onboarding.on_buurt,
-        "kind": preferences.on_kind,
-        "quiet": preferences.on_quiet,
-        "erase": privacy.on_erase,
-        "menu": menu.on_menu,
-        "inv": invites.on_invite,
-        "rev": invites.on_revoke,
-        "snd": invites.on_allow_sending,
-        "team": teams.on_team,
-        "tdec": teams.on_decision,
-        "grp": chats.on_register,
-        "gdec": chats.on_decision,
-        "chn": channels.on_link,
-        "fol": channels.on_follow,
-        "dorm": overview.on_dormant,
-        "alive": overview.on_alive,
-        broadcast_service.FLOW: broadcast_steps.on_button,
-        "rep": broadcast_replies.on_reply,
-        "res": broadcast_lists.on_result,
-        "mvc": reporting.on_category,
-        "mva": reporting.on_area,
-        "mvw": reporting.on_when,
-        "mvp": reporting.on_photos,
-        "mvn": reporting.on_anonymous,
-        "mvk": reporting.on_widen,
-        "mvx": reporting.on_action,
-        "mvs": my_reports.on_anonymous_status,
-        "mvr": report_review.on_residents_switch,
-        "mvd": report_review.on_details,
-        "mvf": report_review.on_photos_view,
-        "mvt": report_review.on_status,
-        "st": stats.on_stats,
-        "stg": stats.on_chart,
-        "stx": stats.on_export,
+        Button.LANG: onboarding.on_language,
+        Button.WIJK: onboarding.on_wijk,
+        Button.HERE: onboarding.on_here,
+        Button.BUURT: onboarding.on_buurt,
+        Button.KIND: preferences.on_kind,
+        Button.QUIET: preferences.on_quiet,
+        Button.ERASE: privacy.on_erase,
+        Button.MENU: menu.on_menu,
+        Button.INVITE: invites.on_invite,
+        Button.REVOKE: invites.on_revoke,
+        Button.MAY_SEND: invites.on_allow_sending,
+        Button.TEAM: teams.on_team,
+        Button.TEAM_DECISION: teams.on_decision,
+        Button.GROUP: chats.on_register,
+        Button.GROUP_DECISION: chats.on_decision,
+        Button.CHANNEL: channels.on_link,
+        Button.FOLLOW: channels.on_follow,
+        Button.DORMANT: overview.on_dormant,
+        Button.ALIVE: overview.on_alive,
+        Button.BROADCAST: broadcast_steps.on_button,
+        Button.REPLY: broadcast_replies.on_reply,
+        Button.RESULT: broadcast_lists.on_result,
+        Button.REPORT_WHAT: reporting.on_category,
+        Button.REPORT_WHERE: reporting.on_area,
+        Button.REPORT_WHEN: reporting.on_when,
+        Button.REPORT_PHOTOS: reporting.on_photos,
+        Button.REPORT_ANONYMOUS: reporting.on_anonymous,
+        Button.REPORT_WIDER: reporting.on_widen,
+        Button.REPORT_ACTION: reporting.on_action,
+        Button.REPORT_MINE: my_reports.on_anonymous_status,
+        Button.RESIDENTS_MAY_REPORT: report_review.on_residents_switch,
+        Button.REPORT_DETAILS: report_review.on_details,
+        Button.REPORT_PHOTOS_VIEW: report_review.on_photos_view,
+        Button.REPORT_STATUS: report_review.on_status,
+        Button.STATS: stats.on_stats,
+        Button.STATS_CHART: stats.on_chart,
+        Button.STATS_EXPORT: stats.on_export,
     }
     application.add_handler(
         CallbackQueryHandler(

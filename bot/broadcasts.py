@@ -15,7 +15,7 @@ from typing import Any
 from babel.dates import format_time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import pack
+from bot.callbacks import Button, pack
 from bot.delivery import Counts, Outgoing
 from bot.delivery import Recipient as Outbound
 from bot.errors import KeyedError
@@ -38,7 +38,7 @@ TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024  # Telegram's, after entities are parsed
 REMIND_BEFORE = timedelta(hours=2)
 
 
-FLOW = "bc"  # the conversation and the buttons of composing and changing broadcasts
+FLOW = Button.BROADCAST  # the conversation and the buttons of composing and changing broadcasts
 
 
 class Action(StrEnum):
@@ -890,7 +890,9 @@ async def render_for(
             buttons.append(InlineKeyboardButton(_(label), url=url))
         else:
             buttons.append(
-                InlineKeyboardButton(_(label), callback_data=pack("rep", str(broadcast.id), choice))
+                InlineKeyboardButton(
+                    _(label), callback_data=pack(Button.REPLY, str(broadcast.id), choice)
+                )
             )
     return Outgoing(
         text=render_text(lang, broadcast.kind, fields),
@@ -959,7 +961,7 @@ async def render_edit(
     cancelled = fields_of(change).get("what") == "cancelled"
     if cancelled:
         off = InlineKeyboardButton(
-            "❌ " + _("Gaat niet door"), callback_data=pack("rep", str(original.id), "off")
+            "❌ " + _("Gaat niet door"), callback_data=pack(Button.REPLY, str(original.id), "off")
         )
         keyboard: InlineKeyboardMarkup | None = InlineKeyboardMarkup([[off]])
         if recipient == "user":

@@ -8,10 +8,55 @@ that fails to parse or validate, answered with the way back.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 PREFIX = "r1"  # bump when the layout changes, so old buttons read as stale, not as wrong
 _PART = re.compile(r"^[a-z0-9_-]{1,40}$")
 MAX_BYTES = 64  # Telegram's limit on callback_data
+
+
+class Button(StrEnum):
+    """Every button's action code: the first part of its callback data. One definition,
+    used by the wiring (bot/app.py, which routes by it) and by the modules that draw the
+    buttons, so a code cannot be typed differently in two places."""
+
+    LANG = "lang"
+    WIJK = "wijk"
+    HERE = "here"
+    BUURT = "buurt"
+    KIND = "kind"
+    QUIET = "quiet"
+    ERASE = "erase"
+    MENU = "menu"
+    INVITE = "inv"
+    REVOKE = "rev"
+    MAY_SEND = "snd"
+    TEAM = "team"
+    TEAM_DECISION = "tdec"
+    GROUP = "grp"
+    GROUP_DECISION = "gdec"
+    CHANNEL = "chn"
+    FOLLOW = "fol"
+    DORMANT = "dorm"
+    ALIVE = "alive"
+    BROADCAST = "bc"
+    REPLY = "rep"
+    RESULT = "res"
+    REPORT_WHAT = "mvc"
+    REPORT_WHERE = "mva"
+    REPORT_WHEN = "mvw"
+    REPORT_PHOTOS = "mvp"
+    REPORT_ANONYMOUS = "mvn"
+    REPORT_WIDER = "mvk"
+    REPORT_ACTION = "mvx"
+    REPORT_MINE = "mvs"
+    RESIDENTS_MAY_REPORT = "mvr"
+    REPORT_DETAILS = "mvd"
+    REPORT_PHOTOS_VIEW = "mvf"
+    REPORT_STATUS = "mvt"
+    STATS = "st"
+    STATS_CHART = "stg"
+    STATS_EXPORT = "stx"
 
 
 # Row ids are 32-bit integers on PostgreSQL: a forged "99999999999999999999" must read as

@@ -32,7 +32,7 @@ from bot.services import Services
 from storage import conversations, users
 from storage import reports as store
 from storage import roles as role_store
-from storage.models import Report, ReportFollowUp, utcnow
+from storage.models import Report, ReportFollowUp, ReportStatus, utcnow
 from storage.reports import DigestCount, FollowUpRow
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,14 @@ SHED_DELAY = 1.0
 RETENTION_BATCH = 500
 _REF = re.compile(r"^MV-\d{4}-\d{6,}$")
 
-STATUSES: tuple[str, ...] = ("received", "in_behandeling", "doorgezet", "afgehandeld")
+STATUSES: tuple[ReportStatus, ...] = tuple(ReportStatus)
 STATUS_LABELS: dict[str, str] = {
-    "received": N_("ontvangen"),
-    "in_behandeling": N_("in behandeling"),
-    "doorgezet": N_("doorgezet naar politie of partner"),
-    "afgehandeld": N_("afgehandeld"),
+    ReportStatus.RECEIVED: N_("ontvangen"),
+    ReportStatus.IN_PROGRESS: N_("in behandeling"),
+    ReportStatus.PASSED_ON: N_("doorgezet naar politie of partner"),
+    ReportStatus.CLOSED: N_("afgehandeld"),
 }
-CLOSED = "afgehandeld"
+CLOSED = ReportStatus.CLOSED
 
 
 class ReportError(KeyedError):

@@ -9,7 +9,7 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 
 from bot import broadcasts
 from bot.broadcasts import CHOICE_LABELS, KIND_ICONS, Action, Audience, Broadcast, Composing, Step
-from bot.callbacks import pack
+from bot.callbacks import Button, pack
 from bot.i18n import Lang
 from bot.residents import KIND_LABELS
 from bot.roles import Role
@@ -132,7 +132,9 @@ async def result(update: Update, context: BotContext) -> None:
         fields = broadcasts.fields_of(action)
         day = broadcasts.day_label(lang, fields.get("date", ""))
         label = f"{day} · {fields.get('place', '')}"[:60]
-        rows.append([InlineKeyboardButton(label, callback_data=pack("res", str(action.id)))])
+        rows.append(
+            [InlineKeyboardButton(label, callback_data=pack(Button.RESULT, str(action.id)))]
+        )
     await show(update, lang.gettext("Over welke actie?"), InlineKeyboardMarkup(rows))
 
 

@@ -12,7 +12,7 @@ from telegram import (
 )
 
 from bot import channels, residents
-from bot.callbacks import pack, row_id
+from bot.callbacks import Button, pack, row_id
 from bot.channels import Channel
 from bot.i18n import N_, Lang
 from bot.roles import Role, roles_of
@@ -37,7 +37,9 @@ def _link_message(context: BotContext, channel: Channel) -> Render:
             )
         lines.append(_("Aan welke wijk koppel ik het kanaal?"))
         buttons = [
-            InlineKeyboardButton(wijk.name, callback_data=pack("chn", str(channel.id), wijk.slug))
+            InlineKeyboardButton(
+                wijk.name, callback_data=pack(Button.CHANNEL, str(channel.id), wijk.slug)
+            )
             for wijk in wijken
         ]
         return "\n\n".join(lines), InlineKeyboardMarkup(keyboards.rows(buttons))

@@ -22,7 +22,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden
 
 from bot import groups
-from bot.callbacks import pack, row_id, unpack
+from bot.callbacks import Button, pack, row_id, unpack
 from bot.groups import Group, GroupError, Team
 from bot.i18n import Lang
 from bot.roles import Role
@@ -51,7 +51,13 @@ def _present(member: ChatMember) -> bool:
 
 def _register_button(lang: Lang) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(lang.gettext("Groep aanmelden"), callback_data=pack("grp", START))]]
+        [
+            [
+                InlineKeyboardButton(
+                    lang.gettext("Groep aanmelden"), callback_data=pack(Button.GROUP, START)
+                )
+            ]
+        ]
     )
 
 
@@ -93,7 +99,7 @@ async def bot_membership(update: Update, context: BotContext) -> None:
 
 def _wijk_buttons(context: BotContext) -> InlineKeyboardMarkup:
     buttons = [
-        InlineKeyboardButton(wijk.name, callback_data=pack("grp", WIJK, wijk.slug))
+        InlineKeyboardButton(wijk.name, callback_data=pack(Button.GROUP, WIJK, wijk.slug))
         for wijk in context.services.areas.wijken
     ]
     return InlineKeyboardMarkup(keyboards.rows(buttons))
@@ -102,14 +108,22 @@ def _wijk_buttons(context: BotContext) -> InlineKeyboardMarkup:
 def _team_buttons(lang: Lang, wijk: str, teams: list[Team]) -> InlineKeyboardMarkup:
     _ = lang.gettext
     choices = [
-        [InlineKeyboardButton(team.name, callback_data=pack("grp", TEAM, wijk, str(team.id)))]
+        [
+            InlineKeyboardButton(
+                team.name, callback_data=pack(Button.GROUP, TEAM, wijk, str(team.id))
+            )
+        ]
         for team in teams
     ]
     return InlineKeyboardMarkup(
         [
             *choices,
-            [InlineKeyboardButton(_("Geen team"), callback_data=pack("grp", TEAM, wijk, NO_TEAM))],
-            [InlineKeyboardButton(_("Andere wijk"), callback_data=pack("grp", START))],
+            [
+                InlineKeyboardButton(
+                    _("Geen team"), callback_data=pack(Button.GROUP, TEAM, wijk, NO_TEAM)
+                )
+            ],
+            [InlineKeyboardButton(_("Andere wijk"), callback_data=pack(Button.GROUP, START))],
         ]
     )
 
@@ -214,10 +228,12 @@ async def _tell_coordinators_about(
             [
                 [
                     InlineKeyboardButton(
-                        _("Goedkeuren"), callback_data=pack("gdec", APPROVE, str(group.id))
+                        _("Goedkeuren"),
+                        callback_data=pack(Button.GROUP_DECISION, APPROVE, str(group.id)),
                     ),
                     InlineKeyboardButton(
-                        _("Afwijzen"), callback_data=pack("gdec", REJECT, str(group.id))
+                        _("Afwijzen"),
+                        callback_data=pack(Button.GROUP_DECISION, REJECT, str(group.id)),
                     ),
                 ]
             ]

@@ -7,7 +7,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import roles, teams
-from bot.callbacks import pack, unpack
+from bot.callbacks import Button, pack, unpack
 from bot.i18n import N_, Lang
 from bot.roles import (
     INVITE_PREFIX,
@@ -81,7 +81,9 @@ async def invite(update: Update, context: BotContext) -> None:
     mine = context.roles
     allowed = mine.invitable() if mine else ()
     buttons = [
-        InlineKeyboardButton(_(ROLE_LABELS[role]), callback_data=pack("inv", ROLE_CODES[role]))
+        InlineKeyboardButton(
+            _(ROLE_LABELS[role]), callback_data=pack(Button.INVITE, ROLE_CODES[role])
+        )
         for role in allowed
     ]
     await show(
@@ -121,7 +123,7 @@ async def on_invite(update: Update, context: BotContext) -> None:
         else:
             await query.answer()
             buttons = [
-                InlineKeyboardButton(label, callback_data=pack("inv", *chosen, code))
+                InlineKeyboardButton(label, callback_data=pack(Button.INVITE, *chosen, code))
                 for label, code in choices
             ]
             await show(
@@ -132,7 +134,9 @@ async def on_invite(update: Update, context: BotContext) -> None:
             return
     if len(chosen) == 2:
         await query.answer()
-        buttons = [InlineKeyboardButton(n, callback_data=pack("inv", *chosen, n)) for n in USES]
+        buttons = [
+            InlineKeyboardButton(n, callback_data=pack(Button.INVITE, *chosen, n)) for n in USES
+        ]
         await show(
             update, _("Hoe vaak mag de link gebruikt worden?"), InlineKeyboardMarkup([buttons])
         )
@@ -142,7 +146,7 @@ async def on_invite(update: Update, context: BotContext) -> None:
         buttons = [
             InlineKeyboardButton(
                 _("{n} dagen").format(n=n) if n != "1" else _("1 dag"),
-                callback_data=pack("inv", *chosen, n),
+                callback_data=pack(Button.INVITE, *chosen, n),
             )
             for n in DAYS
         ]
@@ -217,7 +221,13 @@ async def redeem(update: Update, context: BotContext, code: str) -> None:
     if role == Role.ENTREPRENEUR:
         lines.append(_("Iets verdachts gezien? Meld het met /melding of met de knop."))
         keyboard = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Meld een vermoeden"), callback_data=pack("menu", "melding"))]]
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Meld een vermoeden"), callback_data=pack(Button.MENU, "melding")
+                    )
+                ]
+            ]
         )
     await show(update, "\n\n".join(lines), keyboard)
 
@@ -248,14 +258,14 @@ async def _show_roles(update: Update, context: BotContext) -> None:
         )
         buttons.append(
             InlineKeyboardButton(
-                _("Intrekken {n}").format(n=number), callback_data=pack("rev", str(held.id))
+                _("Intrekken {n}").format(n=number), callback_data=pack(Button.REVOKE, str(held.id))
             )
         )
         if held.role == Role.TEAM_CONTACT and (held.user_id, held.scope) not in senders:
             buttons.append(
                 InlineKeyboardButton(
                     _("Mag berichten sturen {n}").format(n=number),
-                    callback_data=pack("snd", str(held.id)),
+                    callback_data=pack(Button.MAY_SEND, str(held.id)),
                 )
             )
     await show(update, "\n".join(lines), InlineKeyboardMarkup(keyboards.rows(buttons, 2)))

@@ -10,7 +10,7 @@ from babel.dates import format_time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.areas import Areas, Wijk
-from bot.callbacks import pack
+from bot.callbacks import Button, pack
 from bot.i18n import Lang
 from bot.residents import KIND_LABELS, KINDS, QUIET_PRESETS, minutes_to_time
 
@@ -40,7 +40,8 @@ def language_name(code: str) -> str:
 
 def languages(codes: Sequence[str], then: str) -> InlineKeyboardMarkup:
     buttons = [
-        InlineKeyboardButton(language_name(c), callback_data=pack("lang", c, then)) for c in codes
+        InlineKeyboardButton(language_name(c), callback_data=pack(Button.LANG, c, then))
+        for c in codes
     ]
     return InlineKeyboardMarkup(rows(buttons))
 
@@ -49,7 +50,7 @@ def wijken(areas: Areas, current: str | None = None) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(
             tick(True, wijk.name) if wijk.slug == current else wijk.name,
-            callback_data=pack("wijk", wijk.slug),
+            callback_data=pack(Button.WIJK, wijk.slug),
         )
         for wijk in areas.wijken
     ]
@@ -59,22 +60,22 @@ def wijken(areas: Areas, current: str | None = None) -> InlineKeyboardMarkup:
 def buurten(lang: Lang, wijk: Wijk) -> InlineKeyboardMarkup:
     _ = lang.gettext
     buttons = [
-        InlineKeyboardButton(buurt.name, callback_data=pack("buurt", wijk.slug, buurt.slug))
+        InlineKeyboardButton(buurt.name, callback_data=pack(Button.BUURT, wijk.slug, buurt.slug))
         for buurt in wijk.buurten
     ]
     whole = InlineKeyboardButton(
-        _("De hele wijk"), callback_data=pack("buurt", wijk.slug, SKIP_BUURT)
+        _("De hele wijk"), callback_data=pack(Button.BUURT, wijk.slug, SKIP_BUURT)
     )
     return InlineKeyboardMarkup([*rows(buttons), [whole]])
 
 
 def rejoin(lang: Lang, wijk: Wijk, buurt: str | None) -> InlineKeyboardMarkup:
     _ = lang.gettext
-    again = pack("buurt", wijk.slug, buurt if buurt and wijk.buurt(buurt) else SKIP_BUURT)
+    again = pack(Button.BUURT, wijk.slug, buurt if buurt and wijk.buurt(buurt) else SKIP_BUURT)
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(_("Ja, {wijk}").format(wijk=wijk.name), callback_data=again)],
-            [InlineKeyboardButton(_("Andere wijk"), callback_data=pack("menu", "wijk"))],
+            [InlineKeyboardButton(_("Andere wijk"), callback_data=pack(Button.MENU, "wijk"))],
         ]
     )
 
@@ -96,7 +97,7 @@ def preferences(
         [
             InlineKeyboardButton(
                 tick(kind in kinds, _(KIND_LABELS[kind])),
-                callback_data=pack("kind", kind),
+                callback_data=pack(Button.KIND, kind),
             )
         ]
         for kind in KINDS
@@ -104,17 +105,19 @@ def preferences(
     quiet = [
         InlineKeyboardButton(
             f"{CHECKED} {quiet_label(lang, i)}" if i == preset else quiet_label(lang, i),
-            callback_data=pack("quiet", str(i)),
+            callback_data=pack(Button.QUIET, str(i)),
         )
         for i in range(len(QUIET_PRESETS))
     ]
-    done = [InlineKeyboardButton(_("Klaar"), callback_data=pack("menu", "done"))]
+    done = [InlineKeyboardButton(_("Klaar"), callback_data=pack(Button.MENU, "done"))]
     channel: list[list[InlineKeyboardButton]] = []
     if follows_channel is not None:
         mark, then = (CHECKED, FOLLOW_OFF) if follows_channel else (UNCHECKED, FOLLOW_ON)
         follows = _("Ik volg het wijkkanaal")
         label = f"{mark} {follows}"
-        channel = [[InlineKeyboardButton(label, callback_data=pack("fol", then, FROM_PREFERENCES))]]
+        channel = [
+            [InlineKeyboardButton(label, callback_data=pack(Button.FOLLOW, then, FROM_PREFERENCES))]
+        ]
     return InlineKeyboardMarkup([*kind_rows, *channel, *rows(quiet), done])
 
 
@@ -127,7 +130,7 @@ def channel_offer(lang: Lang, url: str, *, follows: bool) -> list[list[InlineKey
             [
                 InlineKeyboardButton(
                     _("Ik volg het kanaal al"),
-                    callback_data=pack("fol", FOLLOW_ON, FROM_JOINED),
+                    callback_data=pack(Button.FOLLOW, FOLLOW_ON, FROM_JOINED),
                 )
             ]
         )
@@ -140,7 +143,7 @@ def channel_or_here(lang: Lang, url: str, wijk_slug: str) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(_("Volg het wijkkanaal"), url=url)],
-            [InlineKeyboardButton(_("Abonneer hier"), callback_data=pack("here", wijk_slug))],
+            [InlineKeyboardButton(_("Abonneer hier"), callback_data=pack(Button.HERE, wijk_slug))],
         ]
     )
 
@@ -156,14 +159,14 @@ def menu(lang: Lang) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Andere wijk"), callback_data=pack("menu", "wijk")),
+                InlineKeyboardButton(_("Andere wijk"), callback_data=pack(Button.MENU, "wijk")),
                 InlineKeyboardButton(
-                    _("Berichten kiezen"), callback_data=pack("menu", "meldingen")
+                    _("Berichten kiezen"), callback_data=pack(Button.MENU, "meldingen")
                 ),
             ],
             [
-                InlineKeyboardButton(_("Taal"), callback_data=pack("menu", "taal")),
-                InlineKeyboardButton(_("Privacy"), callback_data=pack("menu", "privacy")),
+                InlineKeyboardButton(_("Taal"), callback_data=pack(Button.MENU, "taal")),
+                InlineKeyboardButton(_("Privacy"), callback_data=pack(Button.MENU, "privacy")),
             ],
         ]
     )
@@ -176,8 +179,8 @@ def way_back(lang: Lang, *, subscribed: bool) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(first, callback_data=pack("menu", "start")),
-                InlineKeyboardButton(_("Help"), callback_data=pack("menu", "help")),
+                InlineKeyboardButton(first, callback_data=pack(Button.MENU, "start")),
+                InlineKeyboardButton(_("Help"), callback_data=pack(Button.MENU, "help")),
             ]
         ]
     )
@@ -188,8 +191,8 @@ def erase_confirm(lang: Lang) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Ja, wis alles"), callback_data=pack("erase", "yes")),
-                InlineKeyboardButton(_("Nee"), callback_data=pack("erase", "no")),
+                InlineKeyboardButton(_("Ja, wis alles"), callback_data=pack(Button.ERASE, "yes")),
+                InlineKeyboardButton(_("Nee"), callback_data=pack(Button.ERASE, "no")),
             ]
         ]
     )

@@ -7,6 +7,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
 
 from bot import reports
+from bot.callbacks import Button
 from bot.i18n import Lang
 from bot.reports import Report
 from bot.services import BotContext
@@ -32,7 +33,7 @@ async def my_reports(update: Update, context: BotContext) -> None:
             "Anonieme meldingen staan hier niet: die zijn niet aan jou gekoppeld. Hun status zie je met de knop onder de bevestiging."
         )
     )
-    again = InlineKeyboardMarkup([[button_of(_("Nieuwe melding"), "menu", "melding")]])
+    again = InlineKeyboardMarkup([[button_of(_("Nieuwe melding"), Button.MENU, "melding")]])
     await show(update, "\n\n".join(lines), again)
 
 

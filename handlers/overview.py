@@ -7,7 +7,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import overview
-from bot.callbacks import pack, row_id
+from bot.callbacks import Button, pack, row_id
 from bot.channels import follower_count
 from bot.i18n import Lang
 from bot.inbox import KEEP_DEAD
@@ -97,7 +97,7 @@ async def overview_command(update: Update, context: BotContext) -> None:
             [
                 InlineKeyboardButton(
                     _("Vraag of {name} nog actief is").format(name=name[:30]),
-                    callback_data=pack("dorm", kind, str(item.id)),
+                    callback_data=pack(Button.DORMANT, kind, str(item.id)),
                 )
             ]
         )
@@ -154,10 +154,10 @@ async def on_dormant(
             [
                 [
                     InlineKeyboardButton(
-                        _("Ja, we zijn actief"), callback_data=pack("alive", kind, value, "y")
+                        _("Ja, we zijn actief"), callback_data=pack(Button.ALIVE, kind, value, "y")
                     ),
                     InlineKeyboardButton(
-                        _("Nee, we stoppen"), callback_data=pack("alive", kind, value, "n")
+                        _("Nee, we stoppen"), callback_data=pack(Button.ALIVE, kind, value, "n")
                     ),
                 ]
             ]

@@ -8,6 +8,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import conversations, reports
+from bot.callbacks import Button
 from bot.conversations import Conversation
 from bot.i18n import Lang
 from bot.reports import CLOSED, NOTE_FLOW, STATUSES, Report, ReportError
@@ -33,12 +34,12 @@ async def overview(update: Update, context: BotContext) -> None:
         lines.append(_("Er zijn geen open meldingen."))
     lines += [_overview_line(lang, context, item) for item in items]
     buttons = [
-        button_of(_("Details {ref}").format(ref=item.ref), "mvd", item.ref.lower())
+        button_of(_("Details {ref}").format(ref=item.ref), Button.REPORT_DETAILS, item.ref.lower())
         for item in items
     ]
     switch = button_of(
         keyboards.tick(allowed, _("Bewoners mogen ook melden")),
-        "mvr",
+        Button.RESIDENTS_MAY_REPORT,
         "off" if allowed else "on",
     )
     await show(
@@ -101,7 +102,7 @@ def _details_keyboard(lang: Lang, found: Report) -> InlineKeyboardMarkup:
     status_buttons = [
         button_of(
             keyboards.tick(status == found.status, reports.status_label(lang, status)),
-            "mvt",
+            Button.REPORT_STATUS,
             code,
             status,
             "ask",
@@ -110,7 +111,9 @@ def _details_keyboard(lang: Lang, found: Report) -> InlineKeyboardMarkup:
     ]
     rows: list[list[InlineKeyboardButton]] = keyboards.rows(status_buttons, 1)
     if found.photos:
-        rows.append([button_of("📷 " + lang.gettext("Foto's bekijken"), "mvf", code)])
+        rows.append(
+            [button_of("📷 " + lang.gettext("Foto's bekijken"), Button.REPORT_PHOTOS_VIEW, code)]
+        )
     return InlineKeyboardMarkup(rows)
 
 
@@ -172,7 +175,7 @@ async def _ask_note(
     text = _(
         "Nieuwe status: {status}. Typ een kort bericht voor de melder, of tik op Zonder bericht."
     ).format(status=escape(reports.status_label(lang, status)))
-    without = button_of(_("Zonder bericht"), "mvt", code, status, "go")
+    without = button_of(_("Zonder bericht"), Button.REPORT_STATUS, code, status, "go")
     await show(update, text, InlineKeyboardMarkup([[without]]))
 
 

@@ -19,6 +19,7 @@ from telegram import (
 )
 
 from bot import reports
+from bot.callbacks import Button
 from bot.i18n import N_, Lang
 from bot.reports import Draft, ReportError
 from bot.services import BotContext
@@ -46,7 +47,7 @@ async def _drop(context: BotContext, user_id: int) -> None:
 
 
 def _stop(lang: Lang) -> list[InlineKeyboardButton]:
-    return [button_of(lang.gettext("Stoppen"), "mvx", "stop")]
+    return [button_of(lang.gettext("Stoppen"), Button.REPORT_ACTION, "stop")]
 
 
 def _areas(lang: Lang, context: BotContext, home: str | None) -> list[list[InlineKeyboardButton]]:
@@ -56,7 +57,9 @@ def _areas(lang: Lang, context: BotContext, home: str | None) -> list[list[Inlin
     if home in keys:
         keys.remove(home)
         keys.insert(0, home)
-    buttons = [button_of(areas.area_name(key), "mva", *key.split(":")) for key in keys]
+    buttons = [
+        button_of(areas.area_name(key), Button.REPORT_WHERE, *key.split(":")) for key in keys
+    ]
     return keyboards.rows(buttons)
 
 
@@ -86,7 +89,7 @@ Rows = list[list[InlineKeyboardButton]]
 def _ask_what(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, Rows]:
     _ = lang.gettext
     buttons = [
-        button_of(f"{c.icon} {c.label(lang.code)}", "mvc", c.slug)
+        button_of(f"{c.icon} {c.label(lang.code)}", Button.REPORT_WHAT, c.slug)
         for c in context.services.categories.items
     ]
     text = "\n\n".join(
@@ -107,16 +110,16 @@ def _ask_where(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, Rows
     text = _("Waar was het? Kies het terrein of de wijk, deel je locatie, of typ de straat.")
     if draft.street:
         text = _("In welk terrein of welke wijk ligt {street}?").format(street=escape(draft.street))
-    share = [button_of("📍 " + _("Mijn locatie delen"), "mva", "loc", "-")]
+    share = [button_of("📍 " + _("Mijn locatie delen"), Button.REPORT_WHERE, "loc", "-")]
     return text, [share, *_areas(lang, context, draft.home)]
 
 
 def _ask_when(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, Rows]:
     _ = lang.gettext
     choices = [
-        [button_of(_("Nu net"), "mvw", "now")],
-        [button_of(_("Eerder vandaag"), "mvw", "today")],
-        [button_of(_("Een ander moment"), "mvw", "other")],
+        [button_of(_("Nu net"), Button.REPORT_WHEN, "now")],
+        [button_of(_("Eerder vandaag"), Button.REPORT_WHEN, "today")],
+        [button_of(_("Een ander moment"), Button.REPORT_WHEN, "other")],
     ]
     return _("Wanneer was het?"), choices
 
@@ -139,12 +142,12 @@ def _ask_photos(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, Row
         text = _("Foto ontvangen ({n} van {max}). Nog een foto, of tik op Klaar.").format(
             n=len(draft.photos), max=reports.MAX_PHOTOS
         )
-        done = button_of(_("Klaar"), "mvp", "done")
+        done = button_of(_("Klaar"), Button.REPORT_PHOTOS, "done")
     else:
         text = _("Wil je een foto meesturen? Stuur hem hier (hoogstens {max}).").format(
             max=reports.MAX_PHOTOS
         )
-        done = button_of(_("Geen foto"), "mvp", "done")
+        done = button_of(_("Geen foto"), Button.REPORT_PHOTOS, "done")
     return text, [[done]]
 
 
@@ -160,8 +163,8 @@ def _ask_anonymous(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, 
         ]
     )
     choices = [
-        [button_of("🕶 " + _("Anoniem"), "mvn", "yes")],
-        [button_of("👤 " + _("Met mijn naam"), "mvn", "no")],
+        [button_of("🕶 " + _("Anoniem"), Button.REPORT_ANONYMOUS, "yes")],
+        [button_of("👤 " + _("Met mijn naam"), Button.REPORT_ANONYMOUS, "no")],
     ]
     return text, choices
 
@@ -182,8 +185,8 @@ async def _summary(update: Update, context: BotContext, lang: Lang, draft: Draft
     lines = ["<b>" + _("Klopt dit?") + "</b>", *describe(lang, context, draft)]
     lines.append(_("Anoniem") if draft.anonymous else _("Met je naam"))
     actions = [
-        [button_of("✅ " + _("Versturen"), "mvx", "send")],
-        [button_of(_("Opnieuw beginnen"), "mvx", "restart")],
+        [button_of("✅ " + _("Versturen"), Button.REPORT_ACTION, "send")],
+        [button_of(_("Opnieuw beginnen"), Button.REPORT_ACTION, "restart")],
         _stop(lang),
     ]
     await show(update, "\n".join(lines), InlineKeyboardMarkup(actions))
@@ -220,8 +223,8 @@ async def report(update: Update, context: BotContext) -> None:
 async def _offer_resume(update: Update, lang: Lang) -> None:
     _ = lang.gettext
     choices = [
-        [button_of(_("Verder waar ik was"), "mvx", "resume")],
-        [button_of(_("Opnieuw beginnen"), "mvx", "restart")],
+        [button_of(_("Verder waar ik was"), Button.REPORT_ACTION, "resume")],
+        [button_of(_("Opnieuw beginnen"), Button.REPORT_ACTION, "restart")],
     ]
     await show(
         update,
@@ -354,12 +357,18 @@ async def _offer_wider(update: Update, context: BotContext, draft: Draft) -> Non
     choices = []
     wijk = areas.wijk(draft.wijk) if draft.wijk else None
     if wijk is not None and draft.area != f"wijk:{wijk.slug}":
-        choices.append([button_of(_("Onder wijk {wijk}").format(wijk=wijk.name), "mvk", "wijk")])
-    choices.append([button_of(_("Onder heel {city}").format(city=areas.city), "mvk", "city")])
+        choices.append(
+            [button_of(_("Onder wijk {wijk}").format(wijk=wijk.name), Button.REPORT_WIDER, "wijk")]
+        )
+    choices.append(
+        [button_of(_("Onder heel {city}").format(city=areas.city), Button.REPORT_WIDER, "city")]
+    )
     choices.append(
         [
             button_of(
-                _("Toch onder {area}").format(area=areas.area_name(draft.area or "")), "mvk", "stay"
+                _("Toch onder {area}").format(area=areas.area_name(draft.area or "")),
+                Button.REPORT_WIDER,
+                "stay",
             )
         ]
     )
@@ -467,7 +476,7 @@ def _confirmation(
             )
         )
         keyboard = InlineKeyboardMarkup(
-            [[button_of(_("Status bekijken"), "mvs", ref.lower(), token)]]
+            [[button_of(_("Status bekijken"), Button.REPORT_MINE, ref.lower(), token)]]
         )
     else:
         lines.append(_("Hoe het ermee staat, zie je met /mijnmeldingen."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import stats
-from bot.callbacks import pack
+from bot.callbacks import Button, pack
 from bot.i18n import Lang
 from bot.roles import Role
 from bot.services import BotContext
@@ -24,25 +24,36 @@ def _keyboard(
     _ = lang.gettext
     here = wijk or ALL
     today = stats.today_in(context.services)
-    moves = [InlineKeyboardButton("◀", callback_data=pack("st", period.previous().code, here))]
+    moves = [
+        InlineKeyboardButton("◀", callback_data=pack(Button.STATS, period.previous().code, here))
+    ]
     for kind, label in (("week", _("Week")), ("month", _("Maand")), ("year", _("Jaar"))):
         shown = f"• {label}" if kind == period.kind else label
         moves.append(
-            InlineKeyboardButton(shown, callback_data=pack("st", period.as_kind(kind).code, here))
+            InlineKeyboardButton(
+                shown, callback_data=pack(Button.STATS, period.as_kind(kind).code, here)
+            )
         )
     if period.next().first <= today:
-        moves.append(InlineKeyboardButton("▶", callback_data=pack("st", period.next().code, here)))
+        moves.append(
+            InlineKeyboardButton("▶", callback_data=pack(Button.STATS, period.next().code, here))
+        )
     places = [(_("Heel {city}").format(city=context.services.areas.city), ALL)]
     places += [(w.name, w.slug) for w in context.services.areas.wijken]
     wijk_buttons = [
         InlineKeyboardButton(
-            f"• {name}" if slug == here else name, callback_data=pack("st", period.code, slug)
+            f"• {name}" if slug == here else name,
+            callback_data=pack(Button.STATS, period.code, slug),
         )
         for name, slug in places
     ]
     files = [
-        InlineKeyboardButton(_("📈 Grafiek"), callback_data=pack("stg", period.code, here)),
-        InlineKeyboardButton(_("📄 CSV"), callback_data=pack("stx", period.code, here)),
+        InlineKeyboardButton(
+            _("📈 Grafiek"), callback_data=pack(Button.STATS_CHART, period.code, here)
+        ),
+        InlineKeyboardButton(
+            _("📄 CSV"), callback_data=pack(Button.STATS_EXPORT, period.code, here)
+        ),
     ]
     return InlineKeyboardMarkup([moves, *rows(wijk_buttons, 3), files])
 

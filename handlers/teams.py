@@ -7,7 +7,7 @@ from html import escape
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import conversations, teams
-from bot.callbacks import pack, row_id
+from bot.callbacks import Button, pack, row_id
 from bot.conversations import Conversation
 from bot.i18n import N_, Lang
 from bot.roles import Role
@@ -62,19 +62,21 @@ def manage_keyboard(lang: Lang, team: Team) -> InlineKeyboardMarkup:
     tid = str(team.id)
     rows = [
         [
-            InlineKeyboardButton(_("Naam"), callback_data=pack("team", "name", tid)),
-            InlineKeyboardButton(_("Gebied"), callback_data=pack("team", "area", tid)),
-            InlineKeyboardButton(_("Contact"), callback_data=pack("team", "contact", tid)),
+            InlineKeyboardButton(_("Naam"), callback_data=pack(Button.TEAM, "name", tid)),
+            InlineKeyboardButton(_("Gebied"), callback_data=pack(Button.TEAM, "area", tid)),
+            InlineKeyboardButton(_("Contact"), callback_data=pack(Button.TEAM, "contact", tid)),
         ]
     ]
     if team.status == "approved":
-        rows.append([InlineKeyboardButton(_("Pauzeren"), callback_data=pack("team", "pause", tid))])
+        rows.append(
+            [InlineKeyboardButton(_("Pauzeren"), callback_data=pack(Button.TEAM, "pause", tid))]
+        )
     elif team.status == "paused":
         rows.append(
-            [InlineKeyboardButton(_("Hervatten"), callback_data=pack("team", "resume", tid))]
+            [InlineKeyboardButton(_("Hervatten"), callback_data=pack(Button.TEAM, "resume", tid))]
         )
     rows.append(
-        [InlineKeyboardButton(_("Team opheffen"), callback_data=pack("team", "dissolve", tid))]
+        [InlineKeyboardButton(_("Team opheffen"), callback_data=pack(Button.TEAM, "dissolve", tid))]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -85,9 +87,11 @@ def decision_keyboard(lang: Lang, team_id: int) -> InlineKeyboardMarkup:
         [
             [
                 InlineKeyboardButton(
-                    _("Goedkeuren"), callback_data=pack("tdec", "ok", str(team_id))
+                    _("Goedkeuren"), callback_data=pack(Button.TEAM_DECISION, "ok", str(team_id))
                 ),
-                InlineKeyboardButton(_("Afwijzen"), callback_data=pack("tdec", "no", str(team_id))),
+                InlineKeyboardButton(
+                    _("Afwijzen"), callback_data=pack(Button.TEAM_DECISION, "no", str(team_id))
+                ),
             ]
         ]
     )
@@ -107,7 +111,7 @@ async def _ask(
 
 def _wijk_keyboard(context: BotContext) -> InlineKeyboardMarkup:
     buttons = [
-        InlineKeyboardButton(wijk.name, callback_data=pack("team", "wijk", wijk.slug))
+        InlineKeyboardButton(wijk.name, callback_data=pack(Button.TEAM, "wijk", wijk.slug))
         for wijk in context.services.areas.wijken
     ]
     return InlineKeyboardMarkup(keyboards.rows(buttons))
@@ -181,8 +185,8 @@ async def _confirm(update: Update, context: BotContext, user_id: int, data: dict
     keyboard = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Aanmelden"), callback_data=pack("team", "send", "-")),
-                InlineKeyboardButton(_("Opnieuw"), callback_data=pack("team", "restart", "-")),
+                InlineKeyboardButton(_("Aanmelden"), callback_data=pack(Button.TEAM, "send", "-")),
+                InlineKeyboardButton(_("Opnieuw"), callback_data=pack(Button.TEAM, "restart", "-")),
             ]
         ]
     )
@@ -231,9 +235,11 @@ async def on_team(
                 [
                     [
                         InlineKeyboardButton(
-                            _("Ja, opheffen"), callback_data=pack("team", "gone", value)
+                            _("Ja, opheffen"), callback_data=pack(Button.TEAM, "gone", value)
                         ),
-                        InlineKeyboardButton(_("Nee"), callback_data=pack("team", "keep", value)),
+                        InlineKeyboardButton(
+                            _("Nee"), callback_data=pack(Button.TEAM, "keep", value)
+                        ),
                     ]
                 ]
             )

@@ -291,6 +291,15 @@ class ActionResult(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
 
+class ReportStatus(StrEnum):
+    """Where a Meld een Vermoeden report stands; the reporter is told each change."""
+
+    RECEIVED = "received"
+    IN_PROGRESS = "in_behandeling"
+    PASSED_ON = "doorgezet"  # to the police or a partner
+    CLOSED = "afgehandeld"
+
+
 class Report(SQLModel, table=True):
     """A Meld een Vermoeden report: a signal from an entrepreneur, never an emergency call.
 
@@ -331,7 +340,7 @@ class Report(SQLModel, table=True):
         default=None, sa_column=Column(BigInteger, nullable=True, index=True)
     )
     # received | in_behandeling | doorgezet | afgehandeld
-    status: str = Field(default="received", max_length=16, index=True)
+    status: str = Field(default=ReportStatus.RECEIVED, max_length=16, index=True)
     status_note: str | None = Field(default=None, max_length=300)
     status_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     closed_at: datetime | None = Field(

@@ -1,6 +1,6 @@
 """The broadcast lifecycle as a state machine, without Telegram: whatever a coordinator
-does in whatever order (compose, schedule, move, cancel, send, finish, call off,
-restart), the jobs the scheduler holds match what the database says.
+does in whatever order (compose, schedule, move, edit, cancel, send, finish, call off,
+move the tent, restart), the jobs the scheduler holds match what the database says.
 
 The database is real (SQLite); the delivery engine is real but not started, so "send"
 queues the outbox and "finish" plays the engine's final report.
@@ -29,7 +29,7 @@ from sqlmodel import SQLModel, select
 
 from bot import broadcasts as service
 from bot.app import build_services
-from bot.broadcasts import Audience, BroadcastError
+from bot.broadcasts import Audience, BroadcastError, Composing, Step
 from bot.delivery import Counts, DeliveryEngine
 from bot.settings import load_settings
 from scheduler.runner import JobRunner
@@ -115,6 +115,21 @@ class Lifecycle(RuleBasedStateMachine):
         version = self.get(bid).version
         at = utcnow() + timedelta(days=days)
         self.attempt(service.reschedule(self.services, bid, at, version, AUTHOR))
+
+    @rule(bid=made, ahead=st.integers(1, 20))
+    def edit(self, bid: int, ahead: int) -> None:
+        """New words (a BuurtTent: another day) for a scheduled one, as /gepland does."""
+        current = self.get(bid)
+        state = Composing(
+            step=Step.FIELD,
+            kind=current.kind,
+            fields=_fields(current.kind, ahead),
+            broadcast=bid,
+            version=current.version,
+            replace=True,
+        )
+        lang = self.services.translator.for_language("nl")
+        self.attempt(service.save_edit(self.services, AUTHOR, state, lang))
 
     @rule(bid=made)
     def cancel(self, bid: int) -> None:
