@@ -799,7 +799,10 @@ async def call_off(services: Services, original_id: int, actor_id: int, reason: 
         fields = json.dumps({**fields_of(original), "what": "cancelled", "reason": reason})
         notice = Broadcast(kind=UPDATE, author_id=actor_id, update_of=original_id, fields=fields, audience=original.audience)  # fmt: skip
         edits = Broadcast(kind=RETRACT, author_id=actor_id, update_of=original_id, fields=fields, audience=original.audience)  # fmt: skip
-        await store.call_off(session=session, original=original, made=[notice, edits])
+        original.called_off_at = utcnow()
+        await store.record_change(
+            session=session, original=original, made=[notice, edits], action="broadcast_called_off"
+        )
     forget_jobs(services, original_id)
     total = await start_sending(services, notice.id or 0, actor_id)
     await start_sending(services, edits.id or 0, actor_id)
@@ -819,7 +822,9 @@ async def move_event(
         edits = Broadcast(kind=RETRACT, author_id=actor_id, update_of=original_id, fields=fields, audience=original.audience)  # fmt: skip
         moved = {**old, "date": new["new_date"], "start": new["new_start"], "end": new["new_end"]}
         original.fields = json.dumps(moved, ensure_ascii=False)
-        await store.move_event(session=session, original=original, made=[notice, edits])
+        await store.record_change(
+            session=session, original=original, made=[notice, edits], action="broadcast_event_moved"
+        )
     plan_reminder(services, original)
     total = await start_sending(services, notice.id or 0, actor_id)
     await start_sending(services, edits.id or 0, actor_id)

@@ -27,34 +27,15 @@ async def get(*, session: AsyncSession, broadcast_id: int) -> Broadcast | None:
     return await session.get(Broadcast, broadcast_id)
 
 
-async def call_off(*, session: AsyncSession, original: Broadcast, made: list[Broadcast]) -> None:
-    """Mark a BuurtTent called off and store what tells of it, in one commit."""
-    original.called_off_at = utcnow()
+async def record_change(
+    *, session: AsyncSession, original: Broadcast, made: list[Broadcast], action: str
+) -> None:
+    """A sent BuurtTent called off or moved (the caller changed `original`), with the
+    broadcasts that tell of it: one commit, audited."""
     original.version += 1
     session.add(original)
     session.add_all(made)
-    audit(
-        session,
-        actor_id=made[0].author_id,
-        action="broadcast_called_off",
-        subject=f"broadcast:{original.id}",
-    )
-    await session.commit()
-    for broadcast in made:
-        await session.refresh(broadcast)
-
-
-async def move_event(*, session: AsyncSession, original: Broadcast, made: list[Broadcast]) -> None:
-    """Keep a BuurtTent's new moment and store what tells of it, in one commit."""
-    original.version += 1
-    session.add(original)
-    session.add_all(made)
-    audit(
-        session,
-        actor_id=made[0].author_id,
-        action="broadcast_event_moved",
-        subject=f"broadcast:{original.id}",
-    )
+    audit(session, actor_id=made[0].author_id, action=action, subject=f"broadcast:{original.id}")
     await session.commit()
     for broadcast in made:
         await session.refresh(broadcast)

@@ -169,12 +169,13 @@ async def test_replies_count_once_and_can_be_taken_back(
     assert forged["text"] == "Deze knop werkt niet meer. Tik op /start."
 
 
-async def test_a_buurttent_called_off_reaches_everyone_who_got_it(
+async def buurttent_sent(
     person: MakePerson, client: SandboxClient, sessions: SessionFactory
-) -> None:
+) -> tuple[Resident, list[Resident], int, dict[int, Json]]:
+    """A BuurtTent for tomorrow sent to Anna (nl) and Bram (en): the coordinator, the
+    readers, its id and each reader's copy."""
     coord = await person("Carla", user_id=ADMIN_ID)
-    anna = await person("Anna", wijk="stiphout")
-    bram = await person("Bram", "en", wijk="stiphout")
+    readers = [await person("Anna", wijk="stiphout"), await person("Bram", "en", wijk="stiphout")]
     actions = await compose(coord, "buurttent", ["Stiphout"])
     await coord.tap(actions, "Nu versturen")
     bid = bid_of(actions)
@@ -183,10 +184,16 @@ async def test_a_buurttent_called_off_reaches_everyone_who_got_it(
         return await status_of(sessions, bid) == "sent"
 
     await wait_for(sent)
-    for reader in (anna, bram):
-        reader.last_id = (await client.wait_bot_message(reader.id, after=reader.last_id))[
-            "message_id"
-        ]
+    copies = {r.id: await client.wait_bot_message(r.id, after=r.last_id) for r in readers}
+    for reader in readers:
+        reader.last_id = copies[reader.id]["message_id"]
+    return coord, readers, bid, copies
+
+
+async def test_a_buurttent_called_off_reaches_everyone_who_got_it(
+    person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    coord, (anna, bram), _, _ = await buurttent_sent(person, client, sessions)
     report = await coord.say("/verzonden")
     ask = await coord.tap(report, labelled(report, "Gaat niet door: "))
     assert "Waarom gaat het niet door?" in ask["text"]
@@ -220,20 +227,7 @@ async def test_a_buurttent_called_off_is_final_reminder_buttons_and_all(
     """Called off with a reminder pending: no reminder, the private copy's buttons say so,
     an old button (a forged one too) is refused, /verzonden shows it without buttons."""
     services = services_of(bot)
-    coord = await person("Carla", user_id=ADMIN_ID)
-    anna = await person("Anna", wijk="stiphout")
-    bram = await person("Bram", "en", wijk="stiphout")
-    actions = await compose(coord, "buurttent", ["Stiphout"])
-    await coord.tap(actions, "Nu versturen")
-    bid = bid_of(actions)
-
-    async def sent() -> bool:
-        return await status_of(sessions, bid) == "sent"
-
-    await wait_for(sent)
-    copies = {r.id: await client.wait_bot_message(r.id, after=r.last_id) for r in (anna, bram)}
-    for reader in (anna, bram):
-        reader.last_id = copies[reader.id]["message_id"]
+    coord, (anna, bram), bid, copies = await buurttent_sent(person, client, sessions)
     answer = await anna.press_data(copies[anna.id], buttons(copies[anna.id])["Herinner me"])
     assert answer is not None
     assert services.scheduler is not None
