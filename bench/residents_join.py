@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,11 @@ async def run_bot(kind: str, api_base: str, database_url: str) -> tuple[Any, lis
             .token(TOKEN)
             .base_url(api_base)
             .job_queue(None)
-            .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+            .concurrent_updates(
+                PerChatUpdateProcessor(
+                    MAX_CONCURRENT_UPDATES, max_waiting_per_chat=5, slow_down=_no_answer
+                )
+            )
             .build()
         )
         application.add_handler(MessageHandler(filters.TEXT, echo))
@@ -155,13 +160,32 @@ async def run_bot(kind: str, api_base: str, database_url: str) -> tuple[Any, lis
     return application, service
 
 
+async def _no_answer(update: object) -> None:
+    """The echo bot never drops a press (it gets none): nothing to say."""
+
+
+@contextlib.asynccontextmanager
+async def polling(application: Any) -> AsyncIterator[None]:
+    """The echo bot by long polling: PTB's own path, no buurtbot services, lease or inbox."""
+    await application.initialize()
+    await application.updater.start_polling(timeout=10, poll_interval=0.0)
+    await application.start()
+    try:
+        yield
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+
+
 async def measure(kind: str, residents: int, tmp: Path, rate: float = 0.0) -> dict[str, Any]:
     from bot.app import running
 
     async with sandbox_process(__file__, quiet=True) as port:
         database_url = f"sqlite+aiosqlite:///{tmp / f'{kind}-{residents}-{rate:g}.db'}"
         application, service = await run_bot(kind, f"http://127.0.0.1:{port}/bot", database_url)
-        async with running(application, poll_timeout=10):
+        runner = polling(application) if kind == "echo" else running(application, poll_timeout=10)
+        async with runner:
             cpu_before = time.process_time()
             driver = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--drive", "--port", str(port),

@@ -54,6 +54,8 @@ class Keyring:
     master: bytes = field(repr=False)
     # A throwaway key: sandbox mode only, gone with the process.
     throwaway: bool = False
+    # Derived keys, made once each: every update the inbox seals asks for one.
+    _derived: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_secret(cls, value: str, *, throwaway: bool = False) -> Keyring:
@@ -64,13 +66,16 @@ class Keyring:
         return cls.from_secret(new_secret(), throwaway=throwaway)
 
     def _key(self, kind: str, purpose: str) -> bytes:
-        derive = HKDF(
-            algorithm=hashes.SHA256(),
-            length=32,
-            salt=None,
-            info=_INFO.format(purpose=f"{kind}:{purpose}").encode(),
-        )
-        return derive.derive(self.master)
+        found = self._derived.get((kind, purpose))
+        if found is None:
+            derive = HKDF(
+                algorithm=hashes.SHA256(),
+                length=32,
+                salt=None,
+                info=_INFO.format(purpose=f"{kind}:{purpose}").encode(),
+            )
+            found = self._derived[(kind, purpose)] = derive.derive(self.master)
+        return found
 
     def label(self, purpose: str, value: str) -> str:
         """A pseudonym for `value`: the same every time, meaningless without the key."""

@@ -30,6 +30,7 @@ from bot.delivery import Counts, Outgoing
 from bot.i18n import Lang
 from bot.services import Services
 from storage import notices as store
+from storage import reports as report_store
 from storage import users
 from storage.models import Delivery
 
@@ -149,7 +150,14 @@ def renderer(
 async def scrub(services: Services, broadcast_id: int | None = None) -> int:
     """Erase the messages of settled notice rows (of one notice, or all of them)."""
     async with services.sessions() as session:
-        return await store.scrub(session=session, private_topics=PRIVATE, broadcast_id=broadcast_id)
+        erased, hidden = await store.scrub(
+            session=session, private_topics=PRIVATE, broadcast_id=broadcast_id
+        )
+        if hidden:
+            # An anonymous reporter's chat stood beside what they were told: no older
+            # version of those rows stays in the files (SQLite's WAL, PostgreSQL's order).
+            await report_store.shed_history(session=session)
+    return erased
 
 
 def progress(

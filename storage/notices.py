@@ -54,9 +54,10 @@ async def create(
 
 async def scrub(
     *, session: AsyncSession, private_topics: Sequence[str], broadcast_id: int | None = None
-) -> int:
+) -> tuple[int, int]:
     """Erase the message of settled notice rows (one notice, or all); for private topics
-    the chat too, so nothing links the recipient to what they were told. One commit."""
+    the chat too, so nothing links the recipient to what they were told. One commit.
+    Returns (messages erased, chats erased)."""
     notices = select(Broadcast.id).where(Broadcast.kind == NOTICE)
     if broadcast_id is not None:
         notices = notices.where(Broadcast.id == broadcast_id)
@@ -75,13 +76,13 @@ async def scrub(
     )
     if broadcast_id is not None:
         private = private.where(Broadcast.id == broadcast_id)
-    await session.exec(
+    hidden: Any = await session.exec(
         update(Delivery)  # type: ignore[call-overload]
         .where(*settled, col(Delivery.broadcast_id).in_(private), Delivery.chat_id != NOBODY)
         .values(chat_id=NOBODY)
     )
     await session.commit()
-    return int(erased.rowcount or 0)
+    return int(erased.rowcount or 0), int(hidden.rowcount or 0)
 
 
 async def of_topic(*, session: AsyncSession, topic: str) -> list[Delivery]:

@@ -39,7 +39,7 @@ from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage import reports as store
 from storage.engine import SessionFactory, create_session_factory
-from storage.models import Report, ReportDraft, ReportFollowUp
+from storage.models import Delivery, Report, ReportDraft, ReportFollowUp
 from tests.journeys.conftest import people
 from tests.journeys.resident import MakePerson, Resident, buttons, invite_link
 from tests.journeys.test_reports import (
@@ -223,6 +223,29 @@ async def test_a_copy_of_the_database_and_the_debug_log_name_no_anonymous_report
     await coordinator.tap(ask, "Zonder bericht")
     told = await zwanetta.client.wait_bot_message(zwanetta.id, after=zwanetta.last_id)
     assert second in told["text"]
+
+    # Once she is told, nothing of that stays either: the outbox row that held her chat
+    # beside her report's news is scrubbed, and no older version of it is left behind.
+    async def scrubbed() -> bool:
+        async with sessions() as session:
+            rows = await session.exec(select(Delivery).where(Delivery.chat_id == REPORTER_ID))
+            return rows.first() is None
+
+    for _ in range(100):
+        if await scrubbed():
+            break
+        await asyncio.sleep(0.05)
+    assert await scrubbed()
+    await asyncio.sleep(0.3)  # the history is shed right after the scrub
+    if copy.sqlite:
+        files = copy.files()
+        grown = [
+            (needle, b, a)
+            for needle, b, a in zip(NEEDLES, counts(before_files), counts(files), strict=True)
+            if a > b
+        ]
+        assert grown == [], grown
+    assert naming(copy.dump()) == naming(before_dump)
 
 
 def stored_order(copy: Copy, dump: list[str]) -> list[str]:
