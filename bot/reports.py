@@ -18,6 +18,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from html import escape
 from typing import Any
 
@@ -69,6 +70,21 @@ STATUS_LABELS: dict[str, str] = {
 CLOSED = ReportStatus.CLOSED
 
 
+class ReportStep(StrEnum):
+    """The questions of a report, in the order they are asked (a draft resumes at the
+    first one not answered); two of "when" wait for a typed time."""
+
+    WHAT = "what"
+    WHERE = "where"
+    WHEN = "when"
+    WHEN_TODAY = "when_today"  # typed: 14:30
+    WHEN_OTHER = "when_other"  # typed: 24-11 14:30
+    DESCRIBE = "describe"
+    PHOTOS = "photos"
+    ANONYMOUS = "anonymous"
+    SUMMARY = "summary"
+
+
 class ReportError(KeyedError):
     """A request that cannot be honoured; `key` is a message id the handler translates."""
 
@@ -101,21 +117,21 @@ class Draft:
         return cls(**known)
 
     @property
-    def next_step(self) -> str:
+    def next_step(self) -> ReportStep:
         """The first question not answered yet: a draft resumes where it was left."""
         if self.category is None:
-            return "what"
+            return ReportStep.WHAT
         if self.area is None:
-            return "where"
+            return ReportStep.WHERE
         if self.occurred_at is None:
-            return "when"
+            return ReportStep.WHEN
         if self.description is None:
-            return "describe"
+            return ReportStep.DESCRIBE
         if self.photos_done is None:
-            return "photos"
+            return ReportStep.PHOTOS
         if self.anonymous is None:
-            return "anonymous"
-        return "summary"
+            return ReportStep.ANONYMOUS
+        return ReportStep.SUMMARY
 
 
 @dataclass(frozen=True)
@@ -558,7 +574,7 @@ def _local_day(services: Services, moment: datetime) -> date:
 async def file(services: Services, user_id: int, draft: Draft) -> Filed:
     """Store the report; for an anonymous one, nothing in the row points to the sender."""
     check_quota(services, user_id)
-    if draft.next_step != "summary" or draft.category not in services.categories.slugs:
+    if draft.next_step != ReportStep.SUMMARY or draft.category not in services.categories.slugs:
         raise ReportError(N_("Deze melding is niet compleet. Begin opnieuw met /melding."))
     now = utcnow()
     anonymous = bool(draft.anonymous)

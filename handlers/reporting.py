@@ -21,7 +21,7 @@ from telegram import (
 from bot import reports
 from bot.callbacks import Button
 from bot.i18n import N_, Lang
-from bot.reports import Draft, ReportError
+from bot.reports import Draft, ReportError, ReportStep
 from bot.services import BotContext
 from handlers import fallback, keyboards
 from handlers.common import explain, lang_for, show
@@ -171,12 +171,12 @@ def _ask_anonymous(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, 
 
 # One question per step of the draft (bot.reports.Draft.next_step); after the last, the summary.
 QUESTIONS: dict[str, Callable[[Lang, BotContext, Draft], tuple[str, Rows]]] = {
-    "what": _ask_what,
-    "where": _ask_where,
-    "when": _ask_when,
-    "describe": _ask_describe,
-    "photos": _ask_photos,
-    "anonymous": _ask_anonymous,
+    ReportStep.WHAT: _ask_what,
+    ReportStep.WHERE: _ask_where,
+    ReportStep.WHEN: _ask_when,
+    ReportStep.DESCRIBE: _ask_describe,
+    ReportStep.PHOTOS: _ask_photos,
+    ReportStep.ANONYMOUS: _ask_anonymous,
 }
 
 
@@ -308,7 +308,12 @@ async def on_when(
     lang = await lang_for(update, context)
     _ = lang.gettext
     await query.answer()
-    await _save(context, user.id, found[0], step=f"when_{args[0]}")
+    await _save(
+        context,
+        user.id,
+        found[0],
+        step=ReportStep.WHEN_TODAY if args[0] == "today" else ReportStep.WHEN_OTHER,
+    )
     text = (
         _("Hoe laat ongeveer? Typ de tijd, bijvoorbeeld 14:30.")
         if args[0] == "today"
@@ -495,10 +500,10 @@ async def on_text(update: Update, context: BotContext, step: str) -> None:
     text = message.text
     services = context.services
     steps = {
-        "where": lambda d: reports.set_street(d, text),
-        "when_today": lambda d: reports.parse_moment(services, d, text, today_only=True),
-        "when_other": lambda d: reports.parse_moment(services, d, text, today_only=False),
-        "describe": lambda d: reports.set_description(d, text),
+        ReportStep.WHERE: lambda d: reports.set_street(d, text),
+        ReportStep.WHEN_TODAY: lambda d: reports.parse_moment(services, d, text, today_only=True),
+        ReportStep.WHEN_OTHER: lambda d: reports.parse_moment(services, d, text, today_only=False),
+        ReportStep.DESCRIBE: lambda d: reports.set_description(d, text),
     }
     change = steps.get(step)
     if change is None:
@@ -518,7 +523,7 @@ async def on_location(update: Update, context: BotContext) -> None:
     if found is None:
         await fallback.not_a_button(update, context)
         return
-    if found[1] != "where":
+    if found[1] != ReportStep.WHERE:
         await message.reply_text(
             lang.gettext("Een locatie hoort bij de vraag waar het was. Gebruik de knoppen."),
             reply_markup=ReplyKeyboardRemove(),
@@ -545,7 +550,7 @@ async def on_photo(update: Update, context: BotContext) -> None:
         return
     found = await _draft(context, user.id)
     lang = await lang_for(update, context)
-    if found is None or found[1] != "photos":
+    if found is None or found[1] != ReportStep.PHOTOS:
         await show(update, lang.gettext("Een foto kan pas bij die stap. Gebruik de knoppen."))
         return
     draft = found[0]
