@@ -156,7 +156,7 @@ async def scrub(services: Services, broadcast_id: int | None = None) -> int:
         if hidden:
             # An anonymous reporter's chat stood beside what they were told: no older
             # version of those rows stays in the files (SQLite's WAL, PostgreSQL's order).
-            await report_store.shed_history(session=session)
+            await report_store.shed_history(session=session, followups=False)
     return erased
 
 

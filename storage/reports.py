@@ -290,13 +290,14 @@ async def forget_state(*, session: AsyncSession, key: str) -> None:
 # ---------------------------------------------------------------- what a database copy keeps
 
 
-async def shed_history(*, session: AsyncSession) -> None:
+async def shed_history(*, session: AsyncSession, followups: bool = True) -> None:
     """Leave no older version of what was just written where a copy of the files finds it.
 
     SQLite: the WAL still holds earlier page images (a draft before it was deleted);
     a TRUNCATE checkpoint writes the pages home (secure_delete has zeroed what was
     deleted) and empties the WAL. PostgreSQL: the follow-ups are rewritten in the order
-    of their random key, so a dump lists them in no order that follows the reports.
+    of their random key, so a dump lists them in no order that follows the reports
+    (only when follow-ups were written: `followups=False` for an outbox scrub).
     """
     backend = session.bind.dialect.name if session.bind is not None else ""
     if backend == "sqlite":
@@ -306,7 +307,7 @@ async def shed_history(*, session: AsyncSession) -> None:
                 return
             # A reader holds an older snapshot; its transaction is short, so wait a bit.
             await asyncio.sleep(0.05)
-    elif backend == "postgresql":
+    elif backend == "postgresql" and followups:
         await session.exec(text("CLUSTER report_followups USING report_followups_pkey"))  # type: ignore[call-overload]
         await session.commit()
 
