@@ -27,7 +27,7 @@ from storage import channels as channel_store
 from storage import conversations
 from storage import groups as group_store
 from storage import teams as team_store
-from storage.models import Broadcast, BroadcastStatus, utcnow
+from storage.models import Broadcast, BroadcastStatus, TeamStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +424,7 @@ async def allowed_wijken(services: Services, roles: Roles) -> frozenset[str] | N
     ids = [int(s.removeprefix("team:")) for s in scopes if s.removeprefix("team:").isdigit()]
     async with services.sessions() as session:
         teams = [await team_store.get(session=session, team_id=team_id) for team_id in ids]
-    return frozenset(t.wijk for t in teams if t is not None and t.status == "approved")
+    return frozenset(t.wijk for t in teams if t is not None and t.status == TeamStatus.APPROVED)
 
 
 async def check_may_send(services: Services, broadcast: Broadcast) -> None:
@@ -513,7 +513,7 @@ async def start_sending(services: Services, broadcast_id: int, actor_id: int | N
     """Hand a draft or due broadcast to the delivery engine; how many recipients it has."""
     async with services.sessions() as session:
         due = await store.get(session=session, broadcast_id=broadcast_id)
-    if due is not None and due.status in ("draft", "scheduled"):
+    if due is not None and due.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
         try:
             await check_may_send(services, due)
         except BroadcastError:
@@ -558,15 +558,15 @@ async def schedule(
 ) -> Broadcast:
     async with services.sessions() as session:
         broadcast = await store.get(session=session, broadcast_id=broadcast_id)
-        if broadcast is None or broadcast.status != "draft":
+        if broadcast is None or broadcast.status != BroadcastStatus.DRAFT:
             raise BroadcastError(N_("Dit bericht is al verstuurd of geannuleerd."))
         broadcast.send_at, broadcast.repeat_weekly = send_at, weekly
         await store.save(session=session, broadcast=broadcast)
         scheduled = await store.set_status(
             session=session,
             broadcast_id=broadcast_id,
-            status="scheduled",
-            expected={"draft"},
+            status=BroadcastStatus.SCHEDULED,
+            expected={BroadcastStatus.DRAFT},
             actor_id=actor_id,
         )
     assert scheduled is not None
@@ -697,7 +697,7 @@ async def progressed(services: Services, broadcast_id: int, counts: Counts) -> N
 
 
 async def _move(
-    services: Services, broadcast_id: int, status: str, actor_id: int | None
+    services: Services, broadcast_id: int, status: BroadcastStatus, actor_id: int | None
 ) -> Broadcast:
     """From draft or scheduled on to `status`, once: a second press or the scheduler
     racing a coordinator finds it gone."""
@@ -706,7 +706,7 @@ async def _move(
             session=session,
             broadcast_id=broadcast_id,
             status=status,
-            expected={"draft", "scheduled"},
+            expected={BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED},
             actor_id=actor_id,
         )
     if moved is None:
@@ -1210,7 +1210,7 @@ class SentRow:
     """One line of /verzonden: a broadcast and what became of it."""
 
     broadcast: Broadcast
-    counts: dict[str, int]
+    counts: dict[str, int]  # by DeliveryStatus value
     replies: dict[str, int]
     homes: int | None
 

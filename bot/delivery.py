@@ -72,7 +72,7 @@ from storage import groups as group_store
 from storage import outbox
 from storage import users as user_store
 from storage.engine import SessionFactory
-from storage.models import Delivery, utcnow
+from storage.models import Delivery, DeliveryStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -584,7 +584,9 @@ class DeliveryEngine:
                 row.content = await self.render(row.delivery)
             except Exception as error:
                 log.exception("rendering delivery %d failed", row.id)
-                await self._unstoppable(self._finish(row, "failed", error=f"render: {error!r}"))
+                await self._unstoppable(
+                    self._finish(row, DeliveryStatus.FAILED, error=f"render: {error!r}")
+                )
                 return
             while True:
                 if row.backoff:
@@ -635,25 +637,29 @@ class DeliveryEngine:
         except Forbidden as error:
             await self._retire(row)
             row.attempts += 1
-            return await self._finish(row, "blocked", error=error.message)
+            return await self._finish(row, DeliveryStatus.BLOCKED, error=error.message)
         except BadRequest as error:
             row.attempts += 1
             if "chat not found" in error.message.lower():
                 await self._retire(row)
-                return await self._finish(row, "gone", error=error.message)
-            return await self._finish(row, "failed", error=error.message)
+                return await self._finish(row, DeliveryStatus.GONE, error=error.message)
+            return await self._finish(row, DeliveryStatus.FAILED, error=error.message)
         except NetworkError as error:  # TimedOut included; it may have delivered
             row.attempts += 1
             if row.attempts < self.pacing.max_attempts:
                 row.backoff = self.pacing.retry_backoff * 2 ** (row.attempts - 1)
                 log.info("delivery %d: %s; sending again", row.id, type(error).__name__)
                 return _Outcome.AGAIN
-            return await self._finish(row, "failed", error=f"{type(error).__name__}: {error}")
+            return await self._finish(
+                row, DeliveryStatus.FAILED, error=f"{type(error).__name__}: {error}"
+            )
         except TelegramError as error:
             row.attempts += 1
-            return await self._finish(row, "failed", error=f"{type(error).__name__}: {error}")
+            return await self._finish(
+                row, DeliveryStatus.FAILED, error=f"{type(error).__name__}: {error}"
+            )
         row.attempts += 1
-        return await self._finish(row, "sent", message_id=message.message_id)
+        return await self._finish(row, DeliveryStatus.SENT, message_id=message.message_id)
 
     async def _send(self, chat_id: int, content: Outgoing) -> Message:
         if content.edit_of is not None:
@@ -702,7 +708,7 @@ class DeliveryEngine:
         if not moved:
             # The broadcast already has a row for the supergroup: that one delivers.
             return await self._finish(
-                row, "gone", error=f"migrated to {new_chat_id}, already queued"
+                row, DeliveryStatus.GONE, error=f"migrated to {new_chat_id}, already queued"
             )
         row.chat_id = new_chat_id
         row.delivery.chat_id = new_chat_id
@@ -721,7 +727,12 @@ class DeliveryEngine:
             await session.commit()
 
     async def _finish(
-        self, row: _Row, status: str, *, message_id: int | None = None, error: str | None = None
+        self,
+        row: _Row,
+        status: DeliveryStatus,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
     ) -> _Outcome:
         # Before the write: a progress tick that sees the result must not see the
         # broadcast touched again afterwards (it would report "done" twice).
@@ -734,7 +745,7 @@ class DeliveryEngine:
                 "chat_id": row.chat_id,
                 "message_id": message_id,
                 "error": error,
-                "sent_at": utcnow() if status == "sent" else None,
+                "sent_at": utcnow() if status == DeliveryStatus.SENT else None,
             }
         )
         self._claimed.pop(row.id, None)

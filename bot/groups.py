@@ -14,17 +14,19 @@ from bot.roles import Role, grant
 from bot.services import Services
 from storage import groups as store
 from storage import teams as team_store
-from storage.models import Group, Team
+from storage.models import Group, GroupStatus, Team
 
 log = logging.getLogger(__name__)
 
 ADMIN_STATUSES = (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 # What a group in each status hears when an admin presses a registration button again.
 ALREADY: dict[str, str] = {
-    "pending": N_("Deze groep is al aangemeld. De coördinator kijkt ernaar."),
-    "approved": N_("Deze groep is al aangemeld en goedgekeurd."),
-    "rejected": N_("De coördinator heeft deze groep afgewezen. Vraag de coördinator waarom."),
-    "paused": N_("Deze groep staat even stil. Vraag de coördinator."),
+    GroupStatus.PENDING: N_("Deze groep is al aangemeld. De coördinator kijkt ernaar."),
+    GroupStatus.APPROVED: N_("Deze groep is al aangemeld en goedgekeurd."),
+    GroupStatus.REJECTED: N_(
+        "De coördinator heeft deze groep afgewezen. Vraag de coördinator waarom."
+    ),
+    GroupStatus.PAUSED: N_("Deze groep staat even stil. Vraag de coördinator."),
 }
 
 
@@ -98,8 +100,8 @@ async def register(
             raise GroupError(
                 N_("Deze groep ken ik niet. Haal mij uit de groep en voeg mij opnieuw toe.")
             )
-        if group.status != "new":
-            raise GroupError(ALREADY.get(group.status, ALREADY["pending"]))
+        if group.status != GroupStatus.NEW:
+            raise GroupError(ALREADY.get(group.status, ALREADY[GroupStatus.PENDING]))
         team = None
         if team_id is not None:
             team = next(

@@ -13,11 +13,16 @@ from storage import channels as channel_store
 from storage import groups as group_store
 from storage import residents as resident_store
 from storage import teams as team_store
-from storage.models import Channel, Group, Team, utcnow
+from storage.models import Channel, Group, GroupStatus, Team, TeamStatus, utcnow
 
 
 class OverviewError(KeyedError):
     """A request that cannot be honoured; `key` is a message id to translate."""
+
+
+# Teams and groups that still exist, in the order /overzicht lists them; a group's statuses
+# carry the same three values (tests/test_statuses.py checks).
+LIVING: tuple[TeamStatus, ...] = (TeamStatus.APPROVED, TeamStatus.PENDING, TeamStatus.PAUSED)
 
 
 @dataclass
@@ -32,8 +37,7 @@ class WijkLine:
     @property
     def uncovered(self) -> bool:
         """No living team or group at all: where the coordinator has work to do."""
-        living = ("approved", "pending", "paused")
-        return not any(self.teams.get(s) or self.groups.get(s) for s in living)
+        return not any(self.teams.get(s) or self.groups.get(s) for s in LIVING)
 
 
 @dataclass
@@ -88,25 +92,25 @@ async def still_active(
             if (
                 team is None
                 or team.contact_user_id != user_id
-                or team.status not in ("approved", "paused")
+                or team.status not in (TeamStatus.APPROVED, TeamStatus.PAUSED)
             ):
                 raise OverviewError(N_("Dat team beheer jij niet."))
             return await team_store.set_status(
                 session=session,
                 team=team,
-                status="approved" if active else "paused",
+                status=TeamStatus.APPROVED if active else TeamStatus.PAUSED,
                 actor_id=user_id,
             )
         group = await group_store.get_by_id(session=session, group_id=item_id)
         if (
             group is None
             or group.registered_by != user_id
-            or group.status not in ("approved", "paused")
+            or group.status not in (GroupStatus.APPROVED, GroupStatus.PAUSED)
         ):
             raise OverviewError(N_("Die groep beheer jij niet."))
         return await group_store.set_status(
             session=session,
             group=group,
-            status="approved" if active else "paused",
+            status=GroupStatus.APPROVED if active else GroupStatus.PAUSED,
             actor_id=user_id,
         )

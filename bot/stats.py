@@ -28,7 +28,7 @@ from bot.services import Services
 from bot.settings import WEEKDAYS
 from storage import residents as resident_store
 from storage import stats as store
-from storage.models import utcnow
+from storage.models import BroadcastStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ async def _broadcast_outcome(
     finished = {
         bid: counts
         for bid, counts in live.items()
-        if status[bid] == "sent" and not any(c["waiting"] for c in counts.values())
+        if status[bid] == BroadcastStatus.SENT and not any(c["waiting"] for c in counts.values())
     }
     await store.remember_broadcasts(session=session, figures=finished)
     for counts in live.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.errors import KeyedError
 from bot.i18n import N_
@@ -10,13 +11,35 @@ from bot.roles import NEW_TEAM_SCOPE, Role
 from bot.services import Services
 from storage import roles as role_store
 from storage import teams as store
-from storage.models import Team
+from storage.models import Team, TeamStatus
 
 NAME_LIMITS = (2, 80)
 AREA_LIMIT = 300
 CONTACT_LIMIT = 200
 # Fields a contact may change, with their limits.
 EDITABLE = {"name": NAME_LIMITS[1], "area": AREA_LIMIT, "contact_info": CONTACT_LIMIT}
+
+
+class TeamStep(StrEnum):
+    """Where a team contact is in /team: the registration's questions in order, then the
+    three single-field edits of an existing team."""
+
+    NAME = "name"
+    WIJK = "wijk"  # answered with a button
+    AREA = "area"
+    CONTACT = "contact"
+    CONFIRM = "confirm"  # answered with a button
+    EDIT_NAME = "edit-name"
+    EDIT_AREA = "edit-area"
+    EDIT_CONTACT = "edit-contact"
+
+
+# The field each edit step changes.
+EDITS: dict[TeamStep, str] = {
+    TeamStep.EDIT_NAME: "name",
+    TeamStep.EDIT_AREA: "area",
+    TeamStep.EDIT_CONTACT: "contact_info",
+}
 
 
 class TeamError(KeyedError):
@@ -84,7 +107,7 @@ async def own_team(services: Services, user_id: int, team_id: int) -> Team:
     """The team, if this person is its contact: the check every contact action makes."""
     async with services.sessions() as session:
         team = await store.get(session=session, team_id=team_id)
-    if team is None or team.contact_user_id != user_id or team.status in ("dissolved", "rejected"):
+    if team is None or team.contact_user_id != user_id or team.status in store.ENDED:
         raise TeamError(N_("Dat team beheer jij niet."))
     return team
 
@@ -109,13 +132,16 @@ async def edit(services: Services, user_id: int, team_id: int, field: str, value
 
 async def pause(services: Services, user_id: int, team_id: int, paused: bool) -> Team:
     team = await own_team(services, user_id, team_id)
-    if paused and team.status != "approved":
+    if paused and team.status != TeamStatus.APPROVED:
         raise TeamError(N_("Alleen een goedgekeurd team kan pauzeren."))
-    if not paused and team.status != "paused":
+    if not paused and team.status != TeamStatus.PAUSED:
         raise TeamError(N_("Dit team is niet gepauzeerd."))
     async with services.sessions() as session:
         return await store.set_status(
-            session=session, team=team, status="paused" if paused else "approved", actor_id=user_id
+            session=session,
+            team=team,
+            status=TeamStatus.PAUSED if paused else TeamStatus.APPROVED,
+            actor_id=user_id,
         )
 
 
@@ -124,7 +150,7 @@ async def dissolve(services: Services, user_id: int, team_id: int) -> Team:
     team = await own_team(services, user_id, team_id)
     async with services.sessions() as session:
         ended = await store.set_status(
-            session=session, team=team, status="dissolved", actor_id=user_id
+            session=session, team=team, status=TeamStatus.DISSOLVED, actor_id=user_id
         )
         await role_store.revoke_scope(session=session, scope=f"team:{team_id}", by=user_id)
     return ended
@@ -135,12 +161,12 @@ async def decide(services: Services, coordinator_id: int, team_id: int, approve:
         team = await store.get(session=session, team_id=team_id)
         if team is None:
             raise TeamError(N_("Dat team bestaat niet meer."))
-        if team.status != "pending":
+        if team.status != TeamStatus.PENDING:
             raise TeamError(N_("Over dit team is al beslist."))
         return await store.set_status(
             session=session,
             team=team,
-            status="approved" if approve else "rejected",
+            status=TeamStatus.APPROVED if approve else TeamStatus.REJECTED,
             actor_id=coordinator_id,
             decision=True,
         )
@@ -149,4 +175,6 @@ async def decide(services: Services, coordinator_id: int, team_id: int, approve:
 async def invitable(services: Services) -> list[Team]:
     """Teams a contact can be invited to: approved ones and those still waiting."""
     async with services.sessions() as session:
-        return await store.living(session=session, statuses=("approved", "pending"))
+        return await store.living(
+            session=session, statuses=(TeamStatus.APPROVED, TeamStatus.PENDING)
+        )

@@ -10,6 +10,7 @@ from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, 
 from bot import broadcasts
 from bot.broadcasts import CHOICE_LABELS, KIND_ICONS, Action, Audience, Broadcast, Composing, Step
 from bot.callbacks import Button, pack
+from bot.delivery import DeliveryStatus
 from bot.i18n import Lang
 from bot.residents import KIND_LABELS
 from bot.roles import Role
@@ -98,9 +99,9 @@ def _sent_line(lang: Lang, context: BotContext, row: broadcasts.SentRow) -> str:
     title = f"{escape(_kind(lang, item))} {sent_on}".strip()
     state = " · ❌ " + _("gaat niet door") if item.called_off_at is not None else ""
     counts = _("bezorgd {sent}, mislukt {failed}, geblokkeerd {blocked}").format(
-        sent=row.counts.get("sent", 0),
-        failed=row.counts.get("failed", 0),
-        blocked=row.counts.get("blocked", 0) + row.counts.get("gone", 0),
+        sent=row.counts.get(DeliveryStatus.SENT, 0),
+        failed=row.counts.get(DeliveryStatus.FAILED, 0),
+        blocked=row.counts.get(DeliveryStatus.BLOCKED, 0) + row.counts.get(DeliveryStatus.GONE, 0),
     )
     reply_text = f" · {escape(', '.join(replies))}" if replies else ""
     audience = escape(audience_label(lang, context, item))

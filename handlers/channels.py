@@ -13,7 +13,7 @@ from telegram import (
 
 from bot import channels, residents
 from bot.callbacks import Button, pack, row_id
-from bot.channels import Channel
+from bot.channels import Channel, ChannelStatus
 from bot.i18n import N_, Lang
 from bot.roles import Role, roles_of
 from bot.services import BotContext
@@ -63,7 +63,7 @@ async def bot_membership(update: Update, context: BotContext) -> None:
         return
     chat, new, adder = change.chat, change.new_chat_member, change.from_user
     stored = await channels.get_by_chat(context.services, chat.id)
-    working = stored is not None and stored.status != "inactive"
+    working = stored is not None and stored.status != ChannelStatus.INACTIVE
     if working and not channels.can_post(new):
         gone = await channels.deactivate(context.services, chat.id)
         if gone is not None:
@@ -102,7 +102,7 @@ async def bot_membership(update: Update, context: BotContext) -> None:
             ),
         )
         return
-    if stored is not None and stored.status == "active":
+    if stored is not None and stored.status == ChannelStatus.ACTIVE:
         return  # already linked and posting; nothing to ask
     url = await channels.fetch_url(context.bot, chat.id)
     channel = await channels.added(context.services, chat.id, chat.title or "", url)
@@ -123,7 +123,7 @@ async def on_link(
         await stale_button(update, context)
         return
     _ = (await lang_for(update, context)).gettext
-    if channel.status == "inactive":
+    if channel.status == ChannelStatus.INACTIVE:
         await query.answer(
             _("Ik ben geen beheerder meer van dit kanaal. Voeg mij opnieuw toe."), show_alert=True
         )

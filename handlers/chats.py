@@ -23,7 +23,7 @@ from telegram.error import BadRequest, Forbidden
 
 from bot import groups
 from bot.callbacks import Button, pack, row_id, unpack
-from bot.groups import Group, GroupError, Team
+from bot.groups import Group, GroupError, GroupStatus, Team
 from bot.i18n import Lang
 from bot.roles import Role
 from bot.services import BotContext
@@ -165,9 +165,10 @@ async def on_register(update: Update, context: BotContext) -> None:
     if group is None:
         await stale_button(update, context)
         return
-    if group.status != "new":
+    if group.status != GroupStatus.NEW:
         await query.answer(
-            _(groups.ALREADY.get(group.status, groups.ALREADY["pending"])), show_alert=True
+            _(groups.ALREADY.get(group.status, groups.ALREADY[GroupStatus.PENDING])),
+            show_alert=True,
         )
         return
     step, wijk_slug, team_id = parsed
@@ -264,7 +265,11 @@ async def on_decision(
         await show(update, "\n\n".join([*title, _(error.key)]))
         return
     await query.answer()
-    done = _("Goedgekeurd: {title}.") if group.status == "approved" else _("Afgewezen: {title}.")
+    done = (
+        _("Goedgekeurd: {title}.")
+        if group.status == GroupStatus.APPROVED
+        else _("Afgewezen: {title}.")
+    )
     await show(update, done.format(title=bold(group.title)))
     await _tell_group(context, group)
 
@@ -275,7 +280,7 @@ async def _tell_group(context: BotContext, group: Group) -> None:
     _ = lang.gettext
     text = (
         _("De coördinator heeft deze groep goedgekeurd. Welkom!")
-        if group.status == "approved"
+        if group.status == GroupStatus.APPROVED
         else _("De coördinator heeft de aanmelding van deze groep afgewezen.")
     )
     try:

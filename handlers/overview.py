@@ -14,19 +14,22 @@ from bot.inbox import KEEP_DEAD
 from bot.overview import Group, OverviewError, Team, WijkLine
 from bot.roles import Role
 from bot.services import BotContext
+from bot.teams import TeamStatus
 from handlers import notify
 from handlers.auth import requires
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
 from handlers.keyboards import bold
 
-STATES = ("approved", "pending", "paused")
-
 
 def _counts(lang: Lang, counts: dict[str, int]) -> str:
     _ = lang.gettext
-    labels = {"approved": _("actief"), "pending": _("wacht"), "paused": _("gepauzeerd")}
-    shown = [f"{counts[s]} {labels[s]}" for s in STATES if counts.get(s)]
+    labels = {
+        TeamStatus.APPROVED: _("actief"),
+        TeamStatus.PENDING: _("wacht"),
+        TeamStatus.PAUSED: _("gepauzeerd"),
+    }
+    shown = [f"{counts[s]} {labels[s]}" for s in overview.LIVING if counts.get(s)]
     return ", ".join(shown) if shown else "0"
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
@@ -12,7 +15,7 @@ from bot.conversations import Conversation
 from bot.i18n import N_, Lang
 from bot.roles import Role
 from bot.services import BotContext
-from bot.teams import Draft, Team, TeamError
+from bot.teams import Draft, Team, TeamError, TeamStatus, TeamStep
 from handlers import keyboards, notify
 from handlers.auth import requires
 from handlers.common import lang_for, show
@@ -20,25 +23,23 @@ from handlers.fallback import button, stale_button
 from handlers.keyboards import bold
 
 FLOW = "team"
-# Steps of the registration conversation, and of editing one field.
-ASK_NAME, ASK_WIJK, ASK_AREA, ASK_CONTACT, CONFIRM = "name", "wijk", "area", "contact", "confirm"
-EDIT_STEPS = {"edit-name": "name", "edit-area": "area", "edit-contact": "contact_info"}
 STATUS_LABELS = {
-    "pending": N_("wacht op goedkeuring"),
-    "approved": N_("actief"),
-    "paused": N_("gepauzeerd"),
-    "rejected": N_("afgewezen"),
-    "dissolved": N_("opgeheven"),
+    TeamStatus.PENDING: N_("wacht op goedkeuring"),
+    TeamStatus.APPROVED: N_("actief"),
+    TeamStatus.PAUSED: N_("gepauzeerd"),
+    TeamStatus.REJECTED: N_("afgewezen"),
+    TeamStatus.DISSOLVED: N_("opgeheven"),
 }
+# The typed questions; the wijk and the confirmation are asked with buttons.
 QUESTIONS = {
-    ASK_NAME: N_("Hoe heet je team?"),
-    ASK_AREA: N_("Welke buurten of straten lopen jullie? Schrijf het kort op."),
-    ASK_CONTACT: N_(
+    TeamStep.NAME: N_("Hoe heet je team?"),
+    TeamStep.AREA: N_("Welke buurten of straten lopen jullie? Schrijf het kort op."),
+    TeamStep.CONTACT: N_(
         "Hoe kan de coördinator jou bereiken? Bijvoorbeeld een telefoonnummer of e-mailadres."
     ),
-    "edit-name": N_("Wat is de nieuwe naam van het team?"),
-    "edit-area": N_("Welke buurten of straten lopen jullie nu?"),
-    "edit-contact": N_("Hoe kan de coördinator jou nu bereiken?"),
+    TeamStep.EDIT_NAME: N_("Wat is de nieuwe naam van het team?"),
+    TeamStep.EDIT_AREA: N_("Welke buurten of straten lopen jullie nu?"),
+    TeamStep.EDIT_CONTACT: N_("Hoe kan de coördinator jou nu bereiken?"),
 }
 
 
@@ -67,11 +68,11 @@ def manage_keyboard(lang: Lang, team: Team) -> InlineKeyboardMarkup:
             InlineKeyboardButton(_("Contact"), callback_data=pack(Button.TEAM, "contact", tid)),
         ]
     ]
-    if team.status == "approved":
+    if team.status == TeamStatus.APPROVED:
         rows.append(
             [InlineKeyboardButton(_("Pauzeren"), callback_data=pack(Button.TEAM, "pause", tid))]
         )
-    elif team.status == "paused":
+    elif team.status == TeamStatus.PAUSED:
         rows.append(
             [InlineKeyboardButton(_("Hervatten"), callback_data=pack(Button.TEAM, "resume", tid))]
         )
@@ -98,12 +99,12 @@ def decision_keyboard(lang: Lang, team_id: int) -> InlineKeyboardMarkup:
 
 
 async def _ask(
-    update: Update, context: BotContext, user_id: int, step: str, data: dict[str, str]
+    update: Update, context: BotContext, user_id: int, step: TeamStep, data: dict[str, str]
 ) -> None:
     await conversations.put(context.services, user_id, FLOW, step, data)
     lang = await lang_for(update, context)
     _ = lang.gettext
-    if step == ASK_WIJK:
+    if step == TeamStep.WIJK:
         await show(update, _("In welke wijk loopt het team?"), _wijk_keyboard(context))
         return
     await show(update, "\n\n".join([_(QUESTIONS[step]), _("Stoppen? Stuur /annuleer.")]))
@@ -135,47 +136,87 @@ async def team(update: Update, context: BotContext) -> None:
     if own:
         await _show_team(update, context, own[0])
         return
-    await _ask(update, context, user.id, ASK_NAME, {})
+    await _ask(update, context, user.id, TeamStep.NAME, {})
+
+
+def _step_of(state: Conversation) -> TeamStep | None:
+    """The stored step, or None for one this version does not know (a stale row)."""
+    try:
+        return TeamStep(state.step)
+    except ValueError:
+        return None
 
 
 async def on_text(update: Update, context: BotContext, state: Conversation) -> None:
-    """A typed answer in the team conversation: store it and ask the next question."""
+    """A typed answer in the team conversation: the step's own function takes it."""
     user, message = update.effective_user, update.effective_message
     if user is None or message is None or not message.text:
         return
-    data = conversations.data_of(state)
-    lang = await lang_for(update, context)
-    _ = lang.gettext
+    step = _step_of(state)
+    answer = TYPED.get(step) if step is not None else None
+    _ = (await lang_for(update, context)).gettext
+    if step is None or answer is None:
+        await show(update, _("Gebruik de knoppen hierboven, of stuur /annuleer."))
+        return
     try:
-        if state.step in EDIT_STEPS:
-            changed = await teams.edit(
-                context.services,
-                user.id,
-                int(data.get("team_id", 0)),
-                EDIT_STEPS[state.step],
-                message.text,
-            )
-            await _finish(context, user.id)
-            await show(update, _("Opgeslagen."))
-            await _show_team(update, context, changed)
-            return
-        if state.step == ASK_NAME:
-            data["name"] = teams.clean_name(message.text)
-            await _ask(update, context, user.id, ASK_WIJK, data)
-        elif state.step == ASK_AREA:
-            data["area"] = teams.clean_text(message.text, teams.AREA_LIMIT)
-            await _ask(update, context, user.id, ASK_CONTACT, data)
-        elif state.step == ASK_CONTACT:
-            data["contact_info"] = teams.clean_text(message.text, teams.CONTACT_LIMIT)
-            await _confirm(update, context, user.id, data)
-        else:
-            await show(update, _("Gebruik de knoppen hierboven, of stuur /annuleer."))
+        data = conversations.data_of(state)
+        await answer(Typed(update, context, user.id, step, data, message.text))
     except TeamError as error:
         await show(update, _(error.key))
 
 
+@dataclass(frozen=True)
+class Typed:
+    """One typed answer, with where it was given."""
+
+    update: Update
+    context: BotContext
+    user_id: int
+    step: TeamStep
+    data: dict[str, str]
+    text: str
+
+
+async def _answer_name(typed: Typed) -> None:
+    typed.data["name"] = teams.clean_name(typed.text)
+    await _ask(typed.update, typed.context, typed.user_id, TeamStep.WIJK, typed.data)
+
+
+async def _answer_area(typed: Typed) -> None:
+    typed.data["area"] = teams.clean_text(typed.text, teams.AREA_LIMIT)
+    await _ask(typed.update, typed.context, typed.user_id, TeamStep.CONTACT, typed.data)
+
+
+async def _answer_contact(typed: Typed) -> None:
+    typed.data["contact_info"] = teams.clean_text(typed.text, teams.CONTACT_LIMIT)
+    await _confirm(typed.update, typed.context, typed.user_id, typed.data)
+
+
+async def _answer_edit(typed: Typed) -> None:
+    """One field of an existing team changed; the card shows the result."""
+    update, context, field = typed.update, typed.context, teams.EDITS[typed.step]
+    team_id = int(typed.data.get("team_id", 0))
+    changed = await teams.edit(context.services, typed.user_id, team_id, field, typed.text)
+    await _finish(context, typed.user_id)
+    _ = (await lang_for(update, context)).gettext
+    await show(update, _("Opgeslagen."))
+    await _show_team(update, context, changed)
+
+
+Answer = Callable[[Typed], Coroutine[Any, Any, None]]
+# The steps answered by typing; the others wait for a button.
+TYPED: dict[TeamStep, Answer] = {
+    TeamStep.NAME: _answer_name,
+    TeamStep.AREA: _answer_area,
+    TeamStep.CONTACT: _answer_contact,
+    TeamStep.EDIT_NAME: _answer_edit,
+    TeamStep.EDIT_AREA: _answer_edit,
+    TeamStep.EDIT_CONTACT: _answer_edit,
+}
+
+
 async def _confirm(update: Update, context: BotContext, user_id: int, data: dict[str, str]) -> None:
-    await conversations.put(context.services, user_id, FLOW, CONFIRM, data)
+    await conversations.put(context.services, user_id, FLOW, TeamStep.CONFIRM, data)
     lang = await lang_for(update, context)
     _ = lang.gettext
     draft = Team(
@@ -223,7 +264,7 @@ async def on_team(
         if action in ("name", "area", "contact"):
             await teams.own_team(context.services, user.id, team_id)
             await query.answer()
-            await _ask(update, context, user.id, f"edit-{action}", {"team_id": value})
+            await _ask(update, context, user.id, TeamStep(f"edit-{action}"), {"team_id": value})
         elif action in ("pause", "resume"):
             changed = await teams.pause(context.services, user.id, team_id, action == "pause")
             await query.answer()
@@ -272,14 +313,14 @@ async def _registration_button(
         return
     data = conversations.data_of(state)
     _ = (await lang_for(update, context)).gettext
-    if action == "wijk" and state.step == ASK_WIJK and context.services.areas.wijk(value):
+    if action == "wijk" and state.step == TeamStep.WIJK and context.services.areas.wijk(value):
         await query.answer()
         data["wijk"] = value
-        await _ask(update, context, user.id, ASK_AREA, data)
+        await _ask(update, context, user.id, TeamStep.AREA, data)
     elif action == "restart":
         await query.answer()
-        await _ask(update, context, user.id, ASK_NAME, {})
-    elif action == "send" and state.step == CONFIRM:
+        await _ask(update, context, user.id, TeamStep.NAME, {})
+    elif action == "send" and state.step == TeamStep.CONFIRM:
         created = await teams.register(
             context.services,
             user.id,
@@ -324,7 +365,7 @@ async def on_decision(
         await query.answer(_(error.key), show_alert=True)
         return
     await query.answer()
-    approved = decided.status == "approved"
+    approved = decided.status == TeamStatus.APPROVED
     done = _("Goedgekeurd: {team}.") if approved else _("Afgewezen: {team}.")
     await show(update, done.format(team=bold(decided.name)))
     if decided.contact_user_id is not None:

@@ -12,9 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import (
     ActionResult,
     Broadcast,
+    BroadcastStatus,
     Channel,
+    ChannelStatus,
     Delivery,
+    DeliveryStatus,
     Group,
+    GroupStatus,
     Reply,
     RoleGrant,
     User,
@@ -52,8 +56,8 @@ async def set_status(
     *,
     session: AsyncSession,
     broadcast_id: int,
-    status: str,
-    expected: set[str],
+    status: BroadcastStatus,
+    expected: set[BroadcastStatus],
     actor_id: int | None,
 ) -> Broadcast | None:
     """Move a broadcast on, only from one of the `expected` states; None if it was not there.
@@ -67,9 +71,9 @@ async def set_status(
     broadcast.status = status
     broadcast.version += 1
     now = utcnow()
-    if status == "sending":
+    if status == BroadcastStatus.SENDING:
         broadcast.started_at = now
-    if status == "sent":
+    if status == BroadcastStatus.SENT:
         broadcast.finished_at = now
     session.add(broadcast)
     audit(
@@ -111,7 +115,11 @@ async def _change_scheduled(
 ) -> Broadcast | None:
     """Optimistic locking: the change lands only on the version the coordinator saw."""
     broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
-    if broadcast is None or broadcast.status != "scheduled" or broadcast.version != version:
+    if (
+        broadcast is None
+        or broadcast.status != BroadcastStatus.SCHEDULED
+        or broadcast.version != version
+    ):
         return None
     for name, value in changes.items():
         setattr(broadcast, name, value)
@@ -125,7 +133,7 @@ async def _change_scheduled(
 
 async def scheduled(*, session: AsyncSession, author_id: int | None = None) -> list[Broadcast]:
     """Everything scheduled, or one author's (a team contact sees only their own)."""
-    query = select(Broadcast).where(Broadcast.status == "scheduled")
+    query = select(Broadcast).where(Broadcast.status == BroadcastStatus.SCHEDULED)
     if author_id is not None:
         query = query.where(Broadcast.author_id == author_id)
     return list(await session.exec(query.order_by(col(Broadcast.send_at))))
@@ -134,7 +142,7 @@ async def scheduled(*, session: AsyncSession, author_id: int | None = None) -> l
 async def drafts_of(*, session: AsyncSession, author_id: int) -> list[int]:
     """The ids of one author's drafts: composed and previewed, not yet sent or scheduled."""
     query = select(Broadcast.id).where(
-        Broadcast.status == "draft", Broadcast.author_id == author_id
+        Broadcast.status == BroadcastStatus.DRAFT, Broadcast.author_id == author_id
     )
     return [broadcast_id for broadcast_id in await session.exec(query) if broadcast_id is not None]
 
@@ -145,7 +153,7 @@ async def recent(
     # The edits of a called-off or moved tent's copies are no announcement of their own, nor
     # is a notice (bot.notices: a status update, a digest) the bot sends by itself.
     query = select(Broadcast).where(
-        col(Broadcast.status).in_(["sending", "sent"]),
+        col(Broadcast.status).in_([BroadcastStatus.SENDING, BroadcastStatus.SENT]),
         col(Broadcast.kind).not_in(["retract", "notice"]),
     )
     if author_id is not None:
@@ -180,7 +188,7 @@ async def approved_groups(
     groups: list[int] | None = None,
 ) -> list[int]:  # fmt: skip
     """Chat ids of approved groups in these wijken, of these teams, or with these ids."""
-    query = select(Group.chat_id).where(Group.status == "approved")
+    query = select(Group.chat_id).where(Group.status == GroupStatus.APPROVED)
     clauses = []
     if wijken:
         clauses.append(col(Group.wijk).in_(wijken))
@@ -194,7 +202,9 @@ async def approved_groups(
 
 
 async def active_channels(*, session: AsyncSession, wijken: list[str]) -> list[int]:
-    query = select(Channel.chat_id).where(Channel.status == "active", col(Channel.wijk).in_(wijken))
+    query = select(Channel.chat_id).where(
+        Channel.status == ChannelStatus.ACTIVE, col(Channel.wijk).in_(wijken)
+    )
     return [int(chat_id) for chat_id in await session.exec(query)]
 
 
@@ -267,7 +277,9 @@ async def repliers(*, session: AsyncSession, broadcast_id: int, choice: str) -> 
 async def delivered_to(*, session: AsyncSession, broadcast_id: int) -> list[Delivery]:
     """Everyone who got a broadcast: the audience of an update about it."""
     rows = await session.exec(
-        select(Delivery).where(Delivery.broadcast_id == broadcast_id, Delivery.status == "sent")
+        select(Delivery).where(
+            Delivery.broadcast_id == broadcast_id, Delivery.status == DeliveryStatus.SENT
+        )
     )
     return list(rows)
 
@@ -285,7 +297,7 @@ async def held_back(*, session: AsyncSession, broadcast_id: int, now: datetime) 
     """Copies of a broadcast waiting for their recipient's quiet hours to end."""
     query = select(func.count()).where(
         Delivery.broadcast_id == broadcast_id,
-        Delivery.status == "queued",
+        Delivery.status == DeliveryStatus.QUEUED,
         col(Delivery.not_before) > now,
     )
     return int((await session.exec(query)).one())
@@ -319,7 +331,9 @@ async def recent_of_kind(*, session: AsyncSession, kind: str, since: datetime) -
     result = await session.exec(
         select(Broadcast)
         .where(
-            Broadcast.kind == kind, Broadcast.status == "sent", col(Broadcast.started_at) >= since
+            Broadcast.kind == kind,
+            Broadcast.status == BroadcastStatus.SENT,
+            col(Broadcast.started_at) >= since,
         )
         .order_by(col(Broadcast.started_at).desc())
     )

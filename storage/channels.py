@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Channel, utcnow
+from storage.models import Channel, ChannelStatus, utcnow
 from storage.roles import audit
 
 TITLE_MAX = 128
@@ -24,7 +24,7 @@ async def added(*, session: AsyncSession, chat_id: int, title: str, url: str | N
     channel = await get_by_chat(session=session, chat_id=chat_id)
     if channel is None:
         channel = Channel(chat_id=chat_id, title=title[:TITLE_MAX])
-    channel.title, channel.url, channel.status = title[:TITLE_MAX], url, "new"
+    channel.title, channel.url, channel.status = title[:TITLE_MAX], url, ChannelStatus.NEW
     session.add(channel)
     await session.commit()
     await session.refresh(channel)
@@ -44,23 +44,25 @@ async def link(
 ) -> tuple[Channel | None, Channel | None]:
     """Make a channel the wijk's one active channel: (the channel, the one it replaced)."""
     channel = await session.get(Channel, channel_id, with_for_update=True)
-    if channel is None or channel.status == "inactive":
+    if channel is None or channel.status == ChannelStatus.INACTIVE:
         return None, None
     replaced = (
         await session.exec(
             select(Channel).where(
-                Channel.wijk == wijk, Channel.status == "active", Channel.id != channel_id
+                Channel.wijk == wijk,
+                Channel.status == ChannelStatus.ACTIVE,
+                Channel.id != channel_id,
             )
         )
     ).first()
     if replaced is not None:
-        replaced.status = "inactive"
+        replaced.status = ChannelStatus.INACTIVE
         session.add(replaced)
         audit(
             session, actor_id=by, action="channel_replaced", subject=f"channel:{replaced.chat_id}"
         )
     channel.status, channel.wijk, channel.linked_by, channel.linked_at = (
-        "active",
+        ChannelStatus.ACTIVE,
         wijk,
         by,
         utcnow(),
@@ -83,9 +85,9 @@ async def link(
 async def deactivate(*, session: AsyncSession, chat_id: int) -> Channel | None:
     """The bot can no longer post there; the channel it was, or None if nothing changed."""
     channel = await get_by_chat(session=session, chat_id=chat_id)
-    if channel is None or channel.status == "inactive":
+    if channel is None or channel.status == ChannelStatus.INACTIVE:
         return None
-    channel.status = "inactive"
+    channel.status = ChannelStatus.INACTIVE
     session.add(channel)
     audit(session, actor_id=None, action="channel_inactive", subject=f"channel:{chat_id}")
     await session.commit()
@@ -95,13 +97,15 @@ async def deactivate(*, session: AsyncSession, chat_id: int) -> Channel | None:
 
 async def active_for_wijk(*, session: AsyncSession, wijk: str) -> Channel | None:
     result = await session.exec(
-        select(Channel).where(Channel.wijk == wijk, Channel.status == "active")
+        select(Channel).where(Channel.wijk == wijk, Channel.status == ChannelStatus.ACTIVE)
     )
     return result.first()
 
 
 async def active_by_wijk(*, session: AsyncSession) -> dict[str, Channel]:
     result = await session.exec(
-        select(Channel).where(Channel.status == "active", col(Channel.wijk).is_not(None))
+        select(Channel).where(
+            Channel.status == ChannelStatus.ACTIVE, col(Channel.wijk).is_not(None)
+        )
     )
     return {channel.wijk: channel for channel in result if channel.wijk}

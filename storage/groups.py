@@ -9,11 +9,11 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Group, RoleGrant, utcnow
+from storage.models import Group, GroupStatus, RoleGrant, utcnow
 from storage.roles import audit
 
 # Statuses in which a group holds its name in its wijk (see `name_taken`).
-CLAIMING = ("pending", "approved")
+CLAIMING = (GroupStatus.PENDING, GroupStatus.APPROVED)
 TITLE_MAX = 128
 
 
@@ -34,7 +34,7 @@ async def added(*, session: AsyncSession, chat_id: int, title: str) -> Group:
     group = await get_by_chat(session=session, chat_id=chat_id)
     if group is None:
         group = Group(chat_id=chat_id, title=title[:TITLE_MAX])
-    group.title, group.status, group.last_activity_at = title[:TITLE_MAX], "new", utcnow()
+    group.title, group.status, group.last_activity_at = title[:TITLE_MAX], GroupStatus.NEW, utcnow()
     session.add(group)
     await session.commit()
     await session.refresh(group)
@@ -46,7 +46,7 @@ async def deactivate(*, session: AsyncSession, chat_id: int) -> Group | None:
     group = await get_by_chat(session=session, chat_id=chat_id)
     if group is None:
         return None
-    group.status = "inactive"
+    group.status = GroupStatus.INACTIVE
     session.add(group)
     await session.commit()
     return group
@@ -100,7 +100,7 @@ async def register(
     *, session: AsyncSession, group: Group, wijk: str, team_id: int | None, by: int
 ) -> Group:
     group.wijk, group.team_id, group.registered_by = wijk, team_id, by
-    group.status, group.last_activity_at = "pending", utcnow()
+    group.status, group.last_activity_at = GroupStatus.PENDING, utcnow()
     group.decided_at = group.decided_by = None
     session.add(group)
     audit(session, actor_id=by, action="group_registered", subject=f"group:{group.chat_id}")
@@ -112,9 +112,9 @@ async def register(
 async def decide(*, session: AsyncSession, group_id: int, approve: bool, by: int) -> Group | None:
     """Approve or reject a pending group; None if it is not (or no longer) pending."""
     group = await session.get(Group, group_id, with_for_update=True)
-    if group is None or group.status != "pending":
+    if group is None or group.status != GroupStatus.PENDING:
         return None
-    group.status = "approved" if approve else "rejected"
+    group.status = GroupStatus.APPROVED if approve else GroupStatus.REJECTED
     group.decided_at, group.decided_by = utcnow(), by
     session.add(group)
     audit(
@@ -128,7 +128,9 @@ async def decide(*, session: AsyncSession, group_id: int, approve: bool, by: int
     return group
 
 
-async def set_status(*, session: AsyncSession, group: Group, status: str, actor_id: int) -> Group:
+async def set_status(
+    *, session: AsyncSession, group: Group, status: GroupStatus, actor_id: int
+) -> Group:
     """A contact's answer to "still active?": approved again (with activity now) or paused."""
     group.status, group.last_activity_at = status, utcnow()
     session.add(group)
@@ -159,7 +161,9 @@ async def counts_by_wijk(*, session: AsyncSession) -> dict[str, dict[str, int]]:
 
 async def pending(*, session: AsyncSession) -> list[Group]:
     result = await session.exec(
-        select(Group).where(Group.status == "pending").order_by(col(Group.last_activity_at))
+        select(Group)
+        .where(Group.status == GroupStatus.PENDING)
+        .order_by(col(Group.last_activity_at))
     )
     return list(result)
 
@@ -168,7 +172,7 @@ async def dormant(*, session: AsyncSession, before: datetime) -> list[Group]:
     """Approved groups nobody has heard of since `before`."""
     result = await session.exec(
         select(Group)
-        .where(Group.status == "approved", col(Group.last_activity_at) < before)
+        .where(Group.status == GroupStatus.APPROVED, col(Group.last_activity_at) < before)
         .order_by(col(Group.last_activity_at))
     )
     return list(result)
@@ -176,6 +180,6 @@ async def dormant(*, session: AsyncSession, before: datetime) -> list[Group]:
 
 async def approved(*, session: AsyncSession) -> list[Group]:
     result = await session.exec(
-        select(Group).where(Group.status == "approved").order_by(col(Group.title))
+        select(Group).where(Group.status == GroupStatus.APPROVED).order_by(col(Group.title))
     )
     return list(result)

@@ -113,6 +113,46 @@ class AuditEntry(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=500)
 
 
+class TeamStatus(StrEnum):
+    """Where a buurtpreventieteam stands; the coordinator decides a pending one."""
+
+    PENDING = "pending"  # registered by its contact, waiting for the coordinator
+    APPROVED = "approved"  # active: gets broadcasts, counts in the figures
+    PAUSED = "paused"  # its contact paused it; can be resumed
+    REJECTED = "rejected"  # the coordinator said no
+    DISSOLVED = "dissolved"  # ended by its contact
+
+
+class GroupStatus(StrEnum):
+    """Where a neighbourhood chat group stands."""
+
+    NEW = "new"  # the bot was added, nobody registered the group yet
+    PENDING = "pending"  # registered, waiting for the coordinator
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAUSED = "paused"
+    INACTIVE = "inactive"  # the bot was removed
+
+
+class ChannelStatus(StrEnum):
+    """Where a wijk channel stands."""
+
+    NEW = "new"  # the bot was made admin, not linked to a wijk yet
+    ACTIVE = "active"
+    INACTIVE = "inactive"  # the bot was removed or lost its right to post
+
+
+class DeliveryStatus(StrEnum):
+    """Where one recipient's copy stands in the outbox; only the delivery engine moves it."""
+
+    QUEUED = "queued"  # waiting to be claimed
+    SENDING = "sending"  # claimed by an engine until claim_expires_at
+    SENT = "sent"
+    FAILED = "failed"  # Telegram refused it, or rendering failed
+    BLOCKED = "blocked"  # the resident blocked the bot
+    GONE = "gone"  # the chat no longer exists (or migrated and is queued under its new id)
+
+
 class Team(SQLModel, table=True):
     """A buurtpreventieteam: volunteers who walk rounds in their buurt."""
 
@@ -126,7 +166,7 @@ class Team(SQLModel, table=True):
         default=None, sa_column=Column(BigInteger, nullable=True, index=True)
     )
     contact_info: str = Field(default="", max_length=200)
-    status: str = Field(default="pending", max_length=12, index=True)
+    status: str = Field(default=TeamStatus.PENDING, max_length=12, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     decided_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     decided_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -143,8 +183,7 @@ class Group(SQLModel, table=True):
     title: str = Field(max_length=128)
     wijk: str | None = Field(default=None, max_length=40, index=True)
     team_id: int | None = Field(default=None, foreign_key="teams.id")
-    # new (bot added, not registered) | pending | approved | rejected | paused | inactive
-    status: str = Field(default="new", max_length=12, index=True)
+    status: str = Field(default=GroupStatus.NEW, max_length=12, index=True)
     registered_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     decided_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
@@ -162,8 +201,7 @@ class Channel(SQLModel, table=True):
     title: str = Field(max_length=128)
     wijk: str | None = Field(default=None, max_length=40, index=True)
     url: str | None = Field(default=None, max_length=200)
-    # new (bot made admin, not linked) | active | inactive (bot removed or lost post rights)
-    status: str = Field(default="new", max_length=12)
+    status: str = Field(default=ChannelStatus.NEW, max_length=12)
     linked_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     linked_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
 
@@ -204,7 +242,7 @@ class Broadcast(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20)  # witte_voetjes | buurttent | challenge | nieuws | update
     # draft | scheduled | sending | sent | cancelled
-    status: str = Field(default="draft", max_length=12, index=True)
+    status: str = Field(default=BroadcastStatus.DRAFT, max_length=12, index=True)
     author_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     # The coordinator's own fields (date, place, note, ...) as JSON; rendered per language.
@@ -245,8 +283,7 @@ class Delivery(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     recipient: str = Field(max_length=8)  # user | group | channel
     language: str | None = Field(default=None, max_length=16)
-    # queued | sending | sent | failed | blocked | gone
-    status: str = Field(default="queued", max_length=8)
+    status: str = Field(default=DeliveryStatus.QUEUED, max_length=8)
     attempts: int = Field(default=0)
     message_id: int | None = Field(default=None)
     error: str | None = Field(default=None, max_length=200)

@@ -11,10 +11,15 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Broadcast, Delivery, utcnow
+from storage.models import Broadcast, Delivery, DeliveryStatus, utcnow
 
 NOTICE = "notice"
-SETTLED = ("sent", "failed", "blocked", "gone")
+SETTLED = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.BLOCKED,
+    DeliveryStatus.GONE,
+)
 # The chat of a settled notice whose topic must not stay linkable to whom it went.
 NOBODY = 0
 
@@ -28,7 +33,7 @@ async def create(
     """Queue one notice: (chat_id, language, content) per recipient, in one commit."""
     notice = Broadcast(
         kind=NOTICE,
-        status="sending",
+        status=DeliveryStatus.SENDING,
         author_id=0,  # the bot itself: nobody asked for it
         fields=json.dumps({"topic": topic}),
         audience="{}",

@@ -19,9 +19,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.dialect import insert
-from storage.models import Delivery, utcnow
+from storage.models import Delivery, DeliveryStatus, utcnow
 
-STATUSES = ("queued", "sending", "sent", "failed", "blocked", "gone")
+STATUSES: tuple[DeliveryStatus, ...] = tuple(DeliveryStatus)
 ERROR_MAX = 200
 # Rows per INSERT: SQLite allows 32,766 bound values per statement; 5 columns each.
 INSERT_CHUNK = 1000
@@ -46,7 +46,7 @@ async def enqueue(
                 "chat_id": chat_id,
                 "recipient": kind,
                 "language": language,
-                "status": "queued",
+                "status": DeliveryStatus.QUEUED,
                 "attempts": 0,
                 "not_before": not_before,
             }
@@ -86,7 +86,7 @@ async def claim(
         await session.exec(
             select(Delivery.id)
             .where(
-                Delivery.status == "queued",
+                Delivery.status == DeliveryStatus.QUEUED,
                 # Held back for quiet hours until not_before.
                 or_(col(Delivery.not_before).is_(None), col(Delivery.not_before) <= utcnow()),
             )
@@ -100,8 +100,8 @@ async def claim(
         return []
     await session.exec(
         update(Delivery)  # type: ignore[call-overload]
-        .where(col(Delivery.id).in_(ids), Delivery.status == "queued")
-        .values(status="sending", claimed_by=claimer, claim_expires_at=expires_at)
+        .where(col(Delivery.id).in_(ids), Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.SENDING, claimed_by=claimer, claim_expires_at=expires_at)
     )
     rows = list(
         await session.exec(
@@ -125,7 +125,7 @@ async def claims(*, session: AsyncSession, now: datetime) -> list[Claim]:
             func.sum(case((lapsed, 1), else_=0)),
             func.max(Delivery.claim_expires_at),
         )
-        .where(Delivery.status == "sending")
+        .where(Delivery.status == DeliveryStatus.SENDING)
         .group_by(col(Delivery.claimed_by))
         .order_by(col(Delivery.claimed_by))
     )
@@ -145,7 +145,7 @@ async def take_back(
     owner = (
         col(Delivery.claimed_by).is_(None) if claimer is None else Delivery.claimed_by == claimer
     )
-    condition = [Delivery.status == "sending", owner]
+    condition = [Delivery.status == DeliveryStatus.SENDING, owner]
     if expired_by is not None:
         condition.append(
             or_(
@@ -156,7 +156,7 @@ async def take_back(
     result: Any = await session.exec(
         update(Delivery)  # type: ignore[call-overload]
         .where(*condition)
-        .values(status="queued", claimed_by=None, claim_expires_at=None)
+        .values(status=DeliveryStatus.QUEUED, claimed_by=None, claim_expires_at=None)
     )
     await session.commit()
     return int(result.rowcount or 0)
@@ -171,7 +171,9 @@ async def renew(
     result: Any = await session.exec(
         update(Delivery)  # type: ignore[call-overload]
         .where(
-            col(Delivery.id).in_(ids), Delivery.status == "sending", Delivery.claimed_by == claimer
+            col(Delivery.id).in_(ids),
+            Delivery.status == DeliveryStatus.SENDING,
+            Delivery.claimed_by == claimer,
         )
         .values(claim_expires_at=expires_at)
     )
@@ -191,10 +193,12 @@ async def release(*, session: AsyncSession, claimer: str, attempts: dict[int, in
             update(Delivery)  # type: ignore[call-overload]
             .where(
                 col(Delivery.id) == row_id,
-                Delivery.status == "sending",
+                Delivery.status == DeliveryStatus.SENDING,
                 Delivery.claimed_by == claimer,
             )
-            .values(status="queued", attempts=count, claimed_by=None, claim_expires_at=None)
+            .values(
+                status=DeliveryStatus.QUEUED, attempts=count, claimed_by=None, claim_expires_at=None
+            )
         )
     await session.commit()
 

@@ -23,20 +23,23 @@ from storage.models import (
     BroadcastFigures,
     Channel,
     Delivery,
+    DeliveryStatus,
     DigestRun,
     Group,
+    GroupStatus,
     MembershipEvent,
     Reply,
     Report,
     ReportDaily,
     StateSnapshot,
     Team,
+    TeamStatus,
     User,
 )
 
 # Delivery states that are final; anything else means the broadcast is still under way.
-DELIVERED = ("sent",)
-FAILED = ("failed", "blocked", "gone")
+DELIVERED = (DeliveryStatus.SENT,)
+FAILED = (DeliveryStatus.FAILED, DeliveryStatus.BLOCKED, DeliveryStatus.GONE)
 
 WijkCounts = dict[str, Counter[str]]
 
@@ -64,15 +67,17 @@ async def states(*, session: AsyncSession, dormant_before: datetime) -> WijkCoun
     active is approved and not dormant.
     """
     counts: WijkCounts = defaultdict(Counter)
-    for model, prefix in ((Team, "teams"), (Group, "groups")):
+    kinds: tuple[tuple[type[Team] | type[Group], str, type[TeamStatus] | type[GroupStatus]], ...]
+    kinds = ((Team, "teams", TeamStatus), (Group, "groups", GroupStatus))
+    for model, prefix, status in kinds:
         state = case(
-            (col(model.status) == "pending", "pending"),
+            (col(model.status) == status.PENDING, "pending"),
             (col(model.last_activity_at) < dormant_before, "dormant"),
             else_="active",
         )
         rows = await session.exec(
             select(model.wijk, state, func.count())
-            .where(col(model.status).in_(("approved", "pending")))
+            .where(col(model.status).in_((status.APPROVED, status.PENDING)))
             .group_by(model.wijk, state)
         )
         for wijk, name, count in rows:

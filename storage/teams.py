@@ -9,8 +9,11 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Team, utcnow
+from storage.models import Team, TeamStatus, utcnow
 from storage.roles import audit
+
+# A team that ended: gone from lists, its name free again.
+ENDED = (TeamStatus.DISSOLVED, TeamStatus.REJECTED)
 
 
 async def get(*, session: AsyncSession, team_id: int) -> Team | None:
@@ -21,7 +24,7 @@ async def of_contact(*, session: AsyncSession, user_id: int) -> list[Team]:
     """The teams this person is the contact of that still exist."""
     result = await session.exec(
         select(Team)
-        .where(Team.contact_user_id == user_id, col(Team.status).not_in(["dissolved", "rejected"]))
+        .where(Team.contact_user_id == user_id, col(Team.status).not_in(ENDED))
         .order_by(col(Team.id))
     )
     return list(result)
@@ -34,9 +37,7 @@ async def name_taken(
 
     Compared in Python: SQLite's lower() folds only ASCII, and names are not ASCII.
     """
-    query = select(Team.name).where(
-        Team.wijk == wijk, col(Team.status).not_in(["dissolved", "rejected"])
-    )
+    query = select(Team.name).where(Team.wijk == wijk, col(Team.status).not_in(ENDED))
     if but is not None:
         query = query.where(Team.id != but)
     wanted = name.casefold().strip()
@@ -79,7 +80,7 @@ async def update(*, session: AsyncSession, team: Team, actor_id: int, **changes:
 
 
 async def set_status(
-    *, session: AsyncSession, team: Team, status: str, actor_id: int, decision: bool = False
+    *, session: AsyncSession, team: Team, status: TeamStatus, actor_id: int, decision: bool = False
 ) -> Team:
     team.status = status
     team.last_activity_at = utcnow()
@@ -103,13 +104,17 @@ async def by_wijk_and_status(*, session: AsyncSession) -> dict[str, dict[str, in
 
 async def pending(*, session: AsyncSession) -> list[Team]:
     return list(
-        await session.exec(select(Team).where(Team.status == "pending").order_by(col(Team.id)))
+        await session.exec(
+            select(Team).where(Team.status == TeamStatus.PENDING).order_by(col(Team.id))
+        )
     )
 
 
 async def approved_in(*, session: AsyncSession, wijk: str) -> list[Team]:
     result = await session.exec(
-        select(Team).where(Team.wijk == wijk, Team.status == "approved").order_by(col(Team.name))
+        select(Team)
+        .where(Team.wijk == wijk, Team.status == TeamStatus.APPROVED)
+        .order_by(col(Team.name))
     )
     return list(result)
 
@@ -117,13 +122,15 @@ async def approved_in(*, session: AsyncSession, wijk: str) -> list[Team]:
 async def dormant(*, session: AsyncSession, before: datetime) -> list[Team]:
     result = await session.exec(
         select(Team)
-        .where(Team.status == "approved", col(Team.last_activity_at) < before)
+        .where(Team.status == TeamStatus.APPROVED, col(Team.last_activity_at) < before)
         .order_by(col(Team.last_activity_at))
     )
     return list(result)
 
 
-async def living(*, session: AsyncSession, statuses: tuple[str, ...] = ("approved",)) -> list[Team]:
+async def living(
+    *, session: AsyncSession, statuses: tuple[TeamStatus, ...] = (TeamStatus.APPROVED,)
+) -> list[Team]:
     """Teams in these states across all wijken, in one query (pickers list them all)."""
     result = await session.exec(
         select(Team).where(col(Team.status).in_(statuses)).order_by(col(Team.wijk), col(Team.name))
