@@ -110,6 +110,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._told_at: dict[int, float] = {}
         self.handled = 0
         self.dropped = 0
+        # Updates that found every slot taken and had to wait: with fewer busy chats than
+        # slots this stays 0 however one chat floods, which is the fair share's promise.
+        self.waited_for_slot = 0
 
     @property
     def max_concurrent_updates(self) -> int:
@@ -122,6 +125,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     @asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:
+        if self._slots.locked():
+            self.waited_for_slot += 1
         async with self._slots:
             self._running += 1
             try:

@@ -136,6 +136,7 @@ async def test_a_flooding_chat_holds_one_slot_and_others_get_the_rest() -> None:
         ]
         await asyncio.wait_for(asyncio.gather(*others), timeout=5)
         assert ran == ["a1", "b1", "b2", "b3"]
+        assert updates.waited_for_slot == 0
         release.set()
         await asyncio.gather(*flood)
     # Messages are never dropped, whatever their number, and they ran in order.
@@ -259,3 +260,23 @@ async def test_chats_told_long_ago_are_forgotten(monkeypatch: pytest.MonkeyPatch
     assert len(answers.told) == 5
     # Past TOLD_KEPT chats (at chat 4) those told over tell_every ago (1 and 2) went.
     assert sorted(updates._told_at) == [3, 4, 5]
+
+
+async def test_more_busy_chats_than_slots_wait_and_are_counted() -> None:
+    # The counter the fair-share journey relies on does count a real wait.
+    updates = processor(2, waiting=3)
+    release = asyncio.Event()
+
+    async def handle() -> None:
+        await release.wait()
+
+    async with updates:
+        busy = [
+            asyncio.create_task(updates.process_update(message_update(n, 30 + n), handle()))
+            for n in range(1, 4)
+        ]
+        await settle()
+        assert updates.current_concurrent_updates == 2
+        assert updates.waited_for_slot == 1
+        release.set()
+        await asyncio.gather(*busy)
