@@ -40,7 +40,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot.errors import KeyedError
@@ -95,6 +95,10 @@ class Inbox:
         self._replays: set[int] = set()
         self._done_soon: set[int] = set()
         self._flusher: asyncio.Task[None] | None = None
+        # Done marks waiting for the one write that takes them all (a group commit).
+        self._marks: dict[int, asyncio.Future[None]] = {}
+        self._marker: asyncio.Task[None] | None = None
+        self.mark_writes = 0  # how many writes the done marks took: fewer than updates
 
     async def store(self, updates: Sequence[Update]) -> list[Update]:
         """Store new updates before anyone confirms them; returns those that are new.
@@ -121,9 +125,40 @@ class Inbox:
         return False
 
     async def done(self, update_id: int) -> None:
-        async with self.sessions() as session:
-            await store.finish(session=session, update_id=update_id)
-            await session.commit()
+        """Handled: returns once the mark is written.
+
+        Marks that arrive while one write is under way go together in the next one, so
+        a busy bot writes a few marks per transaction instead of one transaction per
+        update; on SQLite's single connection that was half of every update's writes.
+        Nobody waits longer than one write for it.
+        """
+        future = self._marks.get(update_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            # Read by whoever awaits it; this keeps a waiter cancelled meanwhile from
+            # leaving a "never retrieved" exception behind.
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._marks[update_id] = future
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.get_running_loop().create_task(self._write_marks())
+        await asyncio.shield(future)
+
+    async def _write_marks(self) -> None:
+        while self._marks:
+            batch, self._marks = self._marks, {}
+            try:
+                async with self.sessions() as session:
+                    await store.finish_many(session=session, update_ids=sorted(batch))
+                    await session.commit()
+                self.mark_writes += 1
+            except Exception as error:  # each waiting update hears of it, as one write would
+                for future in batch.values():
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for future in batch.values():
+                    if not future.done():
+                        future.set_result(None)
 
     def done_soon(self, update_id: int) -> None:
         """A dropped repeat press: marked done with the others of its burst in one write a
@@ -143,6 +178,8 @@ class Inbox:
         """At shutdown: what waits is written now, not by a timer that would outlive us."""
         if self._flusher is not None and not self._flusher.done():
             self._flusher.cancel()
+        if self._marker is not None:
+            await asyncio.gather(self._marker, return_exceptions=True)
         await self.flush()
 
     async def flush(self) -> None:
@@ -238,6 +275,19 @@ class InboxBot(ExtBot[None]):
         with self._unfrozen():
             # Looked up per call: the inbox opens with the database in post_init.
             self._inbox_of = inbox_of
+
+    async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
+        """A press answered too late (Telegram allows about 15 s; a queue after a restart,
+        or a stampede, takes longer) is still carried out: only the spinner on the
+        button could not be stopped. Raising would fail the handler before its edit, try
+        it again and bury it, and the tap would be lost."""
+        try:
+            return await super().answer_callback_query(*args, **kwargs)
+        except BadRequest as error:
+            if "query is too old" not in error.message.lower():
+                raise
+            log.info("a button press was answered too late; handled anyway")
+            return False
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
         updates = await super().get_updates(*args, **kwargs)

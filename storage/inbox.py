@@ -74,12 +74,8 @@ async def begin_try(*, session: AsyncSession, update_id: int) -> int:
     return int(attempts or 0)
 
 
-async def finish(*, session: AsyncSession, update_id: int) -> None:
-    """Handled: the payload goes at once, the id stays to recognise a replay."""
-    await finish_many(session=session, update_ids=[update_id])
-
-
 async def finish_many(*, session: AsyncSession, update_ids: Sequence[int]) -> None:
+    """Handled: the payloads go at once, the ids stay to recognise a replay."""
     await session.exec(
         update(InboxUpdate)  # type: ignore[call-overload]
         .where(col(InboxUpdate.update_id).in_(update_ids))

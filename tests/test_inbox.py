@@ -343,3 +343,33 @@ async def test_an_update_that_was_never_stored_still_gets_its_apology(
     [apology] = await client.wait_bot_messages(user["id"], 1)
     assert apology["text"] == "Sorry, er ging iets mis. Probeer het zo nog eens."
     assert await rows(sessions) == []
+
+
+async def test_updates_finished_together_are_marked_done_in_a_few_writes(
+    fetcher: tuple[InboxBot, Inbox], client: SandboxClient, sessions: SessionFactory
+) -> None:
+    bot, inbox = fetcher
+    users = [await client.create_user(f"Bewoner {n}") for n in range(40)]
+    for user in users:
+        await client.send(user["id"], "/help")
+    fetched = await bot.get_updates(timeout=0)
+    assert len(fetched) == 40
+    # Forty handlers finishing at once: each returns once its own mark is written.
+    await asyncio.gather(*(inbox.done(u.update_id) for u in fetched))
+    stored = await rows(sessions)
+    assert {row.status for row in stored} == {InboxStatus.DONE}
+    assert all(row.payload is None for row in stored)
+    assert 1 <= inbox.mark_writes <= 3  # one write, and one more for those that came in meanwhile
+
+
+async def test_a_mark_that_cannot_be_written_fails_its_update(
+    fetcher: tuple[InboxBot, Inbox], client: SandboxClient, engine: AsyncEngine
+) -> None:
+    bot, inbox = fetcher
+    user = await client.create_user("Anna", language_code="nl")
+    await client.send(user["id"], "/help")
+    [update] = await bot.get_updates(timeout=0)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP TABLE inbox"))
+    with pytest.raises(Exception, match="inbox"):
+        await inbox.done(update.update_id)

@@ -17,6 +17,7 @@ from bot.app import BotApplication
 from bot.services import services_of
 from handlers.keyboards import language_name, quiet_label
 from sandbox.client import SandboxClient
+from sandbox.server import SandboxServer
 from storage.engine import SessionFactory
 from storage.models import MembershipEvent, User
 from tests.journeys.resident import MakeResident, buttons
@@ -496,3 +497,22 @@ async def test_forged_or_stale_buttons_are_refused_kindly(
     assert user is not None
     assert not user.subscribed
     assert user.language == code  # Telegram's, from the first /start; nothing forged changed it
+
+
+async def test_a_press_answered_too_late_still_joins_the_wijk(
+    bot: BotApplication, resident: MakeResident, sandbox: SandboxServer
+) -> None:
+    # Telegram refuses an answer after about 15 s: a queue after a restart, or a
+    # stampede, takes longer. Here every answer comes too late; the taps still count.
+    sandbox.config.callback_query_timeout = 0.0
+    anna = await resident("Anna")
+    welcome = await anna.say("/start")
+    pressed = await anna.client.press(
+        anna.id, anna.id, welcome["message_id"], buttons(welcome)["Nederlands"]
+    )
+    wijken = await anna.client.wait_edited(anna.id, welcome["message_id"], edits=1)
+    assert anna._("Kies je wijk:") in wijken["text"]
+    assert await anna.client.callback_answer(pressed["callback_query_id"], timeout=0.5) is None
+    inbox = services_of(bot).inbox
+    assert inbox is not None
+    assert (await inbox.counts()).dead == 0
