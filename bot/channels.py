@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 from telegram import Bot, ChatFullInfo, ChatMember, ChatMemberAdministrator
 from telegram.error import TelegramError
@@ -11,6 +12,7 @@ from telegram.error import TelegramError
 from bot.services import Services
 from storage import channels as store
 from storage.models import Channel
+from storage.models import ChannelStatus as ChannelStatus  # for handlers: one definition
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +64,15 @@ async def get_by_chat(services: Services, chat_id: int) -> Channel | None:
 
 async def added(services: Services, chat_id: int, title: str, url: str | None) -> Channel:
     async with services.sessions() as session:
-        return await store.added(session=session, chat_id=chat_id, title=title, url=url)
+        channel = await store.added(session=session, chat_id=chat_id, title=title, url=url)
+    services.wijk_channels.clear()  # re-added: it starts over unlinked
+    return channel
 
 
 async def set_url(services: Services, channel_id: int, url: str) -> None:
     async with services.sessions() as session:
         await store.set_url(session=session, channel_id=channel_id, url=url)
+    services.wijk_channels.clear()
 
 
 async def link(services: Services, channel_id: int, wijk: str, by: int) -> Linked | None:
@@ -76,14 +81,24 @@ async def link(services: Services, channel_id: int, wijk: str, by: int) -> Linke
         channel, replaced = await store.link(
             session=session, channel_id=channel_id, wijk=wijk, by=by
         )
+    services.wijk_channels.clear()
     return Linked(channel, replaced) if channel is not None else None
 
 
 async def deactivate(services: Services, chat_id: int) -> Channel | None:
     async with services.sessions() as session:
-        return await store.deactivate(session=session, chat_id=chat_id)
+        channel = await store.deactivate(session=session, chat_id=chat_id)
+    services.wijk_channels.clear()
+    return channel
 
 
 async def active_for_wijk(services: Services, wijk: str) -> Channel | None:
+    """The wijk's linked channel; every join asks, so it is read from the database once
+    per Services.wijk_channels' ttl, and again at once after a change here."""
+    fresh, cached = services.wijk_channels.get(wijk)
+    if fresh:
+        return cast(Channel | None, cached)
     async with services.sessions() as session:
-        return await store.active_for_wijk(session=session, wijk=wijk)
+        channel = await store.active_for_wijk(session=session, wijk=wijk)
+    services.wijk_channels.put(wijk, channel)
+    return channel

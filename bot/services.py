@@ -15,6 +15,7 @@ from bot.areas import Areas
 from bot.categories import Categories
 from bot.i18n import Translator
 from bot.keys import Keyring
+from bot.memo import Expiring
 from bot.ratelimit import SlidingWindow
 from bot.settings import Settings
 from storage.engine import SessionFactory
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+
+# How long a replica may offer a wijk's old channel after another replica linked a new one.
+CHANNELS_TTL = 30.0
 
 
 async def _no_renderer(delivery: Delivery) -> Outgoing:
@@ -73,6 +77,9 @@ class Services:
     # The key of anonymous reports (bot.keys): from the environment or its file, never
     # the database; a throwaway one in sandbox mode.
     keyring: Keyring = field(default_factory=lambda: Keyring.generate(throwaway=True))
+    # Each wijk's linked channel, read by every join (bot.channels.active_for_wijk) and
+    # changed by a coordinator a few times a year.
+    wijk_channels: Expiring[str, Any] = field(default_factory=lambda: Expiring(CHANNELS_TTL))
     # Work started by a handler that must outlive it; held so it is not collected.
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
