@@ -34,7 +34,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -100,14 +100,19 @@ class Inbox:
         self._marker: asyncio.Task[None] | None = None
         self.mark_writes = 0  # how many writes the done marks took: fewer than updates
 
-    async def store(self, updates: Sequence[Update]) -> list[Update]:
+    async def store(
+        self, updates: Sequence[Update], raw: Mapping[int, Any] | None = None
+    ) -> list[Update]:
         """Store new updates before anyone confirms them; returns those that are new.
 
+        `raw`: the JSON Telegram sent, by update id, where the caller has it; sealing
+        that spares serialising each parsed update again (a millisecond an update).
         The others are replays: remembered so `is_replay` tells the processing step.
         """
         if not updates:
             return []
-        rows = [(u.update_id, self._seal(u)) for u in updates]
+        known = raw or {}
+        rows = [(u.update_id, self._seal(u, known.get(u.update_id))) for u in updates]
         async with self.sessions() as session:
             new = await store.store(session=session, updates=rows)
             await session.commit()
@@ -227,8 +232,9 @@ class Inbox:
             found.append((Update.de_json(json.loads(plain), bot), row.attempts))
         return found
 
-    def _seal(self, update: Update) -> str:
-        plain = json.dumps(update.to_dict(), ensure_ascii=False).encode()
+    def _seal(self, update: Update, raw: Any = None) -> str:
+        content = raw if raw is not None else update.to_dict()
+        plain = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
         return self.keyring.seal(SEAL, plain, bound_to=str(update.update_id))
 
     async def begin_replay(self, update_id: int, attempts: int) -> int | None:
@@ -268,13 +274,27 @@ class InboxBot(ExtBot[None]):
     after this one returned; so nothing is confirmed that is not stored.
     """
 
-    __slots__ = ("_inbox_of",)
+    __slots__ = ("_fetched", "_inbox_of")
 
     def __init__(self, inbox_of: Callable[[], Inbox | None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         with self._unfrozen():
             # Looked up per call: the inbox opens with the database in post_init.
             self._inbox_of = inbox_of
+            # The last getUpdates' JSON as Telegram sent it, by update id (see _post).
+            self._fetched: dict[int, Any] = {}
+
+    async def _post(self, endpoint: str, data: Any = None, **kwargs: Any) -> Any:
+        # The one place the JSON of fetched updates passes before PTB parses it; kept
+        # to be sealed as it came. The Updater's getUpdates calls follow one another.
+        result = await super()._post(endpoint, data, **kwargs)
+        if endpoint == "getUpdates" and isinstance(result, list):
+            # Filled in place: the bot's attributes are frozen after __init__.
+            self._fetched.clear()
+            self._fetched.update(
+                (item["update_id"], item) for item in result if "update_id" in item
+            )
+        return result
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
         """A press answered too late (Telegram allows about 15 s; a queue after a restart,
@@ -295,7 +315,7 @@ class InboxBot(ExtBot[None]):
         if not updates or inbox is None:
             return updates
         try:
-            await inbox.store(updates)
+            await inbox.store(updates, self._fetched)
         except Exception as exc:
             raise InboxUnavailable(f"updates not stored, fetched again: {exc!r}"[:200]) from exc
         # All of them go back, replays too: the Updater's next offset is the last id + 1,
