@@ -53,8 +53,10 @@ messages-update: messages-extract
 messages-compile: $(STAMP)
 	$(BIN)/pybabel compile --directory locales --domain buurtbot --statistics
 
+# Every benchmark in its quick mode, three runs each: a table against the targets, written
+# to bench/results.md and the README (a few minutes; run it on a quiet machine).
 bench: $(STAMP)
-	$(BIN)/python bench/sandbox_capacity.py
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

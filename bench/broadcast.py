@@ -38,7 +38,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, pin, sandbox_process  # noqa: E402 - needs ROOT on the path
+from bench.common import (  # noqa: E402 - needs ROOT on the path
+    json_option,
+    percentile,
+    pin,
+    sandbox_process,
+    write_figures,
+)
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 FOUNDER = 900001
@@ -172,15 +178,62 @@ async def figures(
     }
 
 
-async def run(residents: int, groups: int, scale: float, tmp: Path) -> None:
+async def naive_run(
+    settings: Any, port: int, client: Any, world: dict[str, Any], scale: float, wall: float
+) -> dict[str, Any]:
+    """The same broadcast the naive way: PTB's AIORateLimiter and asyncio.gather."""
     from telegram.constants import ParseMode
     from telegram.ext import AIORateLimiter, ExtBot
+
+    from bot.transport import AiohttpRequest
+
+    chats = world["residents"] + world["groups"]
+    limit = 30.0 * scale
+    ask_seconds = 0.8 * len(chats) / (0.95 * limit)
+    naive_bot = ExtBot(
+        TOKEN,
+        base_url=settings.telegram_api_base_url,
+        request=AiohttpRequest(connection_pool_size=64),
+        get_updates_request=AiohttpRequest(connection_pool_size=1),
+        rate_limiter=AIORateLimiter(
+            overall_max_rate=30,
+            overall_time_period=1 / scale,
+            group_max_rate=20,
+            group_time_period=60 / scale,
+            max_retries=3,
+        ),
+    )
+    async with naive_bot:
+        driver = await start_driver(port, world["askers"], ask_seconds)
+        since = time.time()
+        text = "<b>Witte Voetjes</b> zaterdag [naive]"
+        sends = asyncio.gather(
+            *(naive_bot.send_message(c, text, parse_mode=ParseMode.HTML) for c in chats),
+            return_exceptions=True,
+        )
+        # Bounded: what has not arrived after 4x the engine's time counts as missing.
+        try:
+            results = await asyncio.wait_for(sends, 4 * wall + 10)
+        except TimeoutError:
+            results = [TimeoutError()]
+        until = time.time()
+        naive_waits = await driver_result(driver)
+    naive_row = await figures(client, "[naive]", chats, since, until, limit)
+    naive_row |= {"wall": until - since, "reply_p95": percentile(naive_waits, 0.95)}
+    naive_row["reply_p50"] = percentile(naive_waits, 0.5)
+    naive_row["replies"] = len(naive_waits)
+    naive_row["errors"] = sum(1 for r in results if isinstance(r, BaseException))
+    return naive_row
+
+
+async def run(
+    residents: int, groups: int, scale: float, tmp: Path, quick: bool, out: str | None
+) -> None:
 
     from bot.app import build_application, running
     from bot.delivery import Counts, Outgoing, Pacing, Recipient
     from bot.services import services_of
     from bot.settings import load_settings
-    from bot.transport import AiohttpRequest
     from sandbox.client import SandboxClient
     from storage import migrate
     from storage.engine import create_engine
@@ -264,43 +317,10 @@ async def run(residents: int, groups: int, scale: float, tmp: Path) -> None:
                 engine_row["replies"] = len(engine_waits)
                 await asyncio.sleep(2.0)  # per-chat and group buckets refill
 
-                # 2. the naive way, beside the same interactive bot
-                naive_bot = ExtBot(
-                    TOKEN,
-                    base_url=settings.telegram_api_base_url,
-                    request=AiohttpRequest(connection_pool_size=64),
-                    get_updates_request=AiohttpRequest(connection_pool_size=1),
-                    rate_limiter=AIORateLimiter(
-                        overall_max_rate=30,
-                        overall_time_period=1 / scale,
-                        group_max_rate=20,
-                        group_time_period=60 / scale,
-                        max_retries=3,
-                    ),
+                # 2. the naive way, beside the same interactive bot (not in --quick)
+                naive_row = (
+                    None if quick else await naive_run(settings, port, client, world, scale, wall)
                 )
-                async with naive_bot:
-                    driver = await start_driver(port, world["askers"], ask_seconds)
-                    since = time.time()
-                    text = "<b>Witte Voetjes</b> zaterdag [naive]"
-                    sends = asyncio.gather(
-                        *(
-                            naive_bot.send_message(c, text, parse_mode=ParseMode.HTML)
-                            for c in chats
-                        ),
-                        return_exceptions=True,
-                    )
-                    # Bounded: what has not arrived after 4x the engine's time counts as missing.
-                    try:
-                        results = await asyncio.wait_for(sends, 4 * wall + 10)
-                    except TimeoutError:
-                        results = [TimeoutError()]
-                    until = time.time()
-                    naive_waits = await driver_result(driver)
-                naive_row = await figures(client, "[naive]", chats, since, until, limit)
-                naive_row |= {"wall": until - since, "reply_p95": percentile(naive_waits, 0.95)}
-                naive_row["reply_p50"] = percentile(naive_waits, 0.5)
-                naive_row["replies"] = len(naive_waits)
-                naive_row["errors"] = sum(1 for r in results if isinstance(r, BaseException))
 
                 # 3. the same audience following 11 wijk channels, at Telegram's real pace
                 await delivery.stop()
@@ -320,7 +340,8 @@ async def run(residents: int, groups: int, scale: float, tmp: Path) -> None:
         f"sandbox limits {scale:g}x faster than Telegram's (global {limit:g}/s), SQLite, "
         f"{os.cpu_count()} CPUs; {ASKERS} residents ask /help every {ASK_EVERY * 1000:.0f} ms"
     )
-    for name, row in (("buurtbot", engine_row), ("naive", naive_row)):
+    rows = [("buurtbot", engine_row)] + ([("naive", naive_row)] if naive_row else [])
+    for name, row in rows:
         print(
             f"  {name:<9} {row['delivered']:>6} delivered in {row['wall']:6.2f}s   "
             f"rate {row['rate']:7.1f}/s = {row['fraction']:.3f} of the limit   "
@@ -337,11 +358,22 @@ async def run(residents: int, groups: int, scale: float, tmp: Path) -> None:
     )
     print(
         f"  targets: rate >= 0.95 of the limit, 0 429s, 0 duplicates, 0 missing, "
-        f"/help p95 < 200 ms; engine final counts {finals[0] if finals else '-'}"
+        f"/help p95 < 50 ms; engine final counts {finals[0] if finals else '-'}"
+    )
+    write_figures(
+        out,
+        {
+            "fraction": engine_row["fraction"],
+            "help_p95_ms": engine_row["reply_p95"] * 1000,
+            "floods": engine_row["floods_broadcast"] + engine_row["floods_interactive"],
+            "duplicates": engine_row["duplicates"],
+            "missing": engine_row["missing"],
+            "channel_s": channel_seconds,
+        },
     )
     print(
         f"reproduce: .venv/bin/python bench/broadcast.py --residents {residents} "
-        f"--groups {groups} --scale {scale:g}"
+        f"--groups {groups} --scale {scale:g}" + (" --quick" if quick else "")
     )
 
 
@@ -354,6 +386,8 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, default=10.0, help="limits and pacing this many times faster (10)"
     )
+    parser.add_argument("--quick", action="store_true", help="without the naive comparison")
+    json_option(parser)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -378,7 +412,9 @@ def main() -> None:
         # The naive sender logs a traceback per message it gives up on; the figures count them.
         logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
         with tempfile.TemporaryDirectory() as tmp:
-            asyncio.run(run(args.residents, args.groups, args.scale, Path(tmp)))
+            asyncio.run(
+                run(args.residents, args.groups, args.scale, Path(tmp), args.quick, args.json)
+            )
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -82,6 +84,16 @@ async def arrive(
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(count)))
     return time.perf_counter() - started, errors
+
+
+def write_figures(path: str | None, figures: Mapping[str, float]) -> None:
+    """One run's figures for `bench/run.py` (`--json FILE`); nothing without a path."""
+    if path:
+        Path(path).write_text(json.dumps({key: float(value) for key, value in figures.items()}))
+
+
+def json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="FILE", help="also write this run's figures here")
 
 
 def serve_unlimited(token: str, port: int) -> None:

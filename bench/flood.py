@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile  # noqa: E402 - needs ROOT on the path
+from bench.common import json_option, percentile, write_figures  # noqa: E402 - needs ROOT on the path
 
 TOKEN = "1000001:SANDBOX-buurtbot-flood-token"
 
@@ -135,6 +135,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--scale", type=float, default=10.0, help="sandbox limits this much faster")
     parser.add_argument("--naive", action="store_true", help="also run the old processor")
+    json_option(parser)
     args = parser.parse_args()
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     runs = [False, True] if args.naive else [False]
@@ -146,6 +147,8 @@ def main() -> None:
             f"/help p50 {figures['p50 ms']:.0f} ms, p95 {figures['p95 ms']:.0f} ms, "
             f"max {figures['max ms']:.0f} ms; presses dropped {figures['dropped']:.0f}"
         )
+        if not naive:
+            write_figures(args.json, {"p95_ms": figures["p95 ms"], "dropped": figures["dropped"]})
 
 
 if __name__ == "__main__":

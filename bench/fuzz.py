@@ -23,10 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import json_option, write_figures  # noqa: E402 - needs ROOT on the path
+
 TOKEN = "1000001:SANDBOX-buurtbot-fuzz-token"
 
 
-async def run(updates: int, seed: int, users: int, database_url: str | None) -> int:
+async def run(
+    updates: int, seed: int, users: int, database_url: str | None, out: str | None = None
+) -> int:
     from bot.app import build_application, running
     from bot.settings import load_settings
     from sandbox.client import SandboxClient
@@ -67,6 +71,16 @@ async def run(updates: int, seed: int, users: int, database_url: str | None) -> 
     print(f"seed {seed}, {users} users, {rounds} rounds, {elapsed:.1f} s")
     for line in counts.lines():
         print(line)
+    write_figures(
+        out,
+        {
+            "unanswered": len(counts.unanswered),
+            "errors": len(counts.errors),
+            "escalations": len(counts.escalations),
+            "entity_refusals": counts.entity_refusals,
+            "posts_changed": len(counts.posts_changed),
+        },
+    )
     found = (
         counts.errors
         or counts.unanswered
@@ -88,9 +102,10 @@ def main() -> None:
         help="e.g. postgresql://postgres@127.0.0.1:5432/x "
         "(its schema must be empty or at head); default a fresh SQLite file",
     )
+    json_option(parser)
     args = parser.parse_args()
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    sys.exit(asyncio.run(run(args.updates, args.seed, args.users, args.database_url)))
+    sys.exit(asyncio.run(run(args.updates, args.seed, args.users, args.database_url, args.json)))
 
 
 if __name__ == "__main__":

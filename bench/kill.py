@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Below: needs ROOT on the path.
+from bench.common import json_option, write_figures  # noqa: E402
 from bot.cli import SANDBOX_TOKEN  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from sandbox import state  # noqa: E402
@@ -217,6 +218,17 @@ async def run(args: argparse.Namespace, command: str) -> None:
     )
     print(table(rows))
     print(f"reproduce: {command}")
+    joined, sent = rows[0], rows[1]  # SQLite's: the figures bench/run.py tracks
+    write_figures(
+        args.json,
+        {
+            "join_lost": statistics.median(joined.figures["lost"]),
+            "join_duplicates": statistics.median(joined.figures["duplicates"]),
+            "broadcast_missing": statistics.median(sent.figures["lost"]),
+            "broadcast_duplicates": statistics.median(sent.figures["duplicates"]),
+            "takeover_s": statistics.median(sent.figures["takeover"]),
+        },
+    )
 
 
 def main() -> None:
@@ -229,6 +241,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="picks the moments of the kills (1)")
     parser.add_argument("--database-url", help="also on this PostgreSQL database (wiped!)")
     parser.add_argument("--quick", action="store_true", help="3 kills, 200 and 1,000")
+    json_option(parser)
     args = parser.parse_args()
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:

@@ -37,7 +37,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import arrive, percentile, pin, sandbox_process, serve_unlimited  # noqa: E402 - needs ROOT on the path
+from bench.common import (  # noqa: E402 - needs ROOT on the path
+    arrive,
+    json_option,
+    percentile,
+    pin,
+    sandbox_process,
+    serve_unlimited,
+    write_figures,
+)
 
 TOKEN = "1000001:SANDBOX-buurtbot-bench-token"
 FIRST_ID = 300000
@@ -215,23 +223,26 @@ async def measure(reporters: int, tmp: Path, rate: float, think: float = 0.0) ->
     }
 
 
-def print_steps(title: str, row: dict[str, Any]) -> None:
+def print_steps(title: str, row: dict[str, Any]) -> float:
+    """Prints the steps' figures; returns the slowest step's end-to-end p95 in ms."""
     print(title)
     print(
         f"  {row['updates']} updates in {row['elapsed']:.2f} s "
         f"({row['updates'] / row['elapsed']:.0f}/s), bot CPU {row['cpu_ms_per_update']:.2f} ms "
         f"per update, errors {row['errors']}"
     )
-    worst = 0.0
+    worst = slowest = 0.0
     for step in STEPS:
         e2e, own = row["e2e"].get(step, []), row["service"].get(step, [])
         worst = max(worst, percentile(own, 0.95) * 1000)
+        slowest = max(slowest, percentile(e2e, 0.95) * 1000)
         print(
             f"  {step:<10} bot service p50 {percentile(own, 0.5) * 1000:6.1f} ms "
             f"p95 {percentile(own, 0.95) * 1000:6.1f} ms   end-to-end p50 "
             f"{percentile(e2e, 0.5) * 1000:7.1f} ms p95 {percentile(e2e, 0.95) * 1000:7.1f} ms"
         )
     print(f"  worst step: bot service p95 {worst:.1f} ms (target < 50 ms)")
+    return slowest
 
 
 # ---------------------------------------------------------------- 1,000,000 stored reports
@@ -360,7 +371,8 @@ async def time_queries(database_url: str, today: date, runs: int) -> dict[str, l
     return timings
 
 
-async def queries(stored: int, runs: int, database_url: str | None, tmp: Path) -> None:
+async def queries(stored: int, runs: int, database_url: str | None, tmp: Path) -> float:
+    """Prints the queries' figures; returns the city-wide digest's p95 in ms."""
     from bot.settings import load_settings
 
     url = load_settings(
@@ -383,6 +395,7 @@ async def queries(stored: int, runs: int, database_url: str | None, tmp: Path) -
         f"  digest p95 {percentile(digest, 0.95) * 1000:.1f} ms (target < 300 ms); "
         f"{faster:.0f}x faster than the baseline (p50)"
     )
+    return percentile(digest, 0.95) * 1000
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -402,11 +415,18 @@ async def main(args: argparse.Namespace) -> None:
                 f"pause of {args.think * 0.5:g}-{args.think * 1.5:g} s (SQLite, limits off)",
                 people,
             )
+        figures: dict[str, float] = {}
         if args.paced:
             paced = await measure(args.paced, Path(tmp), args.rate)
-            print_steps(f"{args.paced} reporters arriving at {args.rate:g}/s", paced)
+            figures["paced_worst_p95_ms"] = print_steps(
+                f"{args.paced} reporters arriving at {args.rate:g}/s", paced
+            )
+            figures["errors"] = paced["errors"]
         if args.stored:
-            await queries(args.stored, args.runs, args.database_url, Path(tmp))
+            figures["digest_p95_ms"] = await queries(
+                args.stored, args.runs, args.database_url, Path(tmp)
+            )
+    write_figures(args.json, figures)
     print(
         f"reproduce: .venv/bin/python bench/reports.py --reporters {args.reporters} "
         f"--think {args.think:g} --rate {args.rate:g} --paced {args.paced} --stored {args.stored}"
@@ -431,6 +451,7 @@ if __name__ == "__main__":
     parser.add_argument("--stored", type=int, default=1_000_000, help="reports for part 2")
     parser.add_argument("--runs", type=int, default=50, help="timed runs per query")
     parser.add_argument("--database-url", help="PostgreSQL for part 2 (its schema is wiped!)")
+    json_option(parser)
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

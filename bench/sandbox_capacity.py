@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shlex
 import statistics
@@ -142,6 +143,7 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=100, help="distinct private chats")
     parser.add_argument("--core", type=int, default=0, help="CPU core for the server")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--json", metavar="FILE", help="also write this run's figures here")
     args = parser.parse_args()
     if args.serve is not None:
         serve(args.serve, args.core)
@@ -188,6 +190,10 @@ def main() -> None:
         str(args.core),
     ]
     print("reproduce: " + shlex.join(command))
+    if args.json:
+        rates = [result.requests / result.seconds for result in results]
+        keys = ("plain_rps", "rich_rps", "poll_rps")
+        Path(args.json).write_text(json.dumps(dict(zip(keys, rates, strict=True))))
 
 
 if __name__ == "__main__":
