@@ -1,0 +1,70 @@
+"""The sandbox page in a real browser: Playwright driving Debian's Chromium.
+
+Never a browser Playwright downloads itself: `.ci/run` installs the `chromium` package
+when it is missing, and a machine without it skips these tests with one line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.client import SandboxClient
+
+CHROMIUM = os.environ.get("BUURTBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+VENDOR = Path(__file__).with_name("vendor")
+
+try:
+    from playwright.async_api import Browser, Page, async_playwright
+except ImportError:  # the [dev] extras not installed
+    async_playwright = None
+
+if async_playwright is None or not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"browser tests need Playwright and Chromium at {CHROMIUM} (apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's own sandbox refuses to start.
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser, client: SandboxClient) -> Any:
+    """Open the page as a user on a phone (390 by 844, touch), or another viewport."""
+    pages: list[Page] = []
+
+    async def open_(user_id: int | None = None, viewport: dict[str, int] = PHONE) -> Page:
+        context = await browser.new_context(
+            viewport=viewport,
+            device_scale_factor=2,
+            is_mobile=viewport is PHONE,
+            has_touch=viewport is PHONE,
+            locale="nl-NL",
+            accept_downloads=True,
+        )
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.js_errors = errors  # type: ignore[attr-defined]
+        query = f"?user={user_id}" if user_id is not None else ""
+        await page.goto(client.url + "/" + query)
+        pages.append(page)
+        return page
+
+    yield open_
+    for page in pages:
+        # A script error on the page is a failure even when the test's checks passed.
+        assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
