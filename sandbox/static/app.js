@@ -438,7 +438,7 @@ function applyWorld(world) {
   fillSelect($("chat"), chats.map((c) => [c.id, chatLabel(c)]), state.chatId);
   const others = world.users.filter((u) => u.id !== state.userId);
   fillSelect($("member-user"), others.map((u) => [u.id, u.first_name]), null);
-  if (!world.users.length) $("new-user").open = true;
+  if (!world.users.length) $("menu").open = true;
   updateChatControls();
 }
 
@@ -494,7 +494,7 @@ function wire() {
     event.preventDefault();
     const user = await api("POST", "/sandbox/users",
       {first_name: $("user-name").value.trim() || "Anna", language_code: $("user-lang").value});
-    $("new-user").open = false;
+    $("menu").open = false;
     toast(`${user.first_name} gemaakt (taal ${user.language_code || "geen"}).`);
     selectUser(user.id);
   }));
@@ -511,7 +511,7 @@ function wire() {
       await api("POST", `/sandbox/chats/${chat.id}/add_bot`,
         {by: state.userId, admin: $("chat-bot-admin").checked, can_post_messages: true});
     }
-    $("new-chat").open = false;
+    $("menu").open = false;
     selectChat(chat.id);
   }));
   $("member-form").addEventListener("submit", guarded(async (event) => {

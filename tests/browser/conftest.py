@@ -68,3 +68,14 @@ def open_page(browser: Browser, client: SandboxClient) -> Any:
     for page in pages:
         # A script error on the page is a failure even when the test's checks passed.
         assert not page.js_errors, page.js_errors  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def started_page(client: SandboxClient, open_page: Any) -> Any:
+    """Someone who wrote to the bot before (so the bot may write first), and their page."""
+
+    async def make(name: str = "Anna") -> tuple[dict[str, Any], Page]:
+        user = await client.create_user(name, started=True)
+        return user, await open_page(user["id"])
+
+    return make

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 
-from bot.cli import SANDBOX_TOKEN
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
+from tests.browser.helpers import PNG, axe_violations, bot_call
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,39 +24,11 @@ async def _no_flood_limits(client: SandboxClient) -> None:
     # The test sends a bot's five messages in a row, faster than a chat's burst allows.
     await client.set_limits(enabled=False)
 
-Json = dict[str, Any]
-# A 1 by 1 PNG, as a chart would be.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
-)
-
-
-async def bot_call(sandbox: SandboxServer, method: str, **params: Any) -> Json:
-    """The Bot API as the bot calls it (multipart when a file is given)."""
-    url = f"{sandbox.api_base_url}{SANDBOX_TOKEN}/{method}"
-    async with aiohttp.ClientSession() as http:
-        files = {k: v for k, v in params.items() if isinstance(v, tuple)}
-        if files:
-            form = aiohttp.FormData()
-            for key, value in params.items():
-                if isinstance(value, tuple):
-                    form.add_field(key, value[1], filename=value[0])
-                else:
-                    form.add_field(key, value if isinstance(value, str) else json.dumps(value))
-            response = await http.post(url, data=form)
-        else:
-            response = await http.post(url, json=params)
-        payload = await response.json()
-    assert payload["ok"], payload
-    return payload["result"]
-
 
 async def test_formatting_is_rendered_as_elements_and_never_as_markup(
-    sandbox: SandboxServer, client: SandboxClient, open_page: Any
+    sandbox: SandboxServer, client: SandboxClient, started_page: Any
 ) -> None:
-    anna = await client.create_user("Anna", started=True)
-    page = await open_page(anna["id"])
+    anna, page = await started_page()
     hostile = "&lt;img src=x onerror=&quot;window.pwned=1&quot;&gt;"
     await bot_call(
         sandbox,
@@ -86,13 +57,13 @@ async def test_formatting_is_rendered_as_elements_and_never_as_markup(
     assert "shown" not in (await spoiler.get_attribute("class") or "")
     await spoiler.click()
     assert "shown" in (await spoiler.get_attribute("class") or "")
+    assert await axe_violations(page) == []
 
 
 async def test_files_contacts_and_keyboards(
-    sandbox: SandboxServer, client: SandboxClient, open_page: Any
+    sandbox: SandboxServer, client: SandboxClient, started_page: Any
 ) -> None:
-    anna = await client.create_user("Anna", started=True)
-    page = await open_page(anna["id"])
+    anna, page = await started_page()
     data = json.dumps({"wijk": "Stiphout"}).encode()
     await bot_call(
         sandbox, "sendDocument", chat_id=anna["id"], document=("mijngegevens.json", data)
@@ -144,13 +115,14 @@ async def test_files_contacts_and_keyboards(
     await page.locator("#keyboard button", has_text="Stiphout").click()
     await page.locator(".msg.mine", has_text="Stiphout").wait_for()
     assert (await client.messages(anna["id"]))[-1]["text"] == "Stiphout"
+    await page.locator("#menu summary").click()
+    assert await axe_violations(page) == []
 
 
 async def test_commands_and_deep_links_are_taps(
-    sandbox: SandboxServer, client: SandboxClient, open_page: Any
+    sandbox: SandboxServer, client: SandboxClient, started_page: Any
 ) -> None:
-    anna = await client.create_user("Anna", started=True)
-    page = await open_page(anna["id"])
+    anna, page = await started_page()
     bot = sandbox.config.bot_username
     await bot_call(
         sandbox,
