@@ -10,30 +10,48 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from sandbox.client import SandboxClient
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
 
 CHROMIUM = os.environ.get("BUURTBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 VENDOR = Path(__file__).with_name("vendor")
 
 try:
-    from playwright.async_api import Browser, Page, async_playwright
+    from playwright.async_api import async_playwright
 except ImportError:  # the [dev] extras not installed
     async_playwright = None
+MISSING = (
+    f"browser tests need Playwright and Chromium at {CHROMIUM} (apt-get install chromium)"
+    if async_playwright is None or not Path(CHROMIUM).exists()
+    else None
+)
 
-if async_playwright is None or not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"browser tests need Playwright and Chromium at {CHROMIUM} (apt-get install chromium)",
-        allow_module_level=True,
-    )
+
+class _NoBrowser(pytest.Module):
+    def collect(self) -> list[pytest.Item]:
+        # Raised from this one line for every module, so `pytest -ra` sums the browser
+        # tests up in one line, and before anything (a bot, a sandbox) is started.
+        raise pytest.skip.Exception(str(MISSING), allow_module_level=True)
+
+
+def pytest_pycollect_makemodule(
+    module_path: Path, parent: pytest.Collector
+) -> pytest.Module | None:
+    if MISSING and module_path.name.startswith("test_"):
+        return _NoBrowser.from_parent(parent, path=module_path)
+    return None
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
+    assert async_playwright is not None
     async with async_playwright() as playwright:
         # --no-sandbox: CI runs as root, where Chromium's own sandbox refuses to start.
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

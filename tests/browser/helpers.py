@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from playwright.async_api import Page
 
 from bot.cli import SANDBOX_TOKEN
 from sandbox.server import SandboxServer
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 Json = dict[str, Any]
 AXE = Path(__file__).with_name("vendor") / "axe.min.js"

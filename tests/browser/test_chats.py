@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.async_api import Page
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tests.browser.helpers import PNG, Json, bot_call
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,15 +4,17 @@ the real bot (as tests/journeys do over HTTP, but with a finger on a phone scree
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.async_api import Page
 
 from bot.app import BotApplication
 from sandbox.client import SandboxClient
 from tests.browser.test_phone import start_as_new_user
 from tests.journeys.conftest import people
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -4,16 +4,18 @@ left where the language is, and a chat that stays where the reader left it."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.async_api import Page
 
 from bot.app import BotApplication
 from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tests.browser.helpers import axe_violations, bot_call, phone_check
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 pytestmark = pytest.mark.timeout(90)
 
