@@ -11,6 +11,7 @@ const state = {
   chatId: null, // the chat shown
   world: {bot: {}, users: [], chats: []},
   bubbles: new Map(), // message_id -> element
+  stuck: true, // the reader is at the bottom (see keepPlace)
   messages: new Map(), // message_id -> message
   source: null,
 };
@@ -327,11 +328,18 @@ function bubble(message) {
 
 function atBottom(log) { return log.scrollHeight - log.scrollTop - log.clientHeight < 48; }
 
+// Whether the reader is at the newest message, as of their last scroll. Whatever grows
+// the chat (a message, a photo that loaded, a keyboard taking room) keeps them there;
+// someone who scrolled back to read stays where they are.
+function keepPlace() {
+  const log = $("log");
+  if (state.stuck) log.scrollTop = log.scrollHeight;
+}
+
 // One message new or changed: add or replace its bubble only.
 function applyMessage(message) {
   if (message.chat.id !== state.chatId) return;
   const log = $("log");
-  const follow = atBottom(log);
   const fresh = bubble(message);
   const old = state.bubbles.get(message.message_id);
   state.messages.set(message.message_id, message);
@@ -343,10 +351,11 @@ function applyMessage(message) {
     const next = [...state.bubbles.keys()].filter((id) => id > message.message_id).sort((a, b) => a - b)
       .map((id) => state.bubbles.get(id)).find((el) => el && el.isConnected);
     if (next) next.before(fresh); else log.append(fresh);
+    if (!state.stuck) $("to-bottom").hidden = false;
   }
-  if (follow) log.scrollTop = log.scrollHeight;
-  else if (!old) $("to-bottom").hidden = false;
+  for (const img of fresh.querySelectorAll("img")) img.addEventListener("load", keepPlace);
   updateReplyKeyboard();
+  keepPlace();
 }
 
 // The reply keyboard the bot set last in this chat (Telegram keeps it until removed).
@@ -363,6 +372,7 @@ function updateReplyKeyboard() {
       markup = null; // a one-time keyboard folds away after the user answers
     }
   }
+  $("text").placeholder = markup?.input_field_placeholder || "Bericht, bijv. /start";
   const key = markup ? JSON.stringify(markup.keyboard) : "";
   if (box.dataset.key === key) return;
   box.dataset.key = key;
@@ -447,7 +457,8 @@ function updateChatControls() {
   const isChannel = chat?.type === "channel";
   const canPost = !isChannel || ["creator", "administrator"].includes(chat.status);
   $("composer").hidden = state.userId === null || !canPost;
-  $("follow").hidden = !(isChannel && chat.status === "member") && !(isChannel && !chat.status);
+  // Followers and passers-by of a channel get the button; its creator and admins post.
+  $("follow").hidden = !isChannel || canPost;
   $("follow-button").textContent = chat?.status ? "Ontvolg dit kanaal" : "Volg dit kanaal";
   $("member-form").hidden = !chat || chat.type === "private" || isChannel;
 }
@@ -467,6 +478,7 @@ function openStream() {
     log.replaceChildren(element("p", "empty",
       state.userId === null ? "Maak eerst een gebruiker aan." : "Nog geen berichten. Stuur /start."));
     $("to-bottom").hidden = true;
+    state.stuck = true;
     updateReplyKeyboard();
   });
   source.addEventListener("world", (event) => applyWorld(JSON.parse(event.data)));
@@ -528,8 +540,8 @@ function wire() {
     const text = $("text").value.trim();
     if (!text || state.userId === null) return;
     $("text").value = "";
+    state.stuck = true; // your own message: go to it
     await say(text, state.chatId);
-    $("log").scrollTop = $("log").scrollHeight; // your own message: go to it
   }));
   $("photo-button").addEventListener("click", () => $("photo-file").click());
   $("photo-file").addEventListener("change", guarded(async () => {
@@ -552,7 +564,10 @@ function wire() {
       latitude: Number($("lat").value.replace(",", ".")), longitude: Number($("lon").value.replace(",", "."))});
     toggleLocation(false);
   }));
-  $("log").addEventListener("scroll", () => { if (atBottom($("log"))) $("to-bottom").hidden = true; });
+  $("log").addEventListener("scroll", () => {
+    state.stuck = atBottom($("log"));
+    if (state.stuck) $("to-bottom").hidden = true;
+  });
   $("to-bottom").addEventListener("click", () => {
     $("log").scrollTop = $("log").scrollHeight;
     $("to-bottom").hidden = true;

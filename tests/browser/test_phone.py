@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.timeout(90)
 
+AT_BOTTOM = (
+    "() => { const l = document.getElementById('log');"
+    " return l.scrollHeight - l.scrollTop - l.clientHeight < 48; }"
+)
+
 
 async def start_as_new_user(page: Page, name: str, code: str) -> None:
     """Make a user in the page's form, send /start, choose the language if asked."""
@@ -65,7 +70,7 @@ async def test_arabic_bubbles_run_right_to_left(bot: BotApplication, open_page: 
 
 
 async def test_updates_keep_the_reader_where_they_are_and_never_swallow_a_tap(
-    sandbox: SandboxServer, client: SandboxClient, started_page: Any
+    sandbox: SandboxServer, client: SandboxClient, started_page: Any, open_page: Any
 ) -> None:
     await client.set_limits(enabled=False)
     anna, page = await started_page()
@@ -105,7 +110,20 @@ async def test_updates_keep_the_reader_where_they_are_and_never_swallow_a_tap(
     await page.get_by_role("button", name="↓ Nieuwe berichten").click()
     await more(3, "Laatste")
     await page.locator(".msg", has_text="Laatste 2").wait_for()
-    await page.wait_for_function(
-        "() => { const l = document.getElementById('log');"
-        " return l.scrollHeight - l.scrollTop - l.clientHeight < 48; }"
+    await page.wait_for_function(AT_BOTTOM)
+
+    # Opened afresh, on a desktop, the chat starts at its newest message, also when a
+    # reply keyboard takes room below it after the messages came in.
+    await bot_call(
+        sandbox,
+        "sendMessage",
+        chat_id=anna["id"],
+        text="Kies:",
+        reply_markup={"keyboard": [["Ja", "Nee"]], "input_field_placeholder": "Ja of nee"},
     )
+    desk = await open_page(anna["id"], viewport={"width": 1280, "height": 800})
+    await desk.locator("#keyboard button", has_text="Nee").wait_for()
+    await desk.wait_for_function(AT_BOTTOM)
+    assert await desk.locator("#text").get_attribute("placeholder") == "Ja of nee"
+    assert await desk.locator("#to-bottom").is_hidden()
+    assert (await phone_check(desk))["overflow"] <= 0
