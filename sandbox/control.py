@@ -606,8 +606,11 @@ class ControlApi:
         Each message is sent once, then again only when it changed (an edit, new buttons,
         a deletion), so the page updates that one bubble and never redraws the chat.
         """
-        user_id = _opt_int(request.query.get("user_id"), "user_id")
-        chat_id = _opt_int(request.query.get("chat_id"), "chat_id")
+        try:
+            user_id = _opt_int(request.query.get("user_id"), "user_id")
+            chat_id = _opt_int(request.query.get("chat_id"), "chat_id")
+        except ControlError as exc:
+            return json_response({"ok": False, "description": exc.description}, exc.status)
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",

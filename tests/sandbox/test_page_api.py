@@ -134,6 +134,8 @@ async def test_files_download_under_their_name_and_never_run_in_the_page(
     assert "Content-Disposition" not in response.headers
     missing = await http.get(f"{server.url}/sandbox/files/nope")
     assert missing.status == 404
+    bad = await http.get(f"{server.url}/sandbox/events", params={"chat_id": "abc"})
+    assert (bad.status, (await bad.json())["ok"]) == (400, False)
 
 
 async def test_the_page_and_its_files_are_served(server: SandboxServer, http: Any) -> None:
