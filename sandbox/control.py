@@ -6,11 +6,14 @@ person can drive it with curl (see README.md) and ``SandboxClient`` is a thin wr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
+import mimetypes
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -28,6 +31,10 @@ from sandbox.state import (
 )
 
 MAX_WAIT = 120.0
+# How often an open page's event stream looks again without being woken: it catches
+# changes nothing signals (a user added to a group in another tab) and keeps proxies from
+# closing an idle stream.
+EVENTS_TICK = 1.0
 # Presses one press_burst may queue: a flood, bounded so one request stays quick.
 MAX_BURST = 10_000
 # A tiny valid WebP (1x1) so that a sticker can be downloaded like a real file.
@@ -147,6 +154,9 @@ class ControlApi:
             web.post("/sandbox/faults", w(self.add_fault)),
             web.delete("/sandbox/faults", w(self.clear_faults)),
             web.post("/sandbox/reset", w(self.reset)),
+            # Raw answers, not JSON envelopes: the page's event stream and its downloads.
+            web.get("/sandbox/events", self.events),
+            web.get("/sandbox/files/{file_id}", self.file),
         ]
 
     @staticmethod
@@ -233,6 +243,9 @@ class ControlApi:
             content,
             reply_to_message_id=_opt_int(body.get("reply_to_message_id"), "reply_to_message_id"),
         )
+        # The Bot API side wakes a chat's watchers when the bot writes; a user writing
+        # must wake them too, or a second tab sees the message only at its next tick.
+        self.world.notify_chat(message.data["chat"]["id"])
         return message.snapshot()
 
     async def send(self, request: web.Request) -> Json:
@@ -299,6 +312,7 @@ class ControlApi:
             _int(body.get("message_id"), "message_id"),
             str(body.get("text") or ""),
         )
+        self.world.notify_chat(message.data["chat"]["id"])
         return message.snapshot()
 
     async def press(self, request: web.Request) -> Json:
@@ -419,6 +433,8 @@ class ControlApi:
             world.set_title(chat_id, str(body.get("title") or ""), _int(by, "by"))
         else:
             raise ControlError(f"unknown chat action {action!r}", 404)
+        # Service messages (joined, left, title) are new messages in the chat.
+        world.notify_chat(chat_id)
         return True
 
     async def messages(self, request: web.Request) -> list[Json]:
@@ -553,3 +569,118 @@ class ControlApi:
     async def reset(self, request: web.Request) -> bool:
         self.world.reset()
         return True
+
+    # ------------------------------------------------------------------ the page
+
+    def _world_view(self, user_id: int | None) -> Json:
+        """What the page's menus show: the users, and the chats `user_id` is in or may follow."""
+        world = self.world
+        chats: list[Json] = []
+        for chat in world.chats.values():
+            if chat.migrated_to is not None:
+                continue
+            if chat.type == "private":
+                if chat.id != user_id:
+                    continue
+                status: str | None = "member"
+            else:
+                status = chat.members.get(user_id) if user_id is not None else None
+                # A channel is listed to everyone, so it can be followed; a group only to
+                # its members, as on Telegram (someone adds you).
+                if status is None and chat.type != "channel":
+                    continue
+            view = chat.to_dict()
+            view["status"] = status
+            view["bot_status"] = chat.bot.status if chat.type != "private" else "member"
+            chats.append(view)
+        bot = world.bot_user
+        return {
+            "bot": {"id": bot.id, "username": bot.username, "first_name": bot.first_name},
+            "users": [user.to_dict() for user in world.users.values()],
+            "chats": chats,
+        }
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events for the page: `world` (users and chats) and `msg` (one message).
+
+        Each message is sent once, then again only when it changed (an edit, new buttons,
+        a deletion), so the page updates that one bubble and never redraws the chat.
+        """
+        try:
+            user_id = _opt_int(request.query.get("user_id"), "user_id")
+            chat_id = _opt_int(request.query.get("chat_id"), "chat_id")
+        except ControlError as exc:
+            return json_response({"ok": False, "description": exc.description}, exc.status)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        world = self.world
+        sent: dict[int, Json] = {}
+        last_world: Json | None = None
+
+        def changes() -> list[Json]:
+            chat = world.chats.get(chat_id) if chat_id is not None else None
+            if chat is None:
+                return []
+            fresh = []
+            for message_id, message in chat.messages.items():
+                snapshot = message.snapshot()
+                if sent.get(message_id) != snapshot:
+                    sent[message_id] = snapshot
+                    fresh.append(snapshot)
+            return fresh
+
+        async def emit(event: str, data: Any) -> None:
+            payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            await response.write(f"event: {event}\ndata: {payload}\n\n".encode())
+
+        pending: list[Json] = []
+
+        def woken() -> bool:
+            pending.extend(changes())
+            return bool(pending)
+
+        try:
+            # A page that reconnects (the sandbox restarted) starts from a clean chat.
+            await emit("hello", {"chat_id": chat_id, "user_id": user_id})
+            while True:
+                view = self._world_view(user_id)
+                if view != last_world:
+                    last_world = view
+                    await emit("world", view)
+                for snapshot in pending or changes():
+                    await emit("msg", snapshot)
+                pending.clear()
+                if chat_id is None:
+                    await asyncio.sleep(EVENTS_TICK)
+                else:
+                    await world.chat_signal(chat_id).wait_until(woken, EVENTS_TICK)
+        except ConnectionResetError:
+            # The tab closed: nothing to clean up but this loop.
+            pass
+        return response
+
+    async def file(self, request: web.Request) -> web.Response:
+        """A file's bytes for the page (the Bot API's download route needs the token)."""
+        stored = self.world.files.get(request.match_info["file_id"])
+        if stored is None:
+            return json_response({"ok": False, "description": "file not found"}, 404)
+        headers = {}
+        if stored.kind == "document":
+            # Sent as a download under its own name, never shown inline as the page's own
+            # content: a bot's HTML or SVG document must not run in the page's origin.
+            name = stored.file_name or "document"
+            headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+        headers["X-Content-Type-Options"] = "nosniff"
+        return web.Response(
+            body=stored.data,
+            content_type=stored.mime_type
+            or mimetypes.guess_type(stored.file_path)[0]
+            or "application/octet-stream",
+            headers=headers,
+        )

@@ -36,6 +36,8 @@ def build_app(config: SandboxConfig) -> web.Application:
             return web.FileResponse(index)
 
         app.router.add_get("/", serve_index)
+        # The page's script and style, as plain files: no build step, nothing to install.
+        app.router.add_static("/static/", STATIC_DIR)
 
     async def close_bot_api(app: web.Application) -> None:
         await bot_api.close()
