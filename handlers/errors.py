@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import Update
@@ -32,13 +33,12 @@ async def on_error(update: object, context: BotContext) -> None:
         _ = (await lang_for(update, context)).gettext
         text = _("Sorry, er ging iets mis. Probeer het zo nog eens.")
         if update.callback_query is not None:
-            try:
-                await update.callback_query.answer(text, show_alert=True)
-                return
-            except BadRequest:
-                # Already answered (most handlers answer a press before they work) or too
-                # old: the apology goes into the chat instead.
-                pass
+            # False or BadRequest: already answered (most handlers answer a press before
+            # they work) or too old (bot.inbox.InboxBot says so with False); the apology
+            # then goes into the chat instead.
+            with contextlib.suppress(BadRequest):
+                if await update.callback_query.answer(text, show_alert=True):
+                    return
         await context.bot.send_message(update.effective_chat.id, text)
     except Exception:  # the apology itself must never take the loop down
         log.warning("could not tell the user about the error", exc_info=True)
