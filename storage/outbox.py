@@ -23,8 +23,6 @@ from storage.models import Delivery, utcnow
 
 STATUSES = ("queued", "sending", "sent", "failed", "blocked", "gone")
 ERROR_MAX = 200
-# Rows per INSERT: SQLite allows 32,766 bound values per statement; 5 columns each.
-INSERT_CHUNK = 1000
 
 
 async def enqueue(
@@ -36,29 +34,30 @@ async def enqueue(
     """Queue (chat_id, kind, language, not_before) recipients; those already there are left alone.
 
     Returns how many rows are new, so enqueueing the same audience twice queues nothing.
+    One statement with a list of parameters: SQLAlchemy sends it in batches of many rows
+    ("insertmanyvalues") from one cached compilation. A multi-row VALUES clause built here
+    was compiled anew for every chunk, about 1 ms per recipient (bench/growth.py).
     """
-    added = 0
-    for start in range(0, len(recipients), INSERT_CHUNK):
-        chunk = recipients[start : start + INSERT_CHUNK]
-        values = [
-            {
-                "broadcast_id": broadcast_id,
-                "chat_id": chat_id,
-                "recipient": kind,
-                "language": language,
-                "status": "queued",
-                "attempts": 0,
-                "not_before": not_before,
-            }
-            for chat_id, kind, language, not_before in chunk
-        ]
-        statement = (
-            insert(session, Delivery)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["broadcast_id", "chat_id"])
-            .returning(col(Delivery.id))
-        )
-        added += len((await session.exec(statement)).all())
+    if not recipients:
+        return 0
+    values = [
+        {
+            "broadcast_id": broadcast_id,
+            "chat_id": chat_id,
+            "recipient": kind,
+            "language": language,
+            "status": "queued",
+            "attempts": 0,
+            "not_before": not_before,
+        }
+        for chat_id, kind, language, not_before in recipients
+    ]
+    statement = (
+        insert(session, Delivery)
+        .on_conflict_do_nothing(index_elements=["broadcast_id", "chat_id"])
+        .returning(col(Delivery.id))
+    )
+    added = len((await session.exec(statement, params=values)).all())  # type: ignore[call-overload]
     await session.commit()
     return added
 

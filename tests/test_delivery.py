@@ -892,6 +892,31 @@ async def test_enqueue_is_idempotent(
         assert len(await received(client, uid)) == 1
 
 
+async def test_enqueue_of_a_city_sized_audience_counts_only_new_rows(
+    sessions: SessionFactory,
+) -> None:
+    """One statement with thousands of parameter sets (sent in several batches): every
+    recipient queued once, with its own kind, language and hold, and a repeat adds none."""
+    broadcast_id = await new_broadcast(sessions)
+    held = utcnow().replace(microsecond=0) + timedelta(hours=3)
+    audience = [(10_000 + n, "user", "pl" if n % 2 else None, held if n % 3 == 0 else None)
+                for n in range(4_500)]  # fmt: skip
+
+    async with sessions() as session:
+        assert await outbox.enqueue(session=session, broadcast_id=broadcast_id, recipients=audience[:3_000]) == 3_000  # fmt: skip
+    async with sessions() as session:
+        assert await outbox.enqueue(session=session, broadcast_id=broadcast_id, recipients=audience) == 1_500  # fmt: skip
+    async with sessions() as session:
+        assert await outbox.enqueue(session=session, broadcast_id=broadcast_id, recipients=audience) == 0  # fmt: skip
+        assert await outbox.enqueue(session=session, broadcast_id=broadcast_id, recipients=[]) == 0  # fmt: skip
+        rows = await outbox.for_broadcast(session=session, broadcast_id=broadcast_id)
+
+    assert [(r.chat_id, r.recipient, r.language, r.not_before, r.status) for r in rows] == [
+        (chat_id, kind, language, not_before, "queued")
+        for chat_id, kind, language, not_before in audience
+    ]
+
+
 async def test_an_engine_with_nothing_to_do_is_idle_and_stops_cleanly(
     make_engine: MakeEngine,
 ) -> None:
