@@ -72,6 +72,21 @@ class Claim:
     expires_at: datetime | None  # the latest expiry among them
 
 
+def claimable(limit: int) -> Any:
+    """The ids `claim` takes: queued and due, in id order, read along ix_deliveries_status_id."""
+    return (
+        select(Delivery.id)
+        .where(
+            Delivery.status == "queued",
+            # Held back for quiet hours until not_before.
+            or_(col(Delivery.not_before).is_(None), col(Delivery.not_before) <= utcnow()),
+        )
+        .order_by(col(Delivery.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
 async def claim(
     *, session: AsyncSession, limit: int, claimer: str, expires_at: datetime
 ) -> list[Delivery]:
@@ -81,19 +96,7 @@ async def claim(
     SKIP LOCKED keeps a second process from claiming the same rows on PostgreSQL; SQLite
     has one writer at a time anyway, and SQLAlchemy leaves the clause out there.
     """
-    ids = list(
-        await session.exec(
-            select(Delivery.id)
-            .where(
-                Delivery.status == "queued",
-                # Held back for quiet hours until not_before.
-                or_(col(Delivery.not_before).is_(None), col(Delivery.not_before) <= utcnow()),
-            )
-            .order_by(col(Delivery.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    ids = list(await session.exec(claimable(limit)))
     if not ids:
         await session.commit()
         return []
