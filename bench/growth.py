@@ -44,7 +44,7 @@ from bench import stats as stats_bench  # noqa: E402 - needs ROOT on the path
 # A broadcast id far above the filler's 2,000, so the measured audience is the newest.
 BENCH_BROADCAST = 10_000_000
 CLAIMS = 5  # claims timed per point of the queue; the median is the run's figure
-STATS_CALLS = 5  # warm /stats calls per period after the first (bench/stats.py's --runs)
+STATS_CALLS = 3  # warm /stats calls per period after the first (bench/stats.py's --runs)
 CHUNK = 1_000_000  # reports per server-side INSERT ... SELECT
 
 SIZES = {
@@ -281,9 +281,14 @@ def table(rows: list[dict[str, Any]]) -> str:
 # ---------------------------------------------------------------- main
 
 
+SECTIONS = ("sqlite", "postgresql", "reports")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = SIZES["quick" if args.quick else "full"]
-    backends = [("SQLite", None)] + ([("PostgreSQL", args.url)] if args.url else [])
+    backends = [("SQLite", None)] if "sqlite" in args.sections else []
+    if args.url and "postgresql" in args.sections:
+        backends.append(("PostgreSQL", args.url))
     rows: list[dict[str, Any]] = []
     fills: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -299,7 +304,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if given is None:
                     Path(url.split("///", 1)[1]).unlink()  # a million residents take disk
             rows += rows_of("residents", backend, sizes["residents"], tuple(runs))
-    if args.url:
+    if args.url and "reports" in args.sections:
         runs = []
         asyncio.run(stats_bench.fill(args.url, filler_args(sizes["fixed residents"], 0)))
         have = 0
@@ -328,23 +333,45 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10k/100k residents, 100k/1M reports")
     parser.add_argument("--runs", type=int, default=3, help="measuring processes per size")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS),
+        type=lambda given: [part for part in given.split(",") if part in SECTIONS],
+        help="residents on sqlite, on postgresql, reports (on postgresql); default all",
+    )  # fmt: skip
+    parser.add_argument(
+        "--combine", type=Path, nargs="+", metavar="JSON",
+        help="print one table of the rows of earlier --json files (and --json them together)",
+    )  # fmt: skip
     parser.add_argument("--measure", choices=["residents", "reports"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(asyncio.run(measure(args.url, args.measure))))
         return
-    started = time.perf_counter()
-    result = run(args)
-    result.update(
-        command=" ".join(["bench/growth.py", *sys.argv[1:]]),
-        date=datetime.now(UTC).strftime("%Y-%m-%d"),
-        commit=commit(),
-        quick=args.quick,
-        runs=args.runs,
-        seconds=round(time.perf_counter() - started),
-    )
-    print(f"How the cost grows ({result['command']}, {result['date']}, commit {result['commit']}, "
-          f"median of {args.runs} runs with min–max, {result['seconds']} s)")  # fmt: skip
+    if args.combine:
+        parts = [json.loads(path.read_text()) for path in args.combine]
+        result = {
+            "rows": [row for part in parts for row in part["rows"]],
+            "fill seconds": {k: v for part in parts for k, v in part["fill seconds"].items()},
+            "parts": [{k: v for k, v in part.items() if k not in ("rows", "fill seconds")}
+                      for part in parts],
+        }  # fmt: skip
+        for part in result["parts"]:
+            print(
+                f"{part['command']}: {part['date']}, commit {part['commit']}, {part['seconds']} s"
+            )
+    else:
+        started = time.perf_counter()
+        result = run(args)
+        result.update(
+            command=" ".join(["bench/growth.py", *sys.argv[1:]]),
+            date=datetime.now(UTC).strftime("%Y-%m-%d"),
+            commit=commit(),
+            quick=args.quick,
+            runs=args.runs,
+            seconds=round(time.perf_counter() - started),
+        )
+        print(f"How the cost grows ({result['command']}, {result['date']}, commit {result['commit']}, "
+              f"median of {args.runs} runs with min–max, {result['seconds']} s)")  # fmt: skip
     print(table(result["rows"]))
     print("fill seconds:", result["fill seconds"])
     if args.json:
