@@ -23,6 +23,8 @@ from storage.models import Delivery, utcnow
 
 STATUSES = ("queued", "sending", "sent", "failed", "blocked", "gone")
 ERROR_MAX = 200
+# Recipients per executemany in enqueue.
+ENQUEUE_CHUNK = 5000
 
 
 async def enqueue(
@@ -34,30 +36,32 @@ async def enqueue(
     """Queue (chat_id, kind, language, not_before) recipients; those already there are left alone.
 
     Returns how many rows are new, so enqueueing the same audience twice queues nothing.
-    One statement with a list of parameters: SQLAlchemy sends it in batches of many rows
+    Each chunk is one statement with a list of parameters: SQLAlchemy sends it in batches
     ("insertmanyvalues") from one cached compilation. A multi-row VALUES clause built here
-    was compiled anew for every chunk, about 1 ms per recipient (bench/growth.py).
+    was compiled anew for every chunk, about 1 ms per recipient (bench/growth.py); the
+    chunks keep the parameter dicts of a city-wide audience from all being held at once.
     """
-    if not recipients:
-        return 0
-    values = [
-        {
-            "broadcast_id": broadcast_id,
-            "chat_id": chat_id,
-            "recipient": kind,
-            "language": language,
-            "status": "queued",
-            "attempts": 0,
-            "not_before": not_before,
-        }
-        for chat_id, kind, language, not_before in recipients
-    ]
     statement = (
         insert(session, Delivery)
         .on_conflict_do_nothing(index_elements=["broadcast_id", "chat_id"])
         .returning(col(Delivery.id))
     )
-    added = len((await session.exec(statement, params=values)).all())  # type: ignore[call-overload]
+    added = 0
+    for start in range(0, len(recipients), ENQUEUE_CHUNK):
+        values = [
+            {
+                "broadcast_id": broadcast_id,
+                "chat_id": chat_id,
+                "recipient": kind,
+                "language": language,
+                "status": "queued",
+                "attempts": 0,
+                "not_before": not_before,
+            }
+            for chat_id, kind, language, not_before in recipients[start : start + ENQUEUE_CHUNK]
+        ]
+        result = await session.exec(statement, params=values)  # type: ignore[call-overload]
+        added += len(result.all())
     await session.commit()
     return added
 

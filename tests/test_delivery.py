@@ -895,10 +895,11 @@ async def test_enqueue_is_idempotent(
 
 
 async def test_enqueue_of_a_city_sized_audience_counts_only_new_rows(
-    sessions: SessionFactory,
+    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One statement with thousands of parameter sets (sent in several batches): every
-    recipient queued once, with its own kind, language and hold, and a repeat adds none."""
+    """Chunks of many parameter sets each (sent in several batches): every recipient queued
+    once, with its own kind, language and hold, and a repeat adds none."""
+    monkeypatch.setattr(outbox, "ENQUEUE_CHUNK", 1_000)  # 4,500 recipients: five chunks
     broadcast_id = await new_broadcast(sessions)
     held = utcnow().replace(microsecond=0) + timedelta(hours=3)
     audience = [(10_000 + n, "user", "pl" if n % 2 else None, held if n % 3 == 0 else None)
