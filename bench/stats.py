@@ -121,7 +121,7 @@ async def fill(url: str, args: argparse.Namespace) -> dict[str, float]:
     for bid in range(1, args.broadcasts + 1):
         at = ago(rng.uniform(0, DAYS))
         kind = rng.choice(kinds)
-        broadcasts.append({"id": bid, "kind": kind, "status": "sent", "author_id": 900001,
+        broadcasts.append({"id": bid, "kind": kind, "status": "sent", "author_id": 900001, "fields": "{}",
                            "created_at": at, "started_at": at, "finished_at": at + timedelta(minutes=5)})  # fmt: skip
         audience = rng.sample(range(1, args.residents + 1), args.deliveries)
         for uid in audience:

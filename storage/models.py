@@ -275,7 +275,10 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("broadcast_id", "chat_id", name="uq_deliveries_broadcast_chat"),
-        Index("ix_deliveries_status_broadcast", "status", "broadcast_id"),
+        # The claim: queued rows in id order, read off the index from the first queued one.
+        # (status, broadcast_id) made SQLite walk every row ever sent by rowid and
+        # PostgreSQL sort the whole queue: linear in the outbox (bench/growth.py).
+        Index("ix_deliveries_status_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
