@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -574,9 +576,10 @@ def build_web_server(application: BotApplication) -> WebServer | None:
 
 
 async def _leader(services: Services, lease: Lease | None) -> str | None:
-    """Who sends: this process's name when it leads, else the lease holder's if known."""
+    """Who sends, named as the lease names it (on PostgreSQL the lock connection's
+    application_name, which a standby reads back): this process when it leads."""
     if services.leading:
-        return services.delivery.claimer if services.delivery is not None else "this process"
+        return getattr(lease, "name", None) or f"buurtbot {socket.gethostname()}:{os.getpid()}"
     return await lease.holder() if lease is not None else None
 
 
