@@ -219,6 +219,27 @@ class Inbox:
             await session.commit()
         return next_try or None
 
+    async def take(
+        self, bot: ExtBot[Any], *, skip: Collection[int], limit: int
+    ) -> list[tuple[Update, int]]:
+        """The leader takes the pending updates not in its hands, oldest first, counting
+        each one's try in one write for all (webhook mode: many small arrivals, where
+        one write per update would double the database's work). Those that had all
+        their tries already (running at each crash) are buried, as in `begin_replay`."""
+        found = await self.pending(bot, skip=skip, limit=limit)
+        worn = [update.update_id for update, attempts in found if attempts >= self.max_attempts]
+        fresh = [update.update_id for update, attempts in found if attempts < self.max_attempts]
+        async with self.sessions() as session:
+            for update_id in worn:
+                await store.bury(session=session, update_id=update_id, error="Interrupted")
+            tries = await store.begin_tries(session=session, update_ids=fresh)
+            await session.commit()
+        for update_id in worn:
+            log.warning("update %s was running at every try: dead letter", update_id)
+        return [
+            (update, tries[update.update_id]) for update, _ in found if update.update_id in tries
+        ]
+
     async def counts(self) -> InboxCounts:
         async with self.sessions() as session:
             found = await store.counts(session=session)
@@ -302,10 +323,11 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
         # Updates queued or running in this process: the Dispatcher never takes them again.
         self.in_hand: set[int] = set()
 
-    def queue_stored(self, update: Update, attempts: int) -> None:
-        """Hand a stored row to the handlers through the update queue, in its order."""
+    def queue_stored(self, update: Update, attempt: int) -> None:
+        """Hand a stored row whose try `attempt` is counted (Inbox.take) to the handlers
+        through the update queue, in its order."""
         self.in_hand.add(update.update_id)
-        self._from_store[update.update_id] = attempts
+        self._from_store[update.update_id] = attempt
         self.update_queue.put_nowait(update)
 
     def dropped(self, update_id: int) -> None:
@@ -319,9 +341,9 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
             await super().process_update(update)
             return
         try:
-            attempts = self._from_store.pop(update.update_id, None)
-            if attempts is not None:
-                await self.handle_stored(update, attempts)
+            attempt = self._from_store.pop(update.update_id, None)
+            if attempt is not None:
+                await self._handle(inbox, update, attempt)
             elif not inbox.is_replay(update.update_id):
                 await self._handle(inbox, update, 1)
         finally:
@@ -404,7 +426,8 @@ class Dispatcher:
     so a chat's rows are in the table in their order when the leader reads them.
 
     A row stored here wakes the dispatcher at once (`wake`); rows stored by another
-    replica are found within `every` seconds. A new leader's first look finds what the
+    replica are found within `every` seconds. Arrivals while it reads are taken
+    together at its next look, so a burst costs one read and one write per look. A new leader's first look finds what the
     old one left unfinished: those were running at its death and count that try.
     """
 
@@ -453,11 +476,11 @@ class Dispatcher:
         room = MAX_IN_HAND - len(in_hand)
         if room <= 0:
             return 0  # the rest waits in the table, not in memory
-        found = await self.inbox.pending(self.application.bot, skip=set(in_hand), limit=room)
+        found = await self.inbox.take(self.application.bot, skip=set(in_hand), limit=room)
         queued = 0
-        for update, attempts in found:
+        for update, attempt in found:
             if update.update_id not in in_hand:
-                self.application.queue_stored(update, attempts)
+                self.application.queue_stored(update, attempt)
                 queued += 1
         return queued
 

@@ -85,6 +85,21 @@ async def begin_try(*, session: AsyncSession, update_id: int) -> int:
     return int(attempts or 0)
 
 
+async def begin_tries(*, session: AsyncSession, update_ids: Sequence[int]) -> dict[int, int]:
+    """`begin_try` for many pending updates in one statement: id -> tries started."""
+    if not update_ids:
+        return {}
+    statement = (
+        update(InboxUpdate)
+        .where(col(InboxUpdate.update_id).in_(update_ids))
+        .where(col(InboxUpdate.status) == InboxStatus.PENDING)
+        .values(attempts=col(InboxUpdate.attempts) + 1)
+        .returning(col(InboxUpdate.update_id), col(InboxUpdate.attempts))
+    )
+    rows = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    return {int(update_id): int(attempts) for update_id, attempts in rows}
+
+
 async def finish(*, session: AsyncSession, update_id: int) -> None:
     """Handled: the payload goes at once, the id stays to recognise a replay."""
     await finish_many(session=session, update_ids=[update_id])
