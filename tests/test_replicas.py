@@ -4,6 +4,7 @@ sends, and a `kill -9` loses nothing."""
 
 from __future__ import annotations
 
+import collections
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bot.delivery import Pacing
 from sandbox.client import SandboxClient
 from sandbox.server import BOT_API_KEY, SandboxServer
 from storage.engine import create_engine, create_session_factory
-from storage.models import InboxStatus, InboxUpdate
+from storage.models import Delivery, InboxStatus, InboxUpdate
 from tests.conftest import postgres_url
 from tests.processes import (
     ADMIN_ID,
@@ -123,7 +124,11 @@ async def test_three_replicas_a_broadcast_and_the_leader_killed_midway(
         try:
             await all_sent(sessions, residents)
         except AssertionError as error:
-            raise AssertionError("\n".join(s.process.log for s in standbys)) from error
+            async with sessions() as session:
+                statuses = (await session.exec(select(Delivery.status))).all()
+            raise AssertionError(
+                f"{collections.Counter(statuses)}\n" + "\n".join(s.process.log for s in standbys)
+            ) from error
         sent = await copies(client, residents)
         assert sum(1 for uid in residents if sent[uid] == 0) == 0  # none missing
         duplicates = sum(count - 1 for count in sent.values())
