@@ -16,7 +16,6 @@ from sandbox.client import SandboxClient
 from sandbox.server import BOT_API_KEY, SandboxServer
 from storage.engine import create_engine, create_session_factory
 from storage.models import Delivery, InboxStatus, InboxUpdate
-from tests.conftest import postgres_url
 from tests.processes import (
     ADMIN_ID,
     PUBLIC_ORIGIN,
@@ -29,19 +28,9 @@ from tests.processes import (
     populate,
     start_replicas,
     until,
-    wipe_postgres,
 )
 
 RESIDENTS = 2000
-
-
-@pytest.fixture
-async def pg_url() -> str:
-    url = postgres_url()
-    if url is None:
-        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL")
-    await wipe_postgres(url)
-    return url
 
 
 async def test_a_replica_killed_after_its_200_leaves_the_update_to_another(
