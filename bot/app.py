@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -36,14 +38,16 @@ from bot.callbacks import PREFIX, Button, pattern
 from bot.categories import load_categories
 from bot.delivery import DeliveryEngine, Pacing, delivery_bot, make_claimer
 from bot.i18n import Translator
-from bot.inbox import Inbox, InboxApplication, InboxBot, recover
+from bot.inbox import Dispatcher, Inbox, InboxApplication, InboxBot, recover
 from bot.keys import Keyring
 from bot.lease import Leadership, Lease, lease_for
+from bot.logs import note_handler
 from bot.ratelimit import RetryingRateLimiter
 from bot.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
-from bot.updates import PerChatUpdateProcessor
+from bot.updates import PerChatUpdateProcessor, update_kind
+from bot.web import ServerState, WebServer
 from handlers import (
     broadcast_compose,
     broadcast_lists,
@@ -112,15 +116,22 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         token=bot_token,
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.file_base_url,
-        request=AiohttpRequest(connection_pool_size=MAX_CONCURRENT_UPDATES * 2),
+        request=AiohttpRequest(
+            connection_pool_size=MAX_CONCURRENT_UPDATES * 2, heartbeat=services.heartbeat
+        ),
         # Long polling holds its one connection for up to the poll timeout.
-        get_updates_request=AiohttpRequest(connection_pool_size=1),
-        rate_limiter=RetryingRateLimiter(),
+        get_updates_request=AiohttpRequest(connection_pool_size=1, heartbeat=services.heartbeat),
+        rate_limiter=RetryingRateLimiter(
+            on_flood=functools.partial(services.metrics.flood_wait, "interactive")
+        ),
     )
     application = (
         ApplicationBuilder()
         .bot(bot)
-        .application_class(InboxApplication, {"inbox_of": lambda: services.inbox})
+        .application_class(
+            InboxApplication,
+            {"inbox_of": lambda: services.inbox, "on_finished": services.metrics.update_finished},
+        )
         .context_types(ContextTypes(context=BotContext))
         # Scheduling lives in scheduler/ with a durable store; PTB's in-memory JobQueue
         # would lose jobs on restart, so it is switched off rather than half used.
@@ -267,15 +278,40 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     application.add_handler(MessageHandler(NEW_PRIVATE, conversation.on_other), group=GROUP_MAIN)
 
     application.add_error_handler(errors.on_error)
+    _name_handlers(application)
     return application
+
+
+def _name_handlers(application: BotApplication) -> None:
+    """Every callback notes its name for the line logged at the update's end (bot.logs)
+    and the latency histogram: which handler took it, never what it said."""
+    for group, handlers in application.handlers.items():
+        if group == GROUP_TRACKING:
+            continue  # it runs for every update; the name wanted is the one that answered
+        for handler in handlers:
+            handler.callback = _named(handler.callback)
+
+
+def _named(callback: Any) -> Any:
+    name = f"{callback.__module__.rsplit('.', 1)[-1]}.{callback.__name__}"
+
+    @functools.wraps(callback)
+    async def run(update: object, context: BotContext) -> Any:
+        note_handler(name)
+        return await callback(update, context)
+
+    return run
 
 
 async def _dropped(application: BotApplication, update: Update) -> None:
     """A repeated press the processor dropped never reaches a handler: done all the same,
     or the inbox would keep it pending and play it again at the next start."""
-    inbox = services_of(application).inbox
-    if inbox is not None:
-        inbox.done_soon(update.update_id)
+    services = services_of(application)
+    services.metrics.update_finished(update_kind(update), "dropped", "dropped", 0.0)
+    if isinstance(application, InboxApplication):
+        application.dropped(update.update_id)
+    if services.inbox is not None:
+        services.inbox.done_soon(update.update_id)
 
 
 def build_services(settings: Settings) -> Services:
@@ -322,8 +358,10 @@ async def _open(application: BotApplication) -> None:
             application.bot.token,
             base_url=services.settings.telegram_api_base_url,
             base_file_url=services.settings.file_base_url,
+            heartbeat=services.heartbeat,
         ),
         sessions=services.sessions,
+        metrics=services.metrics,
         render=lambda delivery: services.render_delivery(delivery),
         pacing=Pacing(global_rate=services.settings.send_rate),
         on_progress=lambda broadcast_id, counts: services.on_progress(broadcast_id, counts),
@@ -354,7 +392,11 @@ async def _lead(application: BotApplication, poll_timeout: int) -> None:
     await services.delivery.start(sole=services.lease is not None and services.lease.exclusive)
     # After the engine: a broadcast missed while the bot was down may be sent right away.
     grace = timedelta(minutes=services.settings.misfire_grace_minutes)
-    services.scheduler = JobRunner(timezone=services.settings.tz, grace=grace)
+    services.scheduler = JobRunner(
+        timezone=services.settings.tz,
+        grace=grace,
+        on_misfire=lambda job_id: services.metrics.jobs_misfired.inc(),
+    )
     services.scheduler.start()
     await broadcast_service.resume(services, grace)
     _install_jobs(application, services)
@@ -362,26 +404,63 @@ async def _lead(application: BotApplication, poll_timeout: int) -> None:
     # Administrators from BUURTBOT_ADMINS see their commands from the first start.
     for admin_id in sorted(services.settings.admins):
         await commands.refresh_chat(application.bot, services, admin_id, who="administrator")
+    assert services.inbox is not None
+    await services.inbox.prune()
+    assert isinstance(application, InboxApplication)
+    if services.settings.webhook_mode:
+        await _serve_webhook(application, services)
+    else:
+        await _poll(application, services, poll_timeout)
+    log.info("bot @%s ready", application.bot.username)
+
+
+async def _poll(application: InboxApplication, services: Services, poll_timeout: int) -> None:
     # Before polling starts, and only in the process that polls: what the last run left
     # unfinished is handled before anything new (a standby never handles updates, or it
     # would handle the leader's in-flight ones a second time).
     assert services.inbox is not None
-    await services.inbox.prune()
-    assert isinstance(application, InboxApplication)
     await recover(application, services.inbox, concurrency=MAX_CONCURRENT_UPDATES)
     # Long polling follows the lease: Telegram answers a second poller with 409 Conflict.
-    # (A webhook would let every process take updates; only this part would change.)
     assert application.updater is not None
     if not application.updater.running:
+        # PTB deletes a webhook left set (webhook mode before) as polling starts.
         await application.updater.start_polling(
             timeout=poll_timeout, allowed_updates=Update.ALL_TYPES, poll_interval=0.0
         )
-    log.info("bot @%s ready", application.bot.username)
+
+
+async def _serve_webhook(application: InboxApplication, services: Services) -> None:
+    """Webhook mode: every replica stores what Telegram pushes (bot.web); the leader sets
+    the webhook and handles the stored updates in order (bot.inbox.Dispatcher)."""
+    settings = services.settings
+    assert settings.webhook_url is not None
+    assert services.inbox is not None
+    await application.bot.set_webhook(
+        settings.webhook_url,
+        secret_token=webhook_secret(services, application.bot.token),
+        max_connections=settings.webhook_max_connections,
+        allowed_updates=Update.ALL_TYPES,
+    )
+    # Its first look takes what the last leader left unfinished, before anything new.
+    services.dispatcher = Dispatcher(application, services.inbox)
+    await services.dispatcher.start()
+
+
+def webhook_secret(services: Services, token: str) -> str:
+    """The secret Telegram sends with every push: the setting, else derived from the key
+    of anonymous reports and the token, so every replica with the key agrees on it."""
+    configured = services.settings.webhook_secret
+    if configured is not None:
+        return configured.get_secret_value()
+    return services.keyring.label("webhook", token)
 
 
 async def _follow(application: BotApplication) -> None:
     """The lease is lost (or the bot stops): stop fetching, scheduling and sending."""
     services = services_of(application)
+    dispatcher, services.dispatcher = services.dispatcher, None
+    if dispatcher is not None:
+        await dispatcher.stop()
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
     if services.scheduler is not None:
@@ -462,6 +541,48 @@ async def _close(application: BotApplication) -> None:
         services.inbox = None
 
 
+def build_web_server(application: BotApplication) -> WebServer | None:
+    """The HTTP server of the webhook, health and metrics, when a port is set."""
+    services = services_of(application)
+    settings = services.settings
+    if settings.listen_port is None:
+        return None
+
+    def state() -> ServerState:
+        lease = services.lease
+        return ServerState(
+            bot=application.bot,
+            inbox=services.inbox,
+            engine=services.engine,
+            role=services.role,
+            leader=lambda: _leader(services, lease),
+            jobs=lambda: len(services.scheduler.job_ids()) if services.scheduler else 0,
+        )
+
+    def stored() -> None:
+        if services.dispatcher is not None:
+            services.dispatcher.wake()
+
+    return WebServer(
+        host=settings.listen_host,
+        port=settings.listen_port,
+        metrics=services.metrics,
+        heartbeat=services.heartbeat,
+        state=state,
+        webhook_path=settings.webhook_path if settings.webhook_mode else None,
+        secret=webhook_secret(services, application.bot.token) if settings.webhook_mode else None,
+        on_stored=stored,
+    )
+
+
+async def _leader(services: Services, lease: Lease | None) -> str | None:
+    """Who sends, named as the lease names it (on PostgreSQL the lock connection's
+    application_name, which a standby reads back): this process when it leads."""
+    if services.leading:
+        return getattr(lease, "name", None) or f"buurtbot {socket.gethostname()}:{os.getpid()}"
+    return await lease.holder() if lease is not None else None
+
+
 def open_lease(settings: Settings) -> Lease:
     """The sender lease for the bot's database (bot.lease), not yet taken."""
     return lease_for(settings.database_url, name=f"buurtbot {make_claimer()}")
@@ -492,6 +613,11 @@ async def running(
         if application.post_init is not None:
             await application.post_init(application)
         await application.start()
+        # Every replica listens (a standby stores webhook updates and answers its health
+        # checks); what it does with what it stores depends on the lease.
+        services.web = build_web_server(application)
+        if services.web is not None:
+            await services.web.start()
         services.leadership = Leadership(
             lease,
             on_lead=functools.partial(_lead, application, poll_timeout),
@@ -507,6 +633,10 @@ async def shut_down(application: BotApplication) -> None:
     """Stop what `running` started, in order; again is a no-op (a test plays a stop with
     it before the block ends)."""
     services = services_of(application)
+    # First: a load balancer stops sending here, and Telegram sends the rest elsewhere.
+    web, services.web = services.web, None
+    if web is not None:
+        await web.stop()
     leadership, services.leadership = services.leadership, None
     if leadership is not None:
         await leadership.stop()

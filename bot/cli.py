@@ -319,6 +319,22 @@ async def _serve_sandbox(settings: Settings, port: int | None) -> int:
     return 0
 
 
+def _route_webhook(server: object, application: object) -> None:
+    """Webhook mode against the local sandbox: it pushes to this bot's own port, as a
+    reverse proxy would forward the public address (sandbox.webhook)."""
+    from urllib.parse import urlsplit
+
+    from bot.services import services_of
+
+    services = services_of(application)  # type: ignore[arg-type]
+    web, url = services.web, services.settings.webhook_url
+    if web is None or url is None:
+        return
+    parts = urlsplit(url)
+    routes = server.state.webhook_routes  # type: ignore[attr-defined]
+    routes[f"{parts.scheme}://{parts.netloc}"] = [f"http://127.0.0.1:{web.port}"]
+
+
 async def _run(settings: Settings, *, migrate: bool) -> int:
     from bot.app import build_application, open_lease, running
     from bot.lease import LeaseHeld
@@ -345,6 +361,7 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
             local = settings.with_overrides(telegram_api_base_url=f"{url}/bot")
             application = build_application(local, token=SANDBOX_TOKEN)
             async with running(application, lease=lease):
+                _route_webhook(server, application)
                 print(_sandbox_instructions(url), flush=True)
                 await _wait_for_signal()
         return 0

@@ -65,8 +65,9 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.metrics import Metrics
 from bot.ratelimit import retry_seconds
-from bot.transport import AiohttpRequest
+from bot.transport import AiohttpRequest, Heartbeat
 from storage import channels as channel_store
 from storage import groups as group_store
 from storage import outbox
@@ -184,7 +185,9 @@ class Pacing:
         )
 
 
-def delivery_bot(token: str, *, base_url: str, base_file_url: str) -> telegram.Bot:
+def delivery_bot(
+    token: str, *, base_url: str, base_file_url: str, heartbeat: Heartbeat | None = None
+) -> telegram.Bot:
     """A plain Bot for the engine alone, with a connection pool of its own.
 
     Not the application's ExtBot: its rate limiter retries and its pool serves residents'
@@ -194,7 +197,7 @@ def delivery_bot(token: str, *, base_url: str, base_file_url: str) -> telegram.B
         token,
         base_url=base_url,
         base_file_url=base_file_url,
-        request=AiohttpRequest(connection_pool_size=Pacing().concurrency * 2),
+        request=AiohttpRequest(connection_pool_size=Pacing().concurrency * 2, heartbeat=heartbeat),
         # Never polls; given so PTB does not open its default httpx client for it.
         get_updates_request=AiohttpRequest(connection_pool_size=1),
     )
@@ -313,8 +316,10 @@ class DeliveryEngine:
         pacing: Pacing | None = None,
         on_progress: Progress | None = None,
         claimer: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.bot = bot
+        self.metrics = metrics
         self.sessions = sessions
         self.render = render
         self.pacing = pacing or Pacing()
@@ -628,6 +633,8 @@ class DeliveryEngine:
         except RetryAfter as error:
             seconds = retry_seconds(error)
             self.flood_waits += 1
+            if self.metrics is not None:
+                self.metrics.flood_wait("delivery", seconds)
             log.warning("flood limit hit; pausing deliveries for %.1f s", seconds)
             self._pacer.pause(seconds, row.chat_id)
             row.backoff = 0.0
@@ -749,6 +756,8 @@ class DeliveryEngine:
             }
         )
         self._claimed.pop(row.id, None)
+        if self.metrics is not None:
+            self.metrics.messages.labels(str(status)).inc()
         self._after_row()
         return _Outcome.DONE
 

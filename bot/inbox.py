@@ -31,10 +31,12 @@ key, else the exception class).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -45,7 +47,8 @@ from telegram.ext import Application, ExtBot
 
 from bot.errors import KeyedError
 from bot.keys import Keyring, SealError
-from bot.updates import chat_key
+from bot.logs import current_update
+from bot.updates import chat_key, update_kind
 from storage import inbox as store
 from storage.engine import SessionFactory
 from storage.models import InboxStatus, utcnow
@@ -62,6 +65,10 @@ KEEP_DEAD = timedelta(days=30)
 RETRY_PAUSE = 0.1
 # The purpose of the key that seals payloads (bot.keys).
 SEAL = "inbox"
+# Webhook mode: how often the leader looks for updates other replicas stored, and how
+# many it holds in memory at once (the rest wait in the table).
+DISPATCH_EVERY = 0.5
+MAX_IN_HAND = 500
 # Dropped presses are marked done together, this long after the first of them.
 DONE_SOON_DELAY = 0.25
 
@@ -101,26 +108,33 @@ class Inbox:
         self.mark_writes = 0  # how many writes the done marks took: fewer than updates
 
     async def store(
-        self, updates: Sequence[Update], raw: Mapping[int, Any] | None = None
+        self,
+        updates: Sequence[Update],
+        raw: Mapping[int, Any] | None = None,
+        *,
+        handling: bool = True,
     ) -> list[Update]:
         """Store new updates before anyone confirms them; returns those that are new.
 
         `raw`: the JSON Telegram sent, by update id, where the caller has it; sealing
         that spares serialising each parsed update again (a millisecond an update).
-        The others are replays: remembered so `is_replay` tells the processing step.
+        `handling`: this process hands them to its handlers right after (long polling),
+        so the others are replays for `is_replay` to tell the processing step. A webhook
+        stores without handling: the leader takes the rows from the table (Dispatcher).
         """
         if not updates:
             return []
         known = raw or {}
         rows = [(u.update_id, self._seal(u, known.get(u.update_id))) for u in updates]
         async with self.sessions() as session:
-            new = await store.store(session=session, updates=rows)
+            new = await store.store(session=session, updates=rows, tried=handling)
             await session.commit()
         fresh = [u for u in updates if u.update_id in new]
         replays = [u.update_id for u in updates if u.update_id not in new]
         if replays:
             log.info("skipping %d updates already stored (replays): %s", len(replays), replays)
-            self._replays.update(replays)
+            if handling:
+                self._replays.update(replays)
         return fresh
 
     def is_replay(self, update_id: int) -> bool:
@@ -214,10 +228,12 @@ class Inbox:
         )
         return next_try or None
 
-    async def pending(self, bot: ExtBot[Any]) -> list[tuple[Update, int]]:
+    async def pending(
+        self, bot: ExtBot[Any], *, skip: Collection[int] = (), limit: int | None = None
+    ) -> list[tuple[Update, int]]:
         """The unfinished updates, oldest first, with the tries they have had."""
         async with self.sessions() as session:
-            rows = await store.pending(session=session)
+            rows = await store.pending(session=session, skip=skip, limit=limit)
         found = []
         for row in rows:
             if row.payload is None:
@@ -249,6 +265,27 @@ class Inbox:
             next_try = await store.begin_try(session=session, update_id=update_id)
             await session.commit()
         return next_try or None
+
+    async def take(
+        self, bot: ExtBot[Any], *, skip: Collection[int], limit: int
+    ) -> list[tuple[Update, int]]:
+        """The leader takes the pending updates not in its hands, oldest first, counting
+        each one's try in one write for all (webhook mode: many small arrivals, where
+        one write per update would double the database's work). Those that had all
+        their tries already (running at each crash) are buried, as in `begin_replay`."""
+        found = await self.pending(bot, skip=skip, limit=limit)
+        worn = [update.update_id for update, attempts in found if attempts >= self.max_attempts]
+        fresh = [update.update_id for update, attempts in found if attempts < self.max_attempts]
+        async with self.sessions() as session:
+            for update_id in worn:
+                await store.bury(session=session, update_id=update_id, error="Interrupted")
+            tries = await store.begin_tries(session=session, update_ids=fresh)
+            await session.commit()
+        for update_id in worn:
+            log.warning("update %s was running at every try: dead letter", update_id)
+        return [
+            (update, tries[update.update_id]) for update, _ in found if update.update_id in tries
+        ]
 
     async def counts(self) -> InboxCounts:
         async with self.sessions() as session:
@@ -323,6 +360,10 @@ class InboxBot(ExtBot[None]):
         return updates
 
 
+# (kind, handler, outcome, seconds): what the metrics count of an update's end.
+Finished = Callable[[str, str, str, float], None]
+
+
 @dataclass
 class _Try:
     final: bool
@@ -333,27 +374,58 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
     """Application whose updates finish in the inbox: done, tried again, or dead.
 
     Hooked here rather than in the update processor, which only orders and shares the
-    slots: the handlers' outcome is known in process_update and process_error.
+    slots: the handlers' outcome is known in process_update and process_error. Every
+    update's end is logged once (id, kind, handler, latency, outcome: never a user or a
+    text) and handed to `on_finished` (the metrics).
     """
 
-    __slots__ = ("_inbox_of", "_tries")
+    __slots__ = ("_from_store", "_inbox_of", "_on_finished", "_tries", "in_hand")
 
-    def __init__(self, *, inbox_of: Callable[[], Inbox | None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        inbox_of: Callable[[], Inbox | None],
+        on_finished: Finished | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._inbox_of = inbox_of
+        self._on_finished = on_finished
         self._tries: dict[int, _Try] = {}
+        # Rows the Dispatcher queued, with the tries they had: handled as stored ones.
+        self._from_store: dict[int, int] = {}
+        # Updates queued or running in this process: the Dispatcher never takes them again.
+        self.in_hand: set[int] = set()
+
+    def queue_stored(self, update: Update, attempt: int) -> None:
+        """Hand a stored row whose try `attempt` is counted (Inbox.take) to the handlers
+        through the update queue, in its order."""
+        self.in_hand.add(update.update_id)
+        self._from_store[update.update_id] = attempt
+        self.update_queue.put_nowait(update)
+
+    def dropped(self, update_id: int) -> None:
+        """The update processor dropped a repeated press: its process_update never runs."""
+        self.in_hand.discard(update_id)
+        self._from_store.pop(update_id, None)
 
     async def process_update(self, update: object) -> None:
         inbox = self._inbox_of()
         if inbox is None or not isinstance(update, Update):
             await super().process_update(update)
             return
-        if inbox.is_replay(update.update_id):
-            return
-        await self._handle(inbox, update, 1)
+        try:
+            attempt = self._from_store.pop(update.update_id, None)
+            if attempt is not None:
+                await self._handle(inbox, update, attempt)
+            elif not inbox.is_replay(update.update_id):
+                await self._handle(inbox, update, 1)
+        finally:
+            self.in_hand.discard(update.update_id)
 
     async def handle_stored(self, update: Update, attempts: int) -> None:
-        """Handle an update stored before a restart, counting the try its crash cost."""
+        """Handle an update stored before a restart (or by another replica), counting
+        the try a crash cost (none for a row nobody started)."""
         inbox = self._inbox_of()
         assert inbox is not None
         attempt = await inbox.begin_replay(update.update_id, attempts)
@@ -361,6 +433,10 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
             await self._handle(inbox, update, attempt)
 
     async def _handle(self, inbox: Inbox, update: Update, attempt: int) -> None:
+        started = time.monotonic()
+        first = attempt
+        current_update.set({"update_id": update.update_id, "kind": update_kind(update)})
+        outcome = "dead"
         while True:
             current = _Try(final=attempt >= inbox.max_attempts)
             self._tries[update.update_id] = current
@@ -370,16 +446,30 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
                 del self._tries[update.update_id]
             if current.error is None:
                 await inbox.done(update.update_id)
-                return
+                outcome = "done" if attempt == first else "retried"
+                break
             next_try = await inbox.failed(update.update_id, current.error, attempt)
             if next_try is None:
                 if not current.final:
                     # Not in the inbox (handed to process_update directly, never stored):
                     # no row to try again from, so the apology held back comes now.
                     await super().process_error(update, current.error)
-                return
+                break
             await asyncio.sleep(RETRY_PAUSE * attempt)
             attempt = next_try
+        self._finished(update, outcome, time.monotonic() - started)
+
+    def _finished(self, update: Update, outcome: str, seconds: float) -> None:
+        context = current_update.get() or {}
+        handler = str(context.get("handler") or "none")
+        kind = update_kind(update)
+        log.info(
+            "update %s (%s) handled by %s in %.1f ms: %s",
+            update.update_id, kind, handler, seconds * 1000, outcome,
+            extra={"handler": handler, "latency_ms": round(seconds * 1000, 1), "outcome": outcome},
+        )  # fmt: skip
+        if self._on_finished is not None:
+            self._on_finished(kind, handler, outcome, seconds)
 
     async def process_error(
         self,
@@ -396,6 +486,77 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
                 # whole update runs again.
                 return True
         return await super().process_error(update, error, job, coroutine)
+
+
+class Dispatcher:
+    """Webhook mode, in the leader: hands the stored updates to the handlers, oldest first.
+
+    Every replica stores what Telegram pushes to it (`Inbox.store(handling=False)`) and
+    answers 200; only the leader handles, taking the pending rows in update_id order and
+    queueing them to the application, whose update processor keeps each chat's order. So
+    two replicas never handle one chat at once, and an update stored by a replica that
+    dies right after its 200 is handled all the same. Telegram pushes a chat's next
+    update only once the one before was answered, and the answer comes after the commit,
+    so a chat's rows are in the table in their order when the leader reads them.
+
+    A row stored here wakes the dispatcher at once (`wake`); rows stored by another
+    replica are found within `every` seconds. Arrivals while it reads are taken
+    together at its next look, so a burst costs one read and one write per look. A new leader's first look finds what the
+    old one left unfinished: those were running at its death and count that try.
+    """
+
+    def __init__(
+        self, application: InboxApplication, inbox: Inbox, *, every: float = DISPATCH_EVERY
+    ) -> None:
+        self.application = application
+        self.inbox = inbox
+        self.every = every
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._wake.set()
+            self._task = asyncio.create_task(self._loop(), name="inbox-dispatcher")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.every)
+            self._wake.clear()
+            try:
+                await self.dispatch()
+            except Exception as error:
+                if not self._failing:
+                    log.warning("inbox: cannot read stored updates (%s)", type(error).__name__)
+                self._failing = True
+            else:
+                self._failing = False
+
+    async def dispatch(self) -> int:
+        """Queue the stored updates not yet in hand; returns how many."""
+        in_hand = self.application.in_hand
+        room = MAX_IN_HAND - len(in_hand)
+        if room <= 0:
+            return 0  # the rest waits in the table, not in memory
+        found = await self.inbox.take(self.application.bot, skip=set(in_hand), limit=room)
+        queued = 0
+        for update, attempt in found:
+            if update.update_id not in in_hand:
+                self.application.queue_stored(update, attempt)
+                queued += 1
+        return queued
 
 
 async def recover(application: InboxApplication, inbox: Inbox, *, concurrency: int) -> int:

@@ -25,6 +25,18 @@ PAYLOAD_LOGGERS = {
 }
 
 
+# What the one line at an update's end adds (bot.inbox): which handler, how long, how
+# it ended. Names and numbers only, so a JSON line never carries a user or a text.
+UPDATE_END = ("handler", "latency_ms", "outcome")
+
+
+def note_handler(name: str) -> None:
+    """Remember which handler took the current update, for the line at its end."""
+    context = current_update.get()
+    if context is not None:
+        context["handler"] = name
+
+
 class UpdateContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         context = current_update.get()
@@ -53,7 +65,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("update_id", "update_kind"):
+        for key in ("update_id", "update_kind", *UPDATE_END):
             if getattr(record, key, None) is not None:
                 entry[key] = getattr(record, key)
         if record.exc_info:

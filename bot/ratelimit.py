@@ -32,7 +32,14 @@ class RetryingRateLimiter(BaseRateLimiter[int]):
     `max_wait` is not worth holding an update for: the error goes to the error handler.
     """
 
-    def __init__(self, *, max_retries: int = 2, max_wait: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_retries: int = 2,
+        max_wait: float = 30.0,
+        on_flood: Callable[[float], None] | None = None,
+    ) -> None:
+        self.on_flood = on_flood  # the metrics: every 429 and the wait it asked for
         self.max_retries = max_retries
         self.max_wait = max_wait
 
@@ -58,6 +65,8 @@ class RetryingRateLimiter(BaseRateLimiter[int]):
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
                 wait = retry_seconds(error)
+                if self.on_flood is not None:
+                    self.on_flood(wait)
                 if attempt >= retries or wait > self.max_wait:
                     raise
                 attempt += 1

@@ -16,15 +16,18 @@ from bot.categories import Categories
 from bot.i18n import Translator
 from bot.keys import Keyring
 from bot.memo import Expiring
+from bot.metrics import Metrics
 from bot.ratelimit import SlidingWindow
 from bot.settings import Settings
+from bot.transport import Heartbeat
 from storage.engine import SessionFactory
 
 if TYPE_CHECKING:
     from bot.delivery import Counts, DeliveryEngine, Outgoing
-    from bot.inbox import Inbox
+    from bot.inbox import Dispatcher, Inbox
     from bot.lease import Leadership, Lease
     from bot.roles import Roles
+    from bot.web import WebServer
     from scheduler.runner import JobRunner
     from storage.models import Broadcast, Delivery
 
@@ -98,6 +101,15 @@ class Services:
         """Wait for the background work still under way (shutdown, tests)."""
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+    # What /metrics shows (bot.metrics) and when Telegram last answered (the readiness
+    # check): made with the services, each application its own.
+    metrics: Metrics = field(default_factory=Metrics)
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    # Webhook mode, while leading: hands stored updates to the handlers (bot.inbox).
+    dispatcher: Dispatcher | None = None
+    # The HTTP server of the webhook, health and metrics (bot.web), while it listens.
+    web: WebServer | None = None
 
     # One sender per database (bot.lease): set while the bot runs.
     lease: Lease | None = None

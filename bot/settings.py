@@ -7,10 +7,18 @@ from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -118,6 +126,26 @@ class Settings(BaseSettings):
     max_waiting_per_chat: int = Field(
         default=5, ge=1, le=1000, validation_alias=AliasChoices("BUURTBOT_MAX_WAITING_PER_CHAT")
     )
+    # Production (issue 15): webhook mode and the one HTTP server for the webhook, health
+    # and metrics. Without a port nothing listens; without a webhook URL the bot polls.
+    webhook_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("BUURTBOT_WEBHOOK_URL")
+    )
+    listen_host: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("BUURTBOT_LISTEN_HOST")
+    )
+    # 0 picks a free port (tests); the log line "listening on" names it.
+    listen_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias=AliasChoices("BUURTBOT_LISTEN_PORT")
+    )
+    # Without it the secret is derived from the key of anonymous reports, so every replica
+    # sharing the key agrees on it and it never needs a place of its own.
+    webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("BUURTBOT_WEBHOOK_SECRET")
+    )
+    webhook_max_connections: int = Field(
+        default=40, ge=1, le=100, validation_alias=AliasChoices("BUURTBOT_WEBHOOK_MAX_CONNECTIONS")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
     log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
 
@@ -145,6 +173,32 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        # Telegram pushes only to HTTPS (ports 443, 80, 88, 8443): a reverse proxy ends TLS.
+        if not isinstance(value, str) or not re.match(r"^https://[^\s/]+(/\S*)?$", value.strip()):
+            raise ValueError(f"not an https URL: {value!r}")
+        return value.strip()
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _webhook_secret(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        # Telegram's own rule for secret_token; at least 32 so it cannot be guessed.
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]{32,256}", value.strip()):
+            raise ValueError("use 32 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_port(self) -> Settings:
+        if self.webhook_url is not None and self.listen_port is None:
+            raise ValueError("BUURTBOT_LISTEN_PORT: needed with BUURTBOT_WEBHOOK_URL")
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -257,6 +311,16 @@ class Settings(BaseSettings):
         return self.telegram_bot_token is None
 
     @property
+    def webhook_mode(self) -> bool:
+        return self.webhook_url is not None
+
+    @property
+    def webhook_path(self) -> str:
+        """Where the webhook listens: the path of the public URL (a proxy forwards it)."""
+        path = urlsplit(self.webhook_url or "").path
+        return path or "/"
+
+    @property
     def file_base_url(self) -> str:
         """Where files are downloaded; Telegram and the sandbox put `/file` before `/bot`."""
         base = self.telegram_api_base_url
@@ -304,4 +368,6 @@ def load_settings(
             else field
         )
         message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:
+            raise ConfigError(message) from None  # a check of several fields names its own
         raise ConfigError(f"{name}: {message}") from None

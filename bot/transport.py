@@ -8,11 +8,27 @@ uses it for every Bot API call. Errors map to PTB's own: TimedOut and NetworkErr
 
 from __future__ import annotations
 
+import time
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+
+class Heartbeat:
+    """When Telegram last answered any request of this process (time.monotonic()), for
+    the readiness check: an answer of any status means Telegram is reachable."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def beat(self) -> None:
+        self.at = time.monotonic()
+
+    def age(self) -> float | None:
+        return None if self.at is None else time.monotonic() - self.at
 
 
 class AiohttpRequest(BaseRequest):
@@ -27,7 +43,9 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
+        self._heartbeat = heartbeat
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -94,11 +112,14 @@ class AiohttpRequest(BaseRequest):
             body = form
         try:
             async with self._session.request(method, url, data=body, timeout=timeout) as response:
-                return response.status, await response.read()
+                answer = await response.read()
         except TimeoutError as error:  # asyncio.TimeoutError is this class since 3.11
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+        if self._heartbeat is not None:
+            self._heartbeat.beat()
+        return response.status, answer
 
 
 def _sum(first: float | None, second: float | None) -> float | None:

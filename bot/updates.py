@@ -42,6 +42,25 @@ def chat_key(update: object) -> int | None:
     return update.effective_user.id if update.effective_user is not None else None
 
 
+UPDATE_KINDS = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "callback_query",
+    "my_chat_member",
+    "chat_member",
+    "edited_channel_post",
+)
+
+
+def update_kind(update: object) -> str:
+    """What arrived, as the logs and metrics name it (never what it says)."""
+    for kind in UPDATE_KINDS:
+        if getattr(update, kind, None) is not None:
+            return kind
+    return "other"
+
+
 def is_button_press(update: object) -> bool:
     """A callback query: the one kind of update that may be dropped (a repeat tap)."""
     return isinstance(update, Update) and update.callback_query is not None

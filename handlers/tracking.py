@@ -8,23 +8,9 @@ from telegram import Update
 
 from bot.logs import current_update
 from bot.services import BotContext
+from bot.updates import update_kind
 
 log = logging.getLogger(__name__)
-
-
-def update_kind(update: Update) -> str:
-    for kind in (
-        "message",
-        "edited_message",
-        "channel_post",
-        "callback_query",
-        "my_chat_member",
-        "chat_member",
-        "edited_channel_post",
-    ):
-        if getattr(update, kind, None) is not None:
-            return kind
-    return "other"
 
 
 async def track_update(update: Update, context: BotContext) -> None:

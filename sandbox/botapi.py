@@ -39,6 +39,7 @@ from sandbox.state import (
     dump_json,
     member_dict,
 )
+from sandbox.webhook import WebhookPusher
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -233,6 +234,7 @@ class BotApi:
         self.world = world
         self.config: SandboxConfig = world.config
         self._session: aiohttp.ClientSession | None = None
+        self.pusher = WebhookPusher(world)
         self._methods: dict[str, Handler] = {
             name.lower(): handler
             for name, handler in {
@@ -276,6 +278,7 @@ class BotApi:
         }
 
     async def close(self) -> None:
+        await self.pusher.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -648,16 +651,22 @@ class BotApi:
             "max_connections": min(max(max_connections or 40, 1), 100),
             "ip_address": "127.0.0.1",
             "has_secret_token": secret is not None,
+            "secret_token": secret,
         }
+        self.world.webhook_error = None
         # A long poll in progress is cut off, like when a second client starts polling.
         self.world.poll_generation += 1
         self.world.update_signal.fire()
+        # From now on Telegram pushes what is queued (sandbox.webhook).
+        self.pusher.start()
         return True
 
     async def delete_webhook(self, params: Params) -> bool:
         self.world.webhook = None
+        self.world.webhook_error = None
         if params.flag("drop_pending_updates"):
             self.world.updates.clear()
+        self.world.update_signal.fire()  # the pusher sees it and stops
         return True
 
     async def get_webhook_info(self, params: Params) -> Json:
@@ -673,6 +682,8 @@ class BotApi:
             info["ip_address"] = world.webhook["ip_address"]
             if world.allowed_updates is not None:
                 info["allowed_updates"] = sorted(world.allowed_updates)
+            if world.webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = world.webhook_error
         return info
 
     # ------------------------------------------------------------------ commands & profile

@@ -364,6 +364,10 @@ class World:
         # Every refused request by method and error, kept however many requests follow
         # (the log above forgets the oldest): what a long test run asserts on.
         self.refusals: Counter[str] = Counter()
+        # Webhook pushes to a public origin go to these local origins instead, in turn:
+        # the reverse proxy (and balancer) in front of a bot (sandbox.webhook). Kept
+        # across resets: it describes the network, not the world.
+        self.webhook_routes: dict[str, list[str]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -382,6 +386,8 @@ class World:
         self.allowed_updates: frozenset[str] | None = None  # None = Telegram's default set
         self.poll_generation = 0
         self.webhook: Json | None = None
+        # (unix time, message) of the last failed push, for getWebhookInfo.
+        self.webhook_error: tuple[int, str] | None = None
         self.commands: dict[tuple[str, str], list[Json]] = {}
         self.texts: dict[tuple[str, str], str] = {}  # (kind, language) -> description/name
         self.default_menu_button: Json = {"type": "commands"}

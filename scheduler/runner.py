@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, tzinfo
 
+from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
@@ -21,9 +22,19 @@ Job = Callable[[], Awaitable[object]]
 
 
 class JobRunner:
-    def __init__(self, *, timezone: tzinfo, grace: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        timezone: tzinfo,
+        grace: timedelta,
+        on_misfire: Callable[[str], None] | None = None,
+    ) -> None:
         self.grace = grace
         self._aps = AsyncIOScheduler(timezone=timezone)
+        if on_misfire is not None:
+            # APScheduler only logs a run missed by more than the grace; the caller
+            # counts it too (the metrics), by job id.
+            self._aps.add_listener(lambda event: on_misfire(event.job_id), EVENT_JOB_MISSED)
 
     def start(self) -> None:
         self._aps.start()

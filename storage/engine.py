@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -50,3 +50,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     # expire_on_commit=False: handlers read attributes after commit without another round trip.
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def answers(engine: AsyncEngine) -> None:
+    """One trivial query: raises when the database does not answer."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

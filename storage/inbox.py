@@ -6,7 +6,7 @@ functions commits: the inbox service commits once per step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, update
@@ -21,11 +21,15 @@ ERROR_MAX = 120
 INSERT_CHUNK = 500
 
 
-async def store(*, session: AsyncSession, updates: Sequence[tuple[int, str]]) -> set[int]:
+async def store(
+    *, session: AsyncSession, updates: Sequence[tuple[int, str]], tried: bool = True
+) -> set[int]:
     """Store (update_id, sealed payload) rows that are not there yet; returns the new ids.
 
-    A new row counts its first try already: the update goes to its handler right after.
-    An id already stored (pending, done or dead) is left as it is: that is a replay.
+    A new row counts its first try already when `tried` (the update goes to its handler
+    right after, in this process); a webhook's row waits for the leader, which counts
+    the try when it takes the row. An id already stored (pending, done or dead) is left
+    as it is: that is a replay.
     """
     new: set[int] = set()
     now = utcnow()
@@ -36,7 +40,7 @@ async def store(*, session: AsyncSession, updates: Sequence[tuple[int, str]]) ->
                 "update_id": update_id,
                 "status": InboxStatus.PENDING.value,
                 "payload": payload,
-                "attempts": 1,
+                "attempts": 1 if tried else 0,
                 "received_at": now,
             }
             for update_id, payload in chunk
@@ -51,14 +55,21 @@ async def store(*, session: AsyncSession, updates: Sequence[tuple[int, str]]) ->
     return new
 
 
-async def pending(*, session: AsyncSession) -> list[InboxUpdate]:
-    """Every unfinished update, oldest first (Telegram's ids rise with arrival)."""
-    rows = await session.exec(
+async def pending(
+    *, session: AsyncSession, skip: Collection[int] = (), limit: int | None = None
+) -> list[InboxUpdate]:
+    """Unfinished updates, oldest first (Telegram's ids rise with arrival), but those in
+    `skip` (already in the caller's hands)."""
+    statement = (
         select(InboxUpdate)
         .where(InboxUpdate.status == InboxStatus.PENDING)
         .order_by(col(InboxUpdate.update_id))
     )
-    return list(rows)
+    if skip:
+        statement = statement.where(col(InboxUpdate.update_id).not_in(sorted(skip)))
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(await session.exec(statement))
 
 
 async def begin_try(*, session: AsyncSession, update_id: int) -> int:
@@ -72,6 +83,21 @@ async def begin_try(*, session: AsyncSession, update_id: int) -> int:
     )
     attempts = (await session.exec(statement)).scalars().first()  # type: ignore[call-overload]
     return int(attempts or 0)
+
+
+async def begin_tries(*, session: AsyncSession, update_ids: Sequence[int]) -> dict[int, int]:
+    """`begin_try` for many pending updates in one statement: id -> tries started."""
+    if not update_ids:
+        return {}
+    statement = (
+        update(InboxUpdate)
+        .where(col(InboxUpdate.update_id).in_(update_ids))
+        .where(col(InboxUpdate.status) == InboxStatus.PENDING)
+        .values(attempts=col(InboxUpdate.attempts) + 1)
+        .returning(col(InboxUpdate.update_id), col(InboxUpdate.attempts))
+    )
+    rows = (await session.exec(statement)).all()  # type: ignore[call-overload]
+    return {int(update_id): int(attempts) for update_id, attempts in rows}
 
 
 async def finish_many(*, session: AsyncSession, update_ids: Sequence[int]) -> None:

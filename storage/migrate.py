@@ -61,3 +61,8 @@ async def autogenerate(engine: AsyncEngine, message: str) -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(_revision)
+
+
+async def is_current(engine: AsyncEngine) -> bool:
+    """Whether the database stands at the code's newest migration (the readiness check)."""
+    return await current_revision(engine) == head_revision()

@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.dialect import insert
-from storage.models import Delivery, DeliveryStatus, utcnow
+from storage.models import Broadcast, Delivery, DeliveryStatus, utcnow
 
 STATUSES: tuple[DeliveryStatus, ...] = tuple(DeliveryStatus)
 ERROR_MAX = 200
@@ -270,3 +270,27 @@ async def for_broadcast(*, session: AsyncSession, broadcast_id: int) -> list[Del
         select(Delivery).where(Delivery.broadcast_id == broadcast_id).order_by(col(Delivery.id))
     )
     return list(result)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    depth: int
+    # When the broadcast of the oldest unsent row was created (None: nothing waits).
+    oldest: datetime | None
+
+
+async def backlog(*, session: AsyncSession) -> Backlog:
+    """Rows not yet settled (queued or sending) and the age of the oldest, for /metrics.
+
+    A row has no time of its own; its broadcast's creation is when it began to wait.
+    """
+    waiting = col(Delivery.status).in_(("queued", "sending"))
+    depth = (await session.exec(select(func.count()).where(waiting))).one()
+    oldest = (
+        await session.exec(
+            select(func.min(Broadcast.created_at)).where(
+                col(Broadcast.id).in_(select(Delivery.broadcast_id).where(waiting).distinct())
+            )
+        )
+    ).one()
+    return Backlog(depth=int(depth or 0), oldest=oldest)

@@ -59,6 +59,19 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.fixture
+async def pg_url() -> str:
+    """An empty PostgreSQL database migrated to head (the tests of real processes)."""
+    # Here, not at the top: tests.processes imports journey modules, which import this.
+    from tests.processes import wipe_postgres
+
+    url = postgres_url()
+    if url is None:
+        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL")
+    await wipe_postgres(url)
+    return url
+
+
+@pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on a database migrated to head."""
     engine = create_engine(database_url)

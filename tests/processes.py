@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -433,3 +434,62 @@ async def broadcast_through_a_kill(
         gone="its claim expired" if standby else "this process holds the database",
         lines=survivor.lines,
     )
+
+
+# ---------------------------------------------------------------- replicas in webhook mode
+
+PUBLIC_ORIGIN = "https://buurtbot.test"  # the address Telegram pushes to (the proxy's)
+WEBHOOK_URL = f"{PUBLIC_ORIGIN}/telegram"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Replica:
+    """One `python -m bot run` in webhook mode, with its own listen port."""
+
+    process: BotProcess
+    port: int
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http, http.get(self.origin + path) as response:
+            return response.status, await response.text()
+
+    async def ready(self) -> dict[str, object]:
+        _, body = await self.get("/readyz")
+        report = json.loads(body)
+        assert isinstance(report, dict), body
+        return report
+
+    async def metric(self, line_start: str) -> float:
+        """The value of the first /metrics line that starts with `line_start` (0 if none)."""
+        _, body = await self.get("/metrics")
+        for line in body.splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+
+async def start_replicas(env: dict[str, str], cwd: Path, count: int) -> list[Replica]:
+    """`count` processes on one database in webhook mode; the first started leads."""
+    replicas: list[Replica] = []
+    for index in range(count):
+        port = free_port()
+        process = await BotProcess.start(
+            env | {"BUURTBOT_WEBHOOK_URL": WEBHOOK_URL, "BUURTBOT_LISTEN_PORT": str(port)}, cwd
+        )
+        replicas.append(Replica(process, port))
+        await process.wait_for("listening on", 60)
+        if index == 0:
+            await process.wait_for("bot @", 60)  # the leader set the webhook
+        else:
+            await process.wait_for("standby: buurtbot", 60)
+    return replicas

@@ -38,22 +38,11 @@ from tests.processes import (
     broadcast_through_a_kill,
     populate,
     until,
-    wipe_postgres,
 )
 
 needs_postgres = pytest.mark.skipif(
     postgres_url() is None, reason="needs PostgreSQL: set TEST_DATABASE_URL"
 )
-
-
-@pytest.fixture
-async def pg_url() -> str:
-    """An empty PostgreSQL database migrated to head."""
-    url = postgres_url()
-    if url is None:
-        pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL")
-    await wipe_postgres(url)
-    return url
 
 
 async def terminate(url: str, application_name: str) -> int:
