@@ -18,7 +18,7 @@ from handlers import notify
 from handlers.auth import requires
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
-from handlers.keyboards import bold
+from handlers.keyboards import bold, miniapp_rows
 
 STATES = ("approved", "pending", "paused")
 
@@ -101,6 +101,7 @@ async def overview_command(update: Update, context: BotContext) -> None:
                 )
             ]
         )
+    buttons += miniapp_rows(lang, context.services.settings.miniapp, update.effective_chat)
     await show(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 

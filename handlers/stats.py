@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import stats
 from bot.callbacks import Button, pack
@@ -13,13 +13,13 @@ from bot.stats import Period, StatsError, View
 from handlers.auth import requires
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
-from handlers.keyboards import rows
+from handlers.keyboards import miniapp_rows, rows
 
 ALL = "all"  # the whole city in callback data
 
 
 def _keyboard(
-    lang: Lang, context: BotContext, period: Period, wijk: str | None
+    lang: Lang, context: BotContext, period: Period, wijk: str | None, chat: Chat | None
 ) -> InlineKeyboardMarkup:
     _ = lang.gettext
     here = wijk or ALL
@@ -55,7 +55,8 @@ def _keyboard(
             _("📄 CSV"), callback_data=pack(Button.STATS_EXPORT, period.code, here)
         ),
     ]
-    return InlineKeyboardMarkup([moves, *rows(wijk_buttons, 3), files])
+    app = miniapp_rows(lang, context.services.settings.miniapp, chat)
+    return InlineKeyboardMarkup([moves, *rows(wijk_buttons, 3), files, *app])
 
 
 async def _period(update: Update, context: BotContext, lang: Lang) -> Period | None:
@@ -73,7 +74,7 @@ async def _figures(
 ) -> None:
     current, previous = await stats.compare(context.services, period)
     text = stats.render(context.services, View(lang), current, previous, wijk)
-    await show(update, text, _keyboard(lang, context, period, wijk))
+    await show(update, text, _keyboard(lang, context, period, wijk, update.effective_chat))
 
 
 @requires(Role.COORDINATOR)
