@@ -147,7 +147,8 @@ class Settings(BaseSettings):
         default=40, ge=1, le=100, validation_alias=AliasChoices("BUURTBOT_WEBHOOK_MAX_CONNECTIONS")
     )
     # The coordinator's Mini App (issue 17): the public https URL of `/app/` on this
-    # server. Without it, in webhook mode, the webhook's origin + "/app/"; else no app.
+    # server. Not derived from the webhook's: a proxy that forwards only the webhook's
+    # path would turn every coordinator's menu button into a dead link. Unset: no buttons.
     miniapp_url: str | None = Field(
         default=None, validation_alias=AliasChoices("BUURTBOT_MINIAPP_URL")
     )
@@ -325,16 +326,6 @@ class Settings(BaseSettings):
         """Where the webhook listens: the path of the public URL (a proxy forwards it)."""
         path = urlsplit(self.webhook_url or "").path
         return path or "/"
-
-    @property
-    def miniapp(self) -> str | None:
-        """Where Telegram opens the Mini App, or None when the bot serves none."""
-        if self.miniapp_url is not None:
-            return self.miniapp_url
-        if self.webhook_url is None:
-            return None
-        parts = urlsplit(self.webhook_url)
-        return f"{parts.scheme}://{parts.netloc}/app/"
 
     @property
     def file_base_url(self) -> str:

@@ -136,7 +136,7 @@ async def _set_menu_button(
     bot: ExtBot[None], services: Services, chat_id: int, lang: Lang, roles: Roles
 ) -> None:
     """The menu button opens the Mini App for a coordinator or wijkboa; else the commands."""
-    url = services.settings.miniapp
+    url = services.settings.miniapp_url
     if url is None:
         return  # no app served: Telegram's default button, never touched
     if roles.has(*MINIAPP_ROLES):

@@ -101,7 +101,7 @@ async def overview_command(update: Update, context: BotContext) -> None:
                 )
             ]
         )
-    buttons += miniapp_rows(lang, context.services.settings.miniapp, update.effective_chat)
+    buttons += miniapp_rows(lang, context.services.settings.miniapp_url, update.effective_chat)
     await show(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 

@@ -55,7 +55,7 @@ def _keyboard(
             _("📄 CSV"), callback_data=pack(Button.STATS_EXPORT, period.code, here)
         ),
     ]
-    app = miniapp_rows(lang, context.services.settings.miniapp, chat)
+    app = miniapp_rows(lang, context.services.settings.miniapp_url, chat)
     return InlineKeyboardMarkup([moves, *rows(wijk_buttons, 3), files, *app])
 
 
