@@ -20,7 +20,7 @@ from bot.notices import language_of
 from bot.residents import KIND_LABELS
 from bot.roles import Role, roles_of
 from bot.services import Services
-from bot.stats import Figures, Period, Stats
+from bot.stats import Figures, Period, Stats, StatsError
 from storage import broadcasts as broadcast_store
 from storage import groups as group_store
 from storage import teams as team_store
@@ -42,10 +42,11 @@ TREND_KEYS = ("subscribed", "reports", "broadcasts")
 
 
 class CockpitError(KeyedError):
-    """A request the app cannot honour; `key` is a message id to translate."""
+    """Someone asked for what their role does not show; `key` is a message id."""
 
 
 NOT_ALLOWED = N_("Dit overzicht is alleen voor de coördinator en de wijkboa.")
+COORDINATORS_ONLY = N_("Het jaarrapport is alleen voor de coördinator.")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ async def figures(services: Services, who: Reader, period: Period) -> Json:
 async def trend(services: Services, who: Reader, kind: str) -> Json:
     """The last few weeks, months or years of residents, reports and announcements."""
     if kind not in TREND_PERIODS:
-        raise CockpitError(stats.BAD_PERIOD)
+        raise StatsError(stats.BAD_PERIOD)
     periods = [stats.period_of(kind, stats.today_in(services))]
     while len(periods) < TREND_PERIODS[kind]:
         periods.insert(0, periods[0].previous())

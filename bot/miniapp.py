@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import cockpit, initdata, stats
+from bot import cockpit, initdata, stats, yearly
 from bot.areas import Wijk
 from bot.cockpit import CockpitError, Reader
 from bot.i18n import N_
@@ -75,6 +75,7 @@ TEXTS: dict[str, str] = {
     "everyone": N_("heel de stad"),
     "none": N_("Niets te zien."),
     "hidden": N_("Kleine aantallen (minder dan {n}) tonen we niet."),
+    "yearly": N_("Jaarrapport {year} downloaden (.xlsx)"),
     "now_states": N_("Teams en groepen zoals ze nu zijn: van toen is niets bewaard."),
 }
 
@@ -107,7 +108,7 @@ def wijk_tiles(wijken: list[Wijk]) -> list[dict[str, Any]]:
     return sorted(tiles, key=lambda t: (t["row"], t["col"]))
 
 
-Handler = Callable[[web.Request, Reader], Awaitable[dict[str, Any]]]
+Handler = Callable[[web.Request, Reader], Awaitable[dict[str, Any] | web.Response]]
 
 
 class MiniApp:
@@ -127,6 +128,7 @@ class MiniApp:
             ("trend", self.trend),
             ("teams", self.teams),
             ("broadcasts", self.broadcasts),
+            ("yearly.xlsx", self.yearly),
         ):
             app.router.add_get(f"{PREFIX}/api/{name}", self._guarded(handler))
 
@@ -149,8 +151,13 @@ class MiniApp:
                 return _refuse(403, lang.gettext(error.key))
             try:
                 body = await handler(request, who)
-            except (CockpitError, StatsError) as error:
+            except CockpitError as error:
+                return _refuse(403, who.lang.gettext(error.key))
+            except StatsError as error:
                 return _refuse(400, who.lang.gettext(error.key))
+            if isinstance(body, web.Response):
+                body.headers["Cache-Control"] = "no-store"
+                return body
             return web.json_response(body, headers={"Cache-Control": "no-store"})
 
         return guarded
@@ -165,6 +172,7 @@ class MiniApp:
             "dir": "rtl" if who.lang.code in RTL else "ltr",
             "city": areas.city,
             "scope": "city" if who.city else "wijk",
+            "year": stats.today_in(self.services).year,  # the city's, not the phone's
             "texts": {key: who.lang.gettext(msgid) for key, msgid in TEXTS.items()},
             "tiles": wijk_tiles(wijken),
             "geographic": False,  # the shipped areas file has centres only, no polygons
@@ -192,6 +200,24 @@ class MiniApp:
 
     async def broadcasts(self, request: web.Request, who: Reader) -> dict[str, Any]:
         return await cockpit.broadcasts(self.services, who)
+
+    async def yearly(self, request: web.Request, who: Reader) -> web.Response:
+        """The yearly report (every wijk in it: for the council, so coordinators only)."""
+        if not who.city:
+            raise CockpitError(cockpit.COORDINATORS_ONLY)
+        today = stats.today_in(self.services)
+        year = stats.period_from_code("y" + request.query.get("year", str(today.year)), today)
+        if year is None:
+            raise StatsError(stats.BAD_PERIOD)
+        body, name = await yearly.yearly_report(self.services, who.lang, year)
+        return web.Response(
+            body=body,
+            content_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _refuse(status: int, reason: str) -> web.Response:

@@ -4,6 +4,7 @@ signed by the sandbox as Telegram signs it, the real database, and /stats beside
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -13,11 +14,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
+import openpyxl
 import pytest
 
 from bot import stats
 from bot.app import BotApplication, running
-from bot.cockpit import NOT_ALLOWED
+from bot.cockpit import COORDINATORS_ONLY, NOT_ALLOWED
 from bot.roles import Held, Role, Roles, grant, revoke
 from bot.services import services_of
 from bot.settings import Settings
@@ -444,3 +446,54 @@ async def test_the_page_says_so_when_initdata_is_missing(
     dom = await rendered(base(bot) + "/app/")
     assert "Dat lukte niet." in dom
     assert "no initData" in dom
+
+
+async def test_the_yearly_report_is_a_workbook_of_the_years_figures(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    await person("Carla", user_id=ADMIN_ID)
+    await person("Anna", wijk="stiphout")
+    await seed_reports(bot, this_week=3, last_week=1)
+    services = services_of(bot)
+    year = period_of("year", stats.today_in(services))
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            base(bot) + f"/app/api/yearly.xlsx?year={year.key}",
+            headers={"Authorization": f"tma {await signed(client, ADMIN_ID)}"},
+        ) as response,
+    ):
+        assert response.status == 200
+        assert response.headers["Content-Disposition"] == (
+            f'attachment; filename="jaarrapport-{year.key}.xlsx"'
+        )
+        body = await response.read()
+    book = openpyxl.load_workbook(io.BytesIO(body))
+    assert book.sheetnames == ["Wijken", "Maanden", "Meldingen per soort"]
+    figures = await stats.compute(services, year)
+    wijken = list(book["Wijken"].iter_rows(values_only=True))
+    header = wijken[0]
+    total = dict(zip(header, wijken[-1], strict=True))
+    assert total["wijk"] == "Totaal"
+    assert total["meldingen"] == figures.of(None)["reports"] > 0
+    assert isinstance(total["meldingen"], int)  # a typed number, not text
+    stiphout = dict(zip(header, next(r for r in wijken if r[0] == "Stiphout"), strict=True))
+    assert stiphout["bewoners ingeschreven"] == figures.of("stiphout")["subscribed"] == 1
+    months = list(book["Maanden"].iter_rows(values_only=True))[1:]
+    assert sum(row[-1] for row in months) == figures.of(None)["reports"]
+    assert len(book["Maanden"]._charts) == 1
+    kinds = list(book["Meldingen per soort"].iter_rows(values_only=True))
+    drugs = kinds[0].index(services.categories.label("drugs", "nl"))
+    assert kinds[-1][drugs] == figures.of(None)["cat:drugs"]
+
+
+async def test_the_yearly_report_is_for_coordinators_only(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    boa = await person("Bas")
+    await grant(services_of(bot), boa.id, Role.WIJKBOA, "wijk:stiphout", name="Bas", by=ADMIN_ID)
+    status, body = await api(bot, "/app/api/yearly.xlsx", await signed(client, boa.id))
+    assert (status, body) == (403, {"ok": False, "error": COORDINATORS_ONLY})
+    await person("Carla", user_id=ADMIN_ID)
+    status, body = await api(bot, "/app/api/yearly.xlsx?year=1990", await signed(client, ADMIN_ID))
+    assert (status, body) == (400, {"ok": False, "error": stats.BAD_PERIOD})

@@ -126,6 +126,16 @@ function drawBroadcasts(data) {
   document.getElementById("broadcasts").replaceChildren(...(items.length ? items : [el("li", {}, t("none"))]));
 }
 
+// The yearly report (coordinators): fetched with initData, then saved from a blob.
+async function downloadYearly(year) {
+  const response = await fetch("api/yearly.xlsx?year=" + year, { headers: { Authorization: "tma " + state.auth } });
+  if (!response.ok) throw new Error((await response.json()).error || response.status);
+  const link = el("a", { href: URL.createObjectURL(await response.blob()), download: "jaarrapport-" + year + ".xlsx" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
 async function start() {
   try {
     const me = await api("me");
@@ -140,6 +150,13 @@ async function start() {
     document.getElementById("prev").addEventListener("click", () => loadFigures({ period: state.figures.period.previous }).catch(fail));
     document.getElementById("next").addEventListener("click", () => state.figures.period.next && loadFigures({ period: state.figures.period.next }).catch(fail));
     await loadFigures({ kind: "week" });
+    if (me.scope === "city") {
+      const yearly = document.getElementById("yearly");
+      const year = me.year;
+      yearly.textContent = t("yearly").replace("{year}", year);
+      yearly.hidden = false;
+      yearly.addEventListener("click", () => downloadYearly(year).catch(fail));
+    }
     for (const option of figure.options) option.textContent = state.figures.labels[option.value] || option.value;
     drawTeams(await api("teams"));
     drawBroadcasts(await api("broadcasts"));
