@@ -16,19 +16,13 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot import stats
-from bot.i18n import N_, Lang
+from bot.i18n import Lang
 from bot.services import Services
 from bot.stats import Period, Stats
 
-# Per month: (header msgid, figure key).
-MONTH_COLUMNS: tuple[tuple[str, str], ...] = (
-    (N_("bewoners ingeschreven"), "subscribed"),
-    (N_("bewoners erbij"), "joined"),
-    (N_("bewoners weg"), "left"),
-    (N_("berichten verstuurd"), "broadcasts"),
-    (N_("bezorgd"), "delivered"),
-    (N_("meldingen"), "reports"),
-)
+# Per month, the city's: these of /export's columns (header msgid, figure key).
+MONTH_KEYS = ("subscribed", "joined", "left", "broadcasts", "delivered", "reports")
+MONTH_COLUMNS = tuple(column for column in stats.COLUMNS if column[1] in MONTH_KEYS)
 # Excel's own limit on a sheet's name.
 SHEET_NAME_MAX = 31
 
