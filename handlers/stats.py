@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
-from bot import stats
+from bot import stats, yearly
 from bot.callbacks import Button, pack
 from bot.i18n import Lang
 from bot.roles import Role
@@ -96,17 +96,19 @@ async def export_command(update: Update, context: BotContext) -> None:
 
 
 async def _send_export(update: Update, context: BotContext, lang: Lang, period: Period) -> None:
+    """The CSV; for a year also the yearly report as a workbook (bot.yearly), for the council."""
     current = await stats.compute(context.services, period)
     chat = update.effective_chat
-    if chat is not None:
-        await context.bot.send_document(
-            chat.id,
-            stats.export_csv(context.services, lang, current),
-            filename=stats.export_name(current),
-            caption=lang.gettext("Cijfers per wijk, {period}. Zonder persoonsgegevens.").format(
-                period=stats.period_title(lang, period)
-            ),
-        )
+    if chat is None:
+        return
+    caption = lang.gettext("Cijfers per wijk, {period}. Zonder persoonsgegevens.").format(
+        period=stats.period_title(lang, period)
+    )
+    files = [(stats.export_csv(context.services, lang, current), stats.export_name(current))]
+    if period.kind == "year":
+        files.append(await yearly.yearly_report(context.services, lang, period))
+    for body, name in files:
+        await context.bot.send_document(chat.id, body, filename=name, caption=caption)
 
 
 async def _chosen(

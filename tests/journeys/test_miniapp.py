@@ -31,7 +31,7 @@ from storage import teams as team_store
 from storage.models import Broadcast, Group, utcnow
 from tests.journeys.resident import MakePerson
 from tests.journeys.test_broadcasts import ADMIN_ID
-from tests.journeys.test_stats import seed_reports
+from tests.journeys.test_stats import download, seed_reports
 
 OTHER_TOKEN = "654321:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
 
@@ -497,3 +497,23 @@ async def test_the_yearly_report_is_for_coordinators_only(
     await person("Carla", user_id=ADMIN_ID)
     status, body = await api(bot, "/app/api/yearly.xlsx?year=1990", await signed(client, ADMIN_ID))
     assert (status, body) == (400, {"ok": False, "error": stats.BAD_PERIOD})
+
+
+async def test_export_of_a_year_sends_the_yearly_workbook_after_the_csv(
+    bot: BotApplication, person: MakePerson
+) -> None:
+    coord = await person("Carla", "en", user_id=ADMIN_ID)
+    await seed_reports(bot, this_week=3, last_week=1)
+    year = period_of("year", stats.today_in(services_of(bot)))
+    csv_file = await coord.say(f"/export {year.key}")
+    assert csv_file["document"]["file_name"] == f"buurtbot-{year.key}.csv"
+    workbook = await coord.next_reply()
+    assert workbook["document"]["file_name"] == f"jaarrapport-{year.key}.xlsx"
+    body = await download(bot, workbook["document"]["file_id"])
+    book = openpyxl.load_workbook(io.BytesIO(body))
+    assert book.sheetnames == ["Districts", "Months", "Reports by type"]  # Carla's English
+    total = list(book["Districts"].iter_rows(values_only=True))[-1]
+    assert total[0] == "Total"
+    # A week's export stays one file: the message after it answers the next command.
+    assert (await coord.say("/export"))["document"]["file_name"].endswith(".csv")
+    assert (await coord.say("/stats"))["text"].startswith("📊 Week ")
