@@ -87,7 +87,8 @@ def wijk_tiles(wijken: list[Wijk]) -> list[dict[str, Any]]:
     """
     if not wijken:
         return []
-    side = math.ceil(math.sqrt(len(wijken))) + 1
+    # Square-ish and no wider than needed: at 320 px each tile keeps room for its name.
+    side = math.ceil(math.sqrt(len(wijken)))
     lats = [w.lat for w in wijken]
     lons = [w.lon for w in wijken]
 

@@ -43,7 +43,7 @@ function applyTexts(me) {
 function drawMap(me) {
   const map = document.getElementById("map");
   const cols = Math.max(1, ...me.tiles.map((tile) => tile.col + 1));
-  map.style.gridTemplateColumns = "repeat(" + cols + ", 1fr)";
+  map.style.gridTemplateColumns = "repeat(" + cols + ", minmax(0, 1fr))";  // tiles shrink to fit 320 px
   map.replaceChildren();
   const places = state.figures ? state.figures.places : [];
   const values = places.filter((p) => p.key !== "*").map((p) => p.figures[state.mapKey] || 0);
@@ -53,7 +53,7 @@ function drawMap(me) {
     const value = place ? place.figures[state.mapKey] : 0;
     const share = value === null ? 0 : (value || 0) / top;
     const button = el("button", { type: "button", "aria-pressed": String(state.place === tile.key) },
-      el("strong", {}, tile.name), n(value));
+      el("strong", { lang: "nl" }, tile.name), n(value));  // Dutch names: read and hyphenated as Dutch
     button.style.gridRow = String(tile.row + 1);
     button.style.gridColumn = String(tile.col + 1);
     // Light to mid blue only, so the dark text keeps its contrast on every tile.
