@@ -36,6 +36,13 @@ CALENDAR_LIMIT = 200
 # Delivery statuses (storage.models.Delivery) as the calendar counts them.
 FAILED = ("failed", "blocked", "gone")
 WAITING = ("queued", "sending")
+# A reply's choice as /stats names it.
+CHOICE_LABELS = {
+    "join": N_("doen mee"),
+    "come": N_("komen"),
+    "remind": N_("herinnering"),
+    "team": N_("teams doen mee"),
+}
 TREND_PERIODS = {"week": 12, "month": 12, "year": 5}
 # The figures of a trend: residents, reports and announcements per period.
 TREND_KEYS = ("subscribed", "reports", "broadcasts")
@@ -254,9 +261,14 @@ async def broadcasts(services: Services, who: Reader, now: datetime | None = Non
                 "delivered": who.shown(copies.get("sent", 0)),
                 "failed": who.shown(sum(copies.get(s, 0) for s in FAILED)),
                 "waiting": who.shown(sum(copies.get(s, 0) for s in WAITING)),
-                "replies": {
-                    choice: who.shown(count) for choice, count in replies.get(item.id, {}).items()
-                },
+                "replies": [
+                    {
+                        "choice": choice,
+                        "label": who.lang.gettext(CHOICE_LABELS.get(choice, choice)),
+                        "count": who.shown(count),
+                    }
+                    for choice, count in sorted(replies.get(item.id, {}).items())
+                ],
             }
         )
     return {"hidden_below": who.hide_below, "items": rows}

@@ -28,7 +28,7 @@ from handlers import commands
 from sandbox import webapp
 from sandbox.client import SandboxClient
 from storage import teams as team_store
-from storage.models import Broadcast, Group, utcnow
+from storage.models import Broadcast, Delivery, Group, Reply, utcnow
 from tests.journeys.resident import MakePerson
 from tests.journeys.test_broadcasts import ADMIN_ID
 from tests.journeys.test_stats import download, seed_reports
@@ -290,6 +290,30 @@ async def test_broadcasts_planned_sent_and_called_off_with_their_counts(
     assert tent["wijken"] == ["Stiphout"]
     assert (tent["delivered"], tent["failed"], tent["waiting"]) == (0, 0, 0)
     assert body["items"][1]["wijken"] is None
+    assert tent["replies"] == []
+
+
+async def test_a_sent_broadcast_shows_its_copies_and_replies(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    await person("Carla", "en", user_id=ADMIN_ID)
+    services = services_of(bot)
+    async with services.sessions() as session:
+        sent = Broadcast(kind="witte_voetjes", status="sent", author_id=ADMIN_ID,
+                         audience='{"all": true}', started_at=utcnow())  # fmt: skip
+        session.add(sent)
+        await session.flush()
+        assert sent.id is not None
+        for chat_id, status in ((1, "sent"), (2, "sent"), (3, "blocked"), (4, "queued")):
+            session.add(Delivery(broadcast_id=sent.id, chat_id=chat_id, recipient="user",
+                                 status=status))  # fmt: skip
+        for user_id in (1, 2):
+            session.add(Reply(broadcast_id=sent.id, user_id=user_id, choice="join"))
+        await session.commit()
+    status, body = await api(bot, "/app/api/broadcasts", await signed(client, ADMIN_ID))
+    (item,) = body["items"]
+    assert (item["state"], item["delivered"], item["failed"], item["waiting"]) == ("sent", 2, 1, 1)
+    assert item["replies"] == [{"choice": "join", "label": "taking part", "count": 2}]
 
 
 async def test_the_page_and_its_files_are_served(bot: BotApplication) -> None:

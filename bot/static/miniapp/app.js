@@ -122,7 +122,8 @@ function drawBroadcasts(data) {
   const items = data.items.map((item) => el("li", {},
     el("strong", {}, item.kind_name), " ", el("span", { class: "tag " + item.state }, t("state_" + item.state)),
     el("div", { class: "note" }, item.when_text + " · " + (item.wijken ? item.wijken.join(", ") : t("everyone"))),
-    el("div", {}, t("delivered") + " " + n(item.delivered) + " · " + t("failed_count") + " " + n(item.failed) + " · " + t("waiting") + " " + n(item.waiting))));
+    el("div", {}, t("delivered") + " " + n(item.delivered) + " · " + t("failed_count") + " " + n(item.failed) + " · " + t("waiting") + " " + n(item.waiting)),
+    item.replies.length ? el("div", {}, t("replies") + ": " + item.replies.map((r) => r.label + " " + n(r.count)).join(" · ")) : ""));
   document.getElementById("broadcasts").replaceChildren(...(items.length ? items : [el("li", {}, t("none"))]));
 }
 
