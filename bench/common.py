@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m bot` and the benches run
 
@@ -102,3 +103,20 @@ def serve_unlimited(token: str, port: int) -> None:
     from sandbox.__main__ import main as serve
 
     serve(["--token", token, "--port", str(port), "--no-limits"])
+
+
+async def timed(
+    figures: dict[str, Any], name: str, runs: int, work: Callable[[], Awaitable[object]]
+) -> None:
+    """`work` once cold, then `runs` times: its cold, p50 and p95 milliseconds in `figures`."""
+    times = []
+    for attempt in range(runs + 1):
+        started = time.perf_counter()
+        await work()
+        elapsed = (time.perf_counter() - started) * 1000
+        if attempt == 0:
+            figures[f"{name} cold ms"] = round(elapsed, 1)
+        else:
+            times.append(elapsed)
+    figures[f"{name} p50 ms"] = round(percentile(times, 0.5), 1)
+    figures[f"{name} p95 ms"] = round(percentile(times, 0.95), 1)

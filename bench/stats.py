@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile  # noqa: E402 - needs ROOT on the path
+from bench.common import percentile, timed  # noqa: E402 - needs ROOT on the path
 
 CHUNK = 20_000
 DAYS = 400  # more than a year back, so a year's figures have a year before them
@@ -204,19 +205,16 @@ async def measure(url: str, runs: int) -> dict[str, Any]:
     }
     lang = services.translator.for_language("nl")
     figures: dict[str, Any] = {}
+    shown: list[stats.Stats] = []  # the last figures computed, for the report below
     for name, period in periods.items():
-        times = []
-        for run in range(runs + 1):
-            started = time.perf_counter()
+
+        async def once(period: stats.Period = period) -> None:
             current, previous = await stats.compare(services, period)
             stats.render(services, stats.View(lang), current, previous, None)
-            elapsed = (time.perf_counter() - started) * 1000
-            if run == 0:
-                figures[f"{name} cold ms"] = round(elapsed, 1)
-            else:
-                times.append(elapsed)
-        figures[f"{name} p50 ms"] = round(percentile(times, 0.5), 1)
-        figures[f"{name} p95 ms"] = round(percentile(times, 0.95), 1)
+            shown[:] = [current]
+
+        await timed(figures, name, runs, once)
+        current = shown[0]
         figures[f"{name} reports"] = current.of(None)["reports"]
     started = time.perf_counter()
     data, _caption = await stats.chart_data(services, lang, current, None)
@@ -238,9 +236,10 @@ async def measure(url: str, runs: int) -> dict[str, Any]:
     return figures
 
 
-def main() -> None:
+def city_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The city's size and the runs, shared with bench/miniapp.py (same fill)."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", help="postgresql://... (its public schema is dropped!)")
     parser.add_argument("--residents", type=int, default=100_000)
@@ -254,28 +253,52 @@ def main() -> None:
     )
     parser.add_argument("--no-fill", action="store_true", help="measure an earlier --sqlite-file")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(asyncio.run(measure(args.url, args.runs))))
-        return
+    return parser
+
+
+def fill_then_measure(args: argparse.Namespace, script: str) -> dict[str, Any]:
+    """Fill (unless --no-fill), then run `script --measure` in a process of its own: its
+    memory and its event loop are the bot's, not the filler's."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.url or f"sqlite+aiosqlite:///{args.sqlite_file or Path(tmp) / 'stats.db'}"
+        url = args.url or f"sqlite+aiosqlite:///{args.sqlite_file or Path(tmp) / 'city.db'}"
         if not args.no_fill:
             started = time.perf_counter()
             timings = asyncio.run(fill(url, args))
             spent = {k: round(v, 1) for k, v in timings.items()}
             print(f"filled in {time.perf_counter() - started:.0f} s:", spent)
-        # Measured in a process of its own: its memory is the bot's, not the filler's.
         out = subprocess.run(
-            [sys.executable, __file__, "--measure", "--url", url, "--runs", str(args.runs)],
+            [sys.executable, script, "--measure", "--url", url, "--runs", str(args.runs)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def describe(args: argparse.Namespace, what: str) -> str:
     backend = "PostgreSQL" if args.url else "SQLite"
-    print(f"/stats on {backend}: {args.residents:,} residents, {args.groups} groups, "
-          f"{args.broadcasts:,} broadcasts x {args.deliveries} recipients, {args.reports:,} reports")  # fmt: skip
+    return (f"{what} on {backend}: {args.residents:,} residents, {args.groups} groups, "
+            f"{args.broadcasts:,} broadcasts x {args.deliveries} recipients, {args.reports:,} reports")  # fmt: skip
+
+
+def run(
+    doc: str | None,
+    script: str,
+    what: str,
+    measure: Callable[[str, int], Coroutine[Any, Any, dict[str, Any]]],
+) -> None:
+    """A city-scale bench's command line: fill, measure apart, print (bench/miniapp.py too)."""
+    args = city_parser(doc).parse_args()
+    if args.measure:
+        print(json.dumps(asyncio.run(measure(args.url, args.runs))))
+        return
+    figures = fill_then_measure(args, script)
+    print(describe(args, what))
     for key, value in figures.items():
         print(f"  {key}: {value}")
+
+
+def main() -> None:
+    run(__doc__, __file__, "/stats", measure)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from bot.inbox import Dispatcher, Inbox, InboxApplication, InboxBot, recover
 from bot.keys import Keyring
 from bot.lease import Leadership, Lease, lease_for
 from bot.logs import note_handler
+from bot.miniapp import MiniApp
 from bot.ratelimit import RetryingRateLimiter
 from bot.services import SERVICES_KEY, BotContext, Services, services_of
 from bot.settings import Settings
@@ -563,7 +564,7 @@ def build_web_server(application: BotApplication) -> WebServer | None:
         if services.dispatcher is not None:
             services.dispatcher.wake()
 
-    return WebServer(
+    server = WebServer(
         host=settings.listen_host,
         port=settings.listen_port,
         metrics=services.metrics,
@@ -573,6 +574,9 @@ def build_web_server(application: BotApplication) -> WebServer | None:
         secret=webhook_secret(services, application.bot.token) if settings.webhook_mode else None,
         on_stored=stored,
     )
+    # The coordinator's Mini App (issue 17) on the same server: Telegram opens its URL.
+    MiniApp(services, application.bot.token).mount(server.app)
+    return server
 
 
 async def _leader(services: Services, lease: Lease | None) -> str | None:

@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     webhook_max_connections: int = Field(
         default=40, ge=1, le=100, validation_alias=AliasChoices("BUURTBOT_WEBHOOK_MAX_CONNECTIONS")
     )
+    # The coordinator's Mini App (issue 17): the public https URL of `/app/` on this
+    # server. Not derived from the webhook's: a proxy that forwards only the webhook's
+    # path would turn every coordinator's menu button into a dead link. Unset: no buttons.
+    miniapp_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("BUURTBOT_MINIAPP_URL")
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("BUURTBOT_LOG_LEVEL"))
     log_format: str = Field(default="text", validation_alias=AliasChoices("BUURTBOT_LOG_FORMAT"))
 
@@ -174,12 +180,13 @@ class Settings(BaseSettings):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value
 
-    @field_validator("webhook_url", mode="before")
+    # Telegram pushes webhooks only to HTTPS (ports 443, 80, 88, 8443; a reverse proxy
+    # ends TLS) and opens web_app buttons over HTTPS only.
+    @field_validator("webhook_url", "miniapp_url", mode="before")
     @classmethod
-    def _webhook_url(cls, value: Any) -> Any:
+    def _https_url(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
-        # Telegram pushes only to HTTPS (ports 443, 80, 88, 8443): a reverse proxy ends TLS.
         if not isinstance(value, str) or not re.match(r"^https://[^\s/]+(/\S*)?$", value.strip()):
             raise ValueError(f"not an https URL: {value!r}")
         return value.strip()

@@ -13,6 +13,7 @@ serves the webhook and its checks too, only the leader handles and sends.
   within `TELEGRAM_FRESH` seconds (else one getMe asks), and whether this replica is the
   sender or a standby, with who leads. 200 when ready, else 503; JSON either way.
 * `GET /metrics`: bot.metrics in Prometheus' text format.
+* `/app/...`: the coordinator's Mini App and its API (bot.miniapp), mounted by the wiring.
 """
 
 from __future__ import annotations

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    MenuButtonDefault,
+    MenuButtonWebApp,
+    WebAppInfo,
+)
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ExtBot
 
 from bot import residents
 from bot.i18n import N_, Lang
 from bot.reports import residents_may_report
-from bot.roles import Role, roles_of
+from bot.roles import Role, Roles, roles_of
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -102,10 +109,12 @@ async def set_for_chat(
 ) -> None:
     """This chat's own menu: the chosen language, and the commands of the user's roles."""
     lang = services.translator.for_language(language)
-    held = (await roles_of(services, chat_id)).names
+    roles = await roles_of(services, chat_id)
+    held = roles.names
     commands = resident_commands(lang, held, may_report=await residents_may_report(services))
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
+        await _set_menu_button(bot, services, chat_id, lang, roles)
     except (BadRequest, Forbidden) as error:
         # The menu is a convenience; the choice itself is already stored.
         if never_started(error):
@@ -117,6 +126,26 @@ async def set_for_chat(
             )
         else:
             log.warning("could not set the chat's command menu", exc_info=True)
+
+
+# Who gets the Mini App in their menu button; the app checks the role again on every call.
+MINIAPP_ROLES = (Role.COORDINATOR, Role.WIJKBOA)
+
+
+async def _set_menu_button(
+    bot: ExtBot[None], services: Services, chat_id: int, lang: Lang, roles: Roles
+) -> None:
+    """The menu button opens the Mini App for a coordinator or wijkboa; else the commands."""
+    url = services.settings.miniapp_url
+    if url is None:
+        return  # no app served: Telegram's default button, never touched
+    if roles.has(*MINIAPP_ROLES):
+        button: MenuButtonWebApp | MenuButtonDefault = MenuButtonWebApp(
+            lang.gettext("📊 Overzicht"), WebAppInfo(url)
+        )
+    else:
+        button = MenuButtonDefault()
+    await bot.set_chat_menu_button(chat_id, button)
 
 
 async def refresh_chat(
@@ -131,6 +160,7 @@ async def refresh_chat(
 async def clear_for_chat(bot: ExtBot[None], chat_id: int) -> None:
     try:
         await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+        await bot.set_chat_menu_button(chat_id, MenuButtonDefault())
     except (BadRequest, Forbidden) as error:
         if never_started(error):
             # Nothing to clear where Telegram knows no chat with this user.

@@ -7,7 +7,7 @@ from html import escape
 
 from babel import Locale
 from babel.dates import format_time
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Chat, InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.areas import Areas, Wijk
 from bot.callbacks import Button, pack
@@ -19,6 +19,19 @@ SKIP_BUURT = "-"
 # "fol" buttons: follow the wijk channel or not, pressed under a join or in /meldingen.
 FOLLOW_ON, FOLLOW_OFF = "on", "off"
 FROM_JOINED, FROM_PREFERENCES = "j", "m"
+
+
+def miniapp_rows(
+    lang: Lang, url: str | None, chat: Chat | None
+) -> list[list[InlineKeyboardButton]]:
+    """The row that opens the coordinator's Mini App (issue 17), where there is one.
+
+    Telegram allows web_app buttons in private chats only, and the bot serves the app
+    only when it knows its public URL.
+    """
+    if url is None or chat is None or chat.type != Chat.PRIVATE:
+        return []
+    return [[InlineKeyboardButton(lang.gettext("📊 Open het overzicht"), web_app=WebAppInfo(url))]]
 
 
 def tick(on: bool, label: str) -> str:

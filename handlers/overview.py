@@ -19,7 +19,7 @@ from handlers import notify
 from handlers.auth import requires
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
-from handlers.keyboards import bold
+from handlers.keyboards import bold, miniapp_rows
 
 
 def _counts(lang: Lang, counts: dict[str, int]) -> str:
@@ -104,6 +104,7 @@ async def overview_command(update: Update, context: BotContext) -> None:
                 )
             ]
         )
+    buttons += miniapp_rows(lang, context.services.settings.miniapp_url, update.effective_chat)
     await show(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
+from telegram import CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
-from bot import stats
+from bot import stats, yearly
 from bot.callbacks import Button, pack
 from bot.i18n import Lang
 from bot.roles import Role
@@ -13,13 +13,13 @@ from bot.stats import Period, StatsError, View
 from handlers.auth import requires
 from handlers.common import lang_for, show
 from handlers.fallback import button, stale_button
-from handlers.keyboards import rows
+from handlers.keyboards import miniapp_rows, rows
 
 ALL = "all"  # the whole city in callback data
 
 
 def _keyboard(
-    lang: Lang, context: BotContext, period: Period, wijk: str | None
+    lang: Lang, context: BotContext, period: Period, wijk: str | None, chat: Chat | None
 ) -> InlineKeyboardMarkup:
     _ = lang.gettext
     here = wijk or ALL
@@ -55,7 +55,8 @@ def _keyboard(
             _("📄 CSV"), callback_data=pack(Button.STATS_EXPORT, period.code, here)
         ),
     ]
-    return InlineKeyboardMarkup([moves, *rows(wijk_buttons, 3), files])
+    app = miniapp_rows(lang, context.services.settings.miniapp_url, chat)
+    return InlineKeyboardMarkup([moves, *rows(wijk_buttons, 3), files, *app])
 
 
 async def _period(update: Update, context: BotContext, lang: Lang) -> Period | None:
@@ -73,7 +74,7 @@ async def _figures(
 ) -> None:
     current, previous = await stats.compare(context.services, period)
     text = stats.render(context.services, View(lang), current, previous, wijk)
-    await show(update, text, _keyboard(lang, context, period, wijk))
+    await show(update, text, _keyboard(lang, context, period, wijk, update.effective_chat))
 
 
 @requires(Role.COORDINATOR)
@@ -95,17 +96,19 @@ async def export_command(update: Update, context: BotContext) -> None:
 
 
 async def _send_export(update: Update, context: BotContext, lang: Lang, period: Period) -> None:
+    """The CSV; for a year also the yearly report as a workbook (bot.yearly), for the council."""
     current = await stats.compute(context.services, period)
     chat = update.effective_chat
-    if chat is not None:
-        await context.bot.send_document(
-            chat.id,
-            stats.export_csv(context.services, lang, current),
-            filename=stats.export_name(current),
-            caption=lang.gettext("Cijfers per wijk, {period}. Zonder persoonsgegevens.").format(
-                period=stats.period_title(lang, period)
-            ),
-        )
+    if chat is None:
+        return
+    caption = lang.gettext("Cijfers per wijk, {period}. Zonder persoonsgegevens.").format(
+        period=stats.period_title(lang, period)
+    )
+    files = [(stats.export_csv(context.services, lang, current), stats.export_name(current))]
+    if period.kind == "year":
+        files.append(await yearly.yearly_report(context.services, lang, period))
+    for body, name in files:
+        await context.bot.send_document(chat.id, body, filename=name, caption=caption)
 
 
 async def _chosen(

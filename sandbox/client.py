@@ -126,6 +126,12 @@ class SandboxClient:
     async def unblock(self, user_id: int) -> None:
         await self._call("POST", f"/sandbox/users/{user_id}/unblock")
 
+    async def webapp(self, user_id: int, url: str | None = None) -> Json:
+        """{"url", "init_data"}: the bot's Mini App as this user opens it (signed)."""
+        params = {"url": url} if url else None
+        result: Json = await self._call("GET", f"/sandbox/users/{user_id}/webapp", params=params)
+        return result
+
     # ------------------------------------------------------------------ user actions
 
     async def send(

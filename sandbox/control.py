@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from sandbox import webapp
 from sandbox.botapi import BotApi, Params, json_response
 from sandbox.config import Limits
 from sandbox.errors import ApiError, ControlError
@@ -128,6 +129,7 @@ class ControlApi:
             web.post("/sandbox/users", w(self.create_user)),
             web.post("/sandbox/users/{user_id}/block", w(self.block)),
             web.post("/sandbox/users/{user_id}/unblock", w(self.unblock)),
+            web.get("/sandbox/users/{user_id}/webapp", w(self.webapp)),
             web.post("/sandbox/send", w(self.send)),
             web.post("/sandbox/send_location", w(self.send_location)),
             web.post("/sandbox/send_photo", w(self.send_photo)),
@@ -233,6 +235,22 @@ class ControlApi:
     async def unblock(self, request: web.Request) -> bool:
         self.world.set_blocked(_int(request.match_info["user_id"], "user_id"), False)
         return True
+
+    async def webapp(self, request: web.Request) -> Json:
+        """Open the bot's Mini App as this user: initData signed with the bot's token and
+        the URL a client would open (`url`, else the web_app of the user's menu button)."""
+        user = self.world.users.get(_int(request.match_info["user_id"], "user_id"))
+        if user is None:
+            raise ControlError("no such user", 404)
+        url = request.query.get("url")
+        if not url:
+            chat = self.world.chats.get(user.id)
+            button = (chat.menu_button if chat else None) or self.world.default_menu_button
+            url = (button.get("web_app") or {}).get("url") if button["type"] == "web_app" else None
+        if not url:
+            raise ControlError("no url given and no web_app menu button for this user")
+        init_data = webapp.sign(self.world.config.token, user)
+        return {"url": webapp.launch_url(url, init_data), "init_data": init_data}
 
     # ------------------------------------------------------------------ user actions
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
@@ -373,3 +374,47 @@ async def homes_marked(*, session: AsyncSession, broadcast_id: int) -> int | Non
         )
     ).one()
     return int(total) if total is not None else None
+
+
+# What the coordinator's calendar shows: planned, under way, sent and called off.
+CALENDAR_STATUSES = ("scheduled", "sending", "sent", "cancelled")
+
+
+async def calendar(*, session: AsyncSession, since: datetime, limit: int) -> list[Broadcast]:
+    """Announcements planned, sent or called off since `since`, newest first."""
+    when = func.coalesce(Broadcast.send_at, Broadcast.started_at, Broadcast.created_at)
+    query = (
+        select(Broadcast)
+        .where(
+            col(Broadcast.status).in_(CALENDAR_STATUSES),
+            col(Broadcast.kind).not_in(["retract", "notice"]),
+            when >= since,
+        )
+        .order_by(when.desc(), col(Broadcast.id).desc())
+        .limit(limit)
+    )
+    return list(await session.exec(query))
+
+
+async def delivery_counts_of(*, session: AsyncSession, ids: list[int]) -> dict[int, Counter[str]]:
+    """Per broadcast, its copies by delivery status: one grouped query for a whole list."""
+    return await _counted(session, Delivery.broadcast_id, Delivery.status, ids)
+
+
+async def reply_counts_of(*, session: AsyncSession, ids: list[int]) -> dict[int, Counter[str]]:
+    """Per broadcast, its replies by choice, in one grouped query."""
+    return await _counted(session, Reply.broadcast_id, Reply.choice, ids)
+
+
+async def _counted(
+    session: AsyncSession, owner: Any, by: Any, ids: list[int]
+) -> dict[int, Counter[str]]:
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(owner, by, func.count()).where(col(owner).in_(ids)).group_by(owner, by)
+    )
+    found: dict[int, Counter[str]] = {}
+    for broadcast_id, value, count in rows:
+        found.setdefault(int(broadcast_id), Counter())[value] = int(count)
+    return found

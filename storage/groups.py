@@ -183,3 +183,13 @@ async def approved(*, session: AsyncSession) -> list[Group]:
         select(Group).where(Group.status == GroupStatus.APPROVED).order_by(col(Group.title))
     )
     return list(result)
+
+
+async def living(*, session: AsyncSession, statuses: tuple[str, ...]) -> list[Group]:
+    """Groups in these states across all wijken, in one query (the Mini App lists them)."""
+    result = await session.exec(
+        select(Group)
+        .where(col(Group.status).in_(statuses))
+        .order_by(col(Group.wijk), col(Group.title))
+    )
+    return list(result)

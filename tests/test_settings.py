@@ -79,6 +79,8 @@ def test_empty_token_means_sandbox_mode() -> None:
         ("BUURTBOT_DORMANT_DAYS", "0", "greater than or equal to 1"),
         ("BUURTBOT_LOG_LEVEL", "LOUD", "expected DEBUG"),
         ("BUURTBOT_LOG_FORMAT", "xml", "expected text or json"),
+        # Telegram opens web_app buttons over HTTPS only.
+        ("BUURTBOT_MINIAPP_URL", "http://buurtbot.test/app/", "not an https URL"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str, says: str) -> None:
