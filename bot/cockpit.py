@@ -24,12 +24,12 @@ from bot.stats import Figures, Period, Stats, StatsError
 from storage import broadcasts as broadcast_store
 from storage import groups as group_store
 from storage import teams as team_store
-from storage.models import utcnow
+from storage.models import BroadcastStatus, TeamStatus, utcnow
 
 Json = dict[str, Any]
 
 # Teams and groups the list shows: those that exist for the city (not refused or gone).
-LISTED = ("approved", "pending", "paused")
+LISTED = overview.LIVING  # as /overzicht lists them; groups share these values
 # The calendar looks this far back, and shows at most this many announcements.
 CALENDAR_DAYS = 92
 CALENDAR_LIMIT = 200
@@ -206,7 +206,7 @@ async def teams_and_groups(services: Services, who: Reader) -> Json:
                 "wijk_name": names.get(wijk or ""),
                 "status": status,
                 # The same rule as /overzicht: approved and silent since the cut-off.
-                "dormant": status == "approved" and last < before,
+                "dormant": status == TeamStatus.APPROVED and last < before,
                 "last_sign": last.isoformat(),
                 "last_sign_text": _when(who.lang, last),
             }
@@ -227,9 +227,9 @@ def _audience_wijken(audience: str) -> list[str] | None:
 
 def broadcast_state(status: str, called_off: bool) -> str:
     """planned | sending | sent | called_off: the calendar's four colours."""
-    if status == "cancelled" or called_off:
+    if status == BroadcastStatus.CANCELLED or called_off:
         return "called_off"
-    return {"scheduled": "planned"}.get(status, status)
+    return "planned" if status == BroadcastStatus.SCHEDULED else status
 
 
 async def broadcasts(services: Services, who: Reader, now: datetime | None = None) -> Json:
