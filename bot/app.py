@@ -217,6 +217,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         Button.STATS: stats.on_stats,
         Button.STATS_CHART: stats.on_chart,
         Button.STATS_EXPORT: stats.on_export,
+        Button.STATS_XLSX: stats.on_export_xlsx,
     }
     application.add_handler(
         CallbackQueryHandler(

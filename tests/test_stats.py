@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot import stats
@@ -350,6 +351,50 @@ async def test_the_csv_parses_in_the_readers_language_and_names_nobody(
     assert (total["reports: Drugs"], total["reports: BZOB"]) == ("4", "4")
     for personal in ("7123456789", "Jansen", "06-12345678"):
         assert personal not in text
+
+
+async def seed_park_drugs(services: Services, sessions: SessionFactory) -> None:
+    async with sessions() as session:
+        await store.add_report_counts(
+            session=session,
+            counts=[(stats.today_in(services), "park:bzob", "drugs", "brandevoort", 4)],
+        )
+
+
+async def test_the_dutch_csv_opens_in_columns_and_the_workbook_types_its_numbers(
+    services: Services, sessions: SessionFactory
+) -> None:
+    await seed_park_drugs(services, sessions)
+    current = await stats.compute(services, period_of("week", stats.today_in(services)))
+    # Dutch, Polish and Turkish write 1,5: their Excel splits columns on ";".
+    for code, delimiter in (("nl", ";"), ("pl", ";"), ("tr", ";"), ("en", ","), ("ar", ",")):
+        lang = services.translator.for_language(code)
+        data = stats.export_csv(services, lang, current)
+        assert data.startswith(b"\xef\xbb\xbf")
+        header, *body = csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=delimiter)
+        assert len(header) > 3
+        assert all(len(row) == len(header) for row in body)
+    dutch = services.translator.for_language("nl")
+    sheet = load_workbook(io.BytesIO(stats.export_xlsx(services, dutch, current))).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    assert header[:3] == ["periode", "wijk", "bewoners ingeschreven"]
+    assert sheet.freeze_panes == "C2"
+    assert sheet["A1"].font.bold
+    total = [cell.value for cell in sheet[sheet.max_row]]
+    assert total[1] == "Totaal"
+    assert total[header.index("meldingen: Drugs")] == 4  # a number, not the text "4"
+
+
+def test_month_and_year_buttons_open_the_period_of_today() -> None:
+    # 1 December 2026 is a Tuesday: this week began on Monday 30 November.
+    week = period_of("week", date(2026, 12, 1))
+    assert week.first == date(2026, 11, 30)
+    assert week.as_kind("month", date(2026, 12, 1)) == period_of("month", date(2026, 12, 1))
+    assert week.as_kind("year", date(2026, 12, 1)).first == date(2026, 1, 1)
+    # A week in the past: the month it began in.
+    before = period_of("week", date(2026, 11, 30)).previous()
+    assert before.as_kind("month", date(2026, 12, 1)).first == date(2026, 11, 1)
 
 
 def test_the_chart_is_a_png_with_one_series_per_category() -> None:
