@@ -61,6 +61,14 @@ def _to_scope(code: str) -> str | None:
     return f"{kinds[kind]}:{key}" if kind in kinds and key else None
 
 
+# The question names only what its buttons offer: business parks for an entrepreneur.
+SCOPE_QUESTIONS: dict[Role, str] = {
+    Role.WIJKBOA: N_("Voor welke wijk?"),
+    Role.ENTREPRENEUR: N_("Voor welk bedrijventerrein?"),
+    Role.TEAM_CONTACT: N_("Voor welk team?"),
+}
+
+
 async def _scope_choices(context: BotContext, role: Role) -> list[tuple[str, str]]:
     """(label, callback scope code) for the scopes a role can have."""
     areas = context.services.areas
@@ -127,9 +135,7 @@ async def on_invite(update: Update, context: BotContext) -> None:
                 for label, code in choices
             ]
             await show(
-                update,
-                _("Voor welke wijk, welk team of welk bedrijventerrein?"),
-                InlineKeyboardMarkup(keyboards.rows(buttons)),
+                update, _(SCOPE_QUESTIONS[role]), InlineKeyboardMarkup(keyboards.rows(buttons))
             )
             return
     if len(chosen) == 2:

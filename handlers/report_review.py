@@ -49,12 +49,16 @@ async def overview(update: Update, context: BotContext) -> None:
 
 def _overview_line(lang: Lang, context: BotContext, item: Report) -> str:
     services = context.services
-    return "{ref} · {what} · {area} · {when} · {status}".format(
+    _ = lang.gettext
+    # Both moments, each named: when it happened is what the coordinator acts on, when
+    # it was filed (to the hour, as stored) is how long it has waited.
+    return "{ref} · {what} · {area} · {happened} · {filed} · {status}".format(
         ref=item.ref,
         what=escape(services.categories.label(item.category, lang.code)),
         area=escape(services.areas.area_name(item.area)),
-        when=lang.datetime(item.created_at, "short"),
-        status=escape(reports.status_label(lang, item.status)),
+        happened=_("Gebeurd: {when}").format(when=lang.datetime(item.occurred_at, "short")),
+        filed=_("Gemeld: {when}").format(when=lang.datetime(item.created_at, "short")),
+        status=_("Status: {status}").format(status=escape(reports.status_label(lang, item.status))),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,7 +14,7 @@ from bot import reports as service
 from bot.app import BotApplication, build_application, running
 from bot.cli import SANDBOX_TOKEN
 from bot.roles import Role, grant
-from bot.services import services_of
+from bot.services import Services, services_of
 from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage import reports as report_store
@@ -105,6 +105,14 @@ async def file_by_buttons(
     found = re.search(r"MV-\d{4}-\d{6}", done["text"])
     assert found, done["text"]
     return found.group(0), done
+
+
+def parsed_moment(typed: str, services: Services) -> datetime:
+    """What the bot makes of a typed "30-11 14:30": the moment in UTC."""
+    draft = service.Draft()
+    service.parse_moment(services, draft, typed, today_only=False)
+    assert draft.occurred_at is not None
+    return datetime.fromisoformat(draft.occurred_at)
 
 
 async def report_rows(sessions: SessionFactory) -> list[Report]:
@@ -228,6 +236,11 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     assert named in listing["text"]
     assert secret_ref in listing["text"]
     assert "folie" not in listing["text"]  # no texts in the list
+    # When it happened and when it was filed, each with its label.
+    line = next(row for row in listing["text"].splitlines() if named in row)
+    assert "· Gebeurd: " in line
+    assert "· Gemeld: " in line
+    assert "· Status: " in line
     details = await coordinator.tap(listing, f"Details {secret_ref}")
     assert "folie" in details["text"]
     assert "Melder: anoniem" in details["text"]
@@ -258,6 +271,9 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     assert "Politie is op de hoogte &amp; kijkt mee." not in told["text"]  # escaped, shown plain
     assert "Politie is op de hoogte & kijkt mee." in told["text"]
     assert secret_ref in told["text"]
+    # Labelled, and no canned thanks under the coordinator's own words.
+    assert anouk._("Status: {status}").format(status="") in told["text"]
+    assert anouk._("Dank je wel voor je melding.") not in told["text"]
     # The status button in her own chat still works; a guessed token does not.
     status = await alert_of(anouk, confirmation, anouk._("Status bekijken"))
     assert secret_ref in status
@@ -272,7 +288,8 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     await coordinator.tap(ask, "Zonder bericht")
     told = await client.wait_bot_message(eva.id, after=before)
     assert named in told["text"]
-    assert "afgehandeld" in told["text"]
+    assert "Status: afgehandeld" in told["text"]
+    assert told["text"].count("Dank") == 1  # thanked once
     closed = next(r for r in await report_rows(sessions) if r.ref == named)
     assert closed.closed_at is not None
 
@@ -445,7 +462,11 @@ async def test_bad_input_rate_limit_and_drafts(
     when = await eva.tap(ask_area, "Binnenstad")
     other = await eva.tap(when, "Een ander moment")
     wrong = await eva.say("gisteren ergens")
-    assert wrong["text"] == "Dat moment kan ik niet lezen. Schrijf het zo: 24-11 14:30."
+    example = re.fullmatch(r"Dat moment kan ik niet lezen\. Schrijf het zo: (.+)\.", wrong["text"])
+    assert example, wrong["text"]
+    assert (utcnow() - parsed_moment(example[1], services)).days in (0, 1)  # yesterday
+    # Refused, the ways on stay: the other answers and stopping.
+    assert {"Nu net", "Eerder vandaag", "Een ander moment", "Stoppen"} <= set(buttons(wrong))
     future = (utcnow() + timedelta(days=2)).astimezone(services.settings.tz)
     later = await eva.say(future.strftime("%d-%m %H:%M"))
     assert later["text"] in (
@@ -555,9 +576,15 @@ async def test_photos_places_and_sending_refused_at_the_wrong_moment(
     late = await eva.next_reply(after=sent["message_id"])
     assert late["text"] == "Een locatie hoort bij de vraag waar het was. Gebruik de knoppen."
     today = await eva.tap(when, "Eerder vandaag")
-    assert "14:30" in today["text"]
+    # The example is a time already past, so copying it is never refused.
+    clock = re.search(r"bijvoorbeeld (\d\d:\d\d)", today["text"])
+    assert clock, today["text"]
+    now = utcnow().astimezone(services.settings.tz)
+    assert clock[1] <= now.strftime("%H:%M")
+    assert "Nu net" in buttons(today)
     wrong = await eva.say("25:99")
-    assert wrong["text"] == "Die tijd kan ik niet lezen. Schrijf hem zo: 14:30."
+    assert re.fullmatch(r"Die tijd kan ik niet lezen\. Schrijf hem zo: \d\d:\d\d\.", wrong["text"])
+    assert "Nu net" in buttons(wrong)
     await eva.say("00:00")
     photos = await eva.say("Deur van de loods open gebroken, alarm ging af.")
     for number in range(1, 4):
