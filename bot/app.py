@@ -149,6 +149,8 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "start": onboarding.start,
         Button.WIJK: onboarding.choose_wijk,
         "taal": onboarding.choose_language,
+        "instellingen": preferences.show_preferences,
+        # The old name, kept working: it was too like /melding (a report) to stay the name.
         "meldingen": preferences.show_preferences,
         "stop": preferences.stop,
         "help": help_.show_help,

@@ -936,23 +936,3 @@ async def retention(services: Services) -> int:
 def draft_owner(services: Services, user_id: int) -> str:
     """The pseudonym a user's report draft is kept under (for erasure, which deletes it)."""
     return _owner(services, user_id)
-
-
-def export(services: Services, reports: list[Report]) -> list[dict[str, Any]]:
-    return [
-        {
-            "ref": report.ref,
-            "created_at": report.created_at.isoformat(),
-            "occurred_at": report.occurred_at.isoformat(),
-            "category": report.category,
-            "area": services.areas.area_name(report.area),
-            "street": report.street,
-            "latitude": report.latitude,
-            "longitude": report.longitude,
-            "description": report.description,
-            "photos": len(report.photos.split()),
-            "status": report.status,
-            "status_note": report.status_note,
-        }
-        for report in reports
-    ]

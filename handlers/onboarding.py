@@ -34,14 +34,29 @@ def _joined_text(lang: Lang, joined: residents.Joined) -> str:
     return "\n\n".join(
         [
             _("Gelukt! Je volgt nu {wijk}.").format(wijk=bold(place)),
-            _(
-                "Je krijgt berichten over Witte Voetjes, de BuurtTent, de Buurtsaam Challenge en nieuws uit je wijk."
-            ),
-            _("Meestal is dat een paar keer per maand."),
-            _("Kies zelf welke berichten je wilt met /meldingen. Stoppen kan altijd met /stop."),
+            _what_you_get(lang, joined.kinds),
+            _("Kies zelf welke berichten je wilt met /instellingen. Stoppen kan altijd met /stop."),
             _("Is er nu gevaar? Bel altijd eerst 112."),
         ]
     )
+
+
+def _what_you_get(lang: Lang, kinds: tuple[str, ...]) -> str:
+    """The kinds they will get, as stored: a rejoin must not promise what they switched off."""
+    _ = lang.gettext
+    if not kinds:
+        return _("Je krijgt nu geen berichten. Zet er één aan, of stop met /stop.")
+    if set(kinds) == set(residents.KINDS):
+        return " ".join(
+            [
+                _(
+                    "Je krijgt berichten over Witte Voetjes, de BuurtTent, de Buurtsaam Challenge en nieuws uit je wijk."
+                ),
+                _("Meestal is dat een paar keer per maand."),
+            ]
+        )
+    names = ", ".join(_(residents.KIND_LABELS[kind]) for kind in kinds)
+    return _("Je krijgt alleen berichten over: {kinds}.").format(kinds=names)
 
 
 async def _show_joined(

@@ -170,11 +170,11 @@ async def test_a_coordinator_links_a_channel_and_new_residents_see_both_ways(
         kees._("Goed. Berichten voor de hele wijk krijg je nu alleen via het kanaal.")
         in (follows["text"])
     )
-    assert kees._("Terugdraaien kan met /meldingen.") in follows["text"]
+    assert kees._("Terugdraaien kan met /instellingen.") in follows["text"]
     assert (await stored_user(sessions, kees.id)).follows_channel  # type: ignore[union-attr]
 
-    # And undone in /meldingen.
-    settings = await kees.say("/meldingen")
+    # And undone in /instellingen.
+    settings = await kees.say("/instellingen")
     on = f"✅ {kees._('Ik volg het wijkkanaal')}"
     assert on in buttons(settings)
     settings = await kees.tap(settings, on)

@@ -299,8 +299,10 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
         document = (await who.say("/mijngegevens"))["document"]
         file = await bot.bot.get_file(document["file_id"])
         exports[who.id] = json.loads(bytes(await file.download_as_bytearray()))
-    assert [r["ref"] for r in exports[eva.id]["reports"]] == [named]
-    assert exports[anouk.id]["reports"] == []
+    mine = {who.id: who._("Meldingen met je naam") for who in (eva, anouk)}
+    assert [r["Nummer"] for r in exports[eva.id][mine[eva.id]]] == [named]
+    assert exports[eva.id][mine[eva.id]][0]["Status"] == "afgehandeld"
+    assert exports[anouk.id][mine[anouk.id]] == []
 
 
 async def test_forged_coordinator_buttons_are_refused(

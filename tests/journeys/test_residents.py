@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlmodel import select
 
 from bot.app import BotApplication
+from bot.residents import NOTHING_STORED
 from bot.services import services_of
 from handlers.keyboards import language_name, quiet_label
 from sandbox.client import SandboxClient
@@ -160,12 +162,12 @@ async def test_wijk_moves_to_another_wijk(
 
 
 @pytest.mark.parametrize("code", ["nl", "en"])
-async def test_meldingen_chooses_kinds_and_quiet_hours(
+async def test_instellingen_chooses_kinds_and_quiet_hours(
     resident: MakeResident, sessions: SessionFactory, code: str
 ) -> None:
     lisa = await resident("Lisa", code)
     await lisa.say("/start wijk-dierdonk")
-    settings = await lisa.say("/meldingen")
+    settings = await lisa.say("/instellingen")
     witte_voetjes = lisa._("Witte Voetjes")
     assert f"✅ {witte_voetjes}" in buttons(settings)
     assert f"✅ {lisa._('Geen stille uren')}" in buttons(settings)
@@ -176,21 +178,34 @@ async def test_meldingen_chooses_kinds_and_quiet_hours(
     settings = await lisa.tap(settings, night)
     assert f"✅ {night}" in buttons(settings)
     saved = await lisa.tap(settings, lisa._("Klaar"))
-    assert lisa._("Opgeslagen. Aanpassen kan altijd met /meldingen.") in saved["text"]
+    assert lisa._("Opgeslagen. Aanpassen kan altijd met /instellingen.") in saved["text"]
 
     user = await stored(sessions, lisa.id)
     assert user is not None
     assert user.kinds == "buurttent,challenge,nieuws"
     assert (user.quiet_start, user.quiet_end) == (22 * 60, 7 * 60)
-    if code == "nl":
-        assert night == "22:00–07:00"
-    else:
-        assert night == "10:00\u202fPM–7:00\u202fAM"  # Babel's English clock
+    assert night == "22:00–07:00"  # British English too: a 24-hour clock
+
+
+async def test_a_rejoin_promises_only_the_kinds_switched_on(resident: MakeResident) -> None:
+    lisa = await resident("Lisa")
+    await lisa.say("/start wijk-dierdonk")
+    settings = await lisa.say("/instellingen")
+    await lisa.tap(settings, "✅ Nieuws")
+    await lisa.say("/stop")
+    back = await lisa.say("/start")
+    joined = await lisa.tap(back, next(label for label in buttons(back) if "Dierdonk" in label))
+    assert (
+        "Je krijgt alleen berichten over: Witte Voetjes, BuurtTent, Buurtsaam Challenge."
+        in joined["text"]
+    )
+    assert "en nieuws uit je wijk" not in joined["text"]
 
 
 async def test_switching_every_kind_off_says_what_that_means(resident: MakeResident) -> None:
     lisa = await resident("Lisa")
     await lisa.say("/start wijk-dierdonk")
+    # The old name of /instellingen still works.
     settings = await lisa.say("/meldingen")
     for kind in ("Witte Voetjes", "BuurtTent", "Buurtsaam Challenge", "Nieuws"):
         settings = await lisa.tap(settings, f"✅ {lisa._(kind)}")
@@ -271,7 +286,7 @@ async def test_commands_are_registered_per_language(
     scope = {"type": "all_private_chats"}
     default = await client.commands(scope=scope)
     assert [command["command"] for command in default] == [
-        "start", "wijk", "meldingen", "taal", "help", "privacy", "mijngegevens", "verwijder", "stop",
+        "start", "wijk", "instellingen", "taal", "help", "privacy", "mijngegevens", "verwijder", "stop",
     ]  # fmt: skip
     for code in ("nl", "en", "pl", "tr", "ar"):
         menu = await client.commands(scope=scope, language_code=code)
@@ -290,7 +305,7 @@ async def test_help_lists_what_a_resident_can_do(resident: MakeResident, code: s
     for command in (
         "/start",
         "/wijk",
-        "/meldingen",
+        "/instellingen",
         "/taal",
         "/stop",
         "/privacy",
@@ -329,11 +344,25 @@ async def test_mijngegevens_sends_everything_as_json(
     # Downloaded the way any client would: getFile, then the file URL.
     file = await bot.bot.get_file(reply["document"]["file_id"])
     document = json.loads(bytes(await file.download_as_bytearray()))
-    data = document["user"]
-    assert data["telegram_user_id"] == noor.id
-    assert (data["wijk"], data["buurt"], data["subscribed"]) == ("helmond-west", "oud-west", True)
-    assert data["kinds"] == "witte_voetjes,buurttent,challenge,nieuws"
-    assert {"created_at", "last_seen_at", "joined_at", "language", "quiet_start"} <= set(data)
+    # Keys in her language, values as the bot shows them elsewhere.
+    _ = noor._
+    data = document[_("Jij")]
+    assert data[_("Telegram-ID")] == noor.id
+    assert (data[_("Wijk")], data[_("Buurt")], data[_("Aangemeld")]) == (
+        "Helmond-West",
+        "Oud-West",
+        _("ja"),
+    )
+    assert data[_("Berichten over")] == [
+        _("Witte Voetjes"), _("BuurtTent"), _("Buurtsaam Challenge"), _("Nieuws")
+    ]  # fmt: skip
+    assert data[_("Stille uren")] == _("Geen stille uren")
+    assert data[_("Taal")] == {"nl": "Nederlands", "en": "English"}[code]
+    assert re.fullmatch(r"\d\d[-/]\d\d[-/]\d{4}, \d\d:\d\d", data[_("Aangemeld op")])
+    if code == "en":
+        assert "Wijk" not in data
+        assert "subscribed" not in data
+    assert document[_("Meldingen met je naam")] == []
     assert "Noor" not in json.dumps(document)  # no name was ever stored
 
 
@@ -351,9 +380,20 @@ async def test_verwijder_asks_first_then_erases_for_real(
     assert lena._("Goed, er is niets gewist.") in kept["text"]
     assert await stored(sessions, lena.id) is not None
 
+    switches = await lena.say("/instellingen")
     ask = await lena.say("/verwijder")
     gone = await lena.tap(ask, lena._("Ja, wis alles"))
     assert lena._("Alles is gewist. Met /start kun je opnieuw beginnen.") in gone["text"]
+    assert await stored(sessions, lena.id) is None
+    # Erased is erased: the settings neither show nor store anything, old switches included.
+    nothing = await lena.say("/instellingen")
+    assert nothing["text"] == lena._(NOTHING_STORED)
+    assert buttons(nothing) == {}
+    news = f"✅ {lena._('Nieuws')}"
+    for label in (news, quiet_label(lena.lang, 1)):
+        refused = await lena.press_data(switches, buttons(switches)[label])
+        assert refused is not None
+        assert refused["text"] == lena._("Deze knop werkt niet meer. Tik op /start.")
     assert await stored(sessions, lena.id) is None
     # The figures stay right without knowing who: joined and left, no user id anywhere.
     assert await events(sessions) == [("mierlo-hout", "joined"), ("mierlo-hout", "left")]
