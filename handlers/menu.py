@@ -27,6 +27,7 @@ SCREENS: dict[str, Screen] = {
     "instellingen": preferences.show_preferences,
     "meldingen": preferences.show_preferences,  # buttons on messages sent before the rename
     "taal": onboarding.choose_language,
+    onboarding.OTHER_LANGUAGE: onboarding.welcome_languages,
     "privacy": privacy.privacy,
     "done": _saved,
     "melding": reporting.report,

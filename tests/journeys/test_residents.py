@@ -49,6 +49,21 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) 
         await asyncio.sleep(0.02)
 
 
+async def test_a_language_the_bot_lacks_is_asked_first_and_the_welcome_stays(
+    resident: MakeResident,
+) -> None:
+    jonas = await resident("Jonas", "de")
+    welcome = await jonas.say("/start")
+    assert CALL_112 in welcome["text"]
+    assert "Kies je taal:" in welcome["text"]
+    english = await jonas.tap(welcome, "English")
+    en = jonas.lang.translator.for_language("en")
+    # The welcome, now in English, with its 112 line: not edited away into a bare question.
+    assert en.gettext(CALL_112) in english["text"]
+    assert en.gettext(CHOOSE_WIJK) in english["text"]
+    assert "Helmond-West" in buttons(english)
+
+
 @pytest.mark.parametrize("code", ["nl", "en"])
 async def test_a_new_resident_joins_by_buttons_in_their_language(
     resident: MakeResident, sessions: SessionFactory, code: str
@@ -57,12 +72,25 @@ async def test_a_new_resident_joins_by_buttons_in_their_language(
     welcome = await anna.say("/start")
     assert anna._(WELCOME).format(city="Helmond") in welcome["text"]
     assert anna._(CALL_112) in welcome["text"]
-    assert anna._("Kies je taal:") in welcome["text"]
-    assert {"Nederlands", "English", "Polski", "Türkçe", "العربية"} <= set(buttons(welcome))
+    # Already in her language: the wijk at once, another language one tap away.
+    assert anna._(CHOOSE_WIJK) in welcome["text"]
+    other = "🌐 " + anna._("Andere taal")
+    assert len(buttons(welcome)) == 11 + 1
+    assert {"Helmond-West", other} <= set(buttons(welcome))
 
-    wijken = await anna.tap(welcome, language_name(code))
+    # Another language keeps the welcome and its 112 line, and comes back to the wijk.
+    offered = await anna.tap(welcome, other)
+    assert anna._(CALL_112) in offered["text"]
+    assert {"Nederlands", "English", "Polski", "Türkçe", "العربية"} <= set(buttons(offered))
+    polish = await anna.tap(offered, "Polski")
+    pl = anna.lang.translator.for_language("pl")
+    assert pl.gettext(CALL_112) in polish["text"]
+    assert pl.gettext(CHOOSE_WIJK) in polish["text"]
+    back = await anna.tap(polish, "🌐 " + pl.gettext("Andere taal"))
+    wijken = await anna.tap(back, language_name(code))
+    assert anna._(CALL_112) in wijken["text"]
     assert anna._(CHOOSE_WIJK) in wijken["text"]
-    assert len(buttons(wijken)) == 11
+    assert len(buttons(wijken)) == 12
     buurten = await anna.tap(wijken, "Helmond-West")
     assert anna._("Kies je buurt in {wijk}:").format(wijk="Helmond-West") in buurten["text"]
     assert {"Houtsdonk", "Oud-West", anna._("De hele wijk")} <= set(buttons(buurten))
@@ -96,7 +124,7 @@ async def test_the_whole_wijk_is_a_choice_too(
     resident: MakeResident, sessions: SessionFactory
 ) -> None:
     piet = await resident("Piet")
-    wijken = await piet.tap(await piet.say("/start"), "Nederlands")
+    wijken = await piet.say("/start")
     buurten = await piet.tap(wijken, "Binnenstad")
     done = await piet.tap(buurten, piet._("De hele wijk"))
     assert piet._(JOINED).format(wijk="Binnenstad") in done["text"]
@@ -109,7 +137,7 @@ async def test_a_wijk_without_buurten_joins_in_one_tap(
     resident: MakeResident, sessions: SessionFactory
 ) -> None:
     kees = await resident("Kees", "en")
-    wijken = await kees.tap(await kees.say("/start"), "English")
+    wijken = await kees.say("/start")
     done = await kees.tap(wijken, "Stiphout")
     assert kees._(JOINED).format(wijk="Stiphout") in done["text"]
     assert (await stored(sessions, kees.id)).wijk == "stiphout"  # type: ignore[union-attr]
@@ -400,7 +428,8 @@ async def test_verwijder_asks_first_then_erases_for_real(
     assert await client.commands(scope={"type": "chat", "chat_id": lena.id}) == []
     # Back to the start: the language choice is gone too, Telegram's language is used.
     fresh = await lena.say("/start")
-    assert lena._("Kies je taal:") in fresh["text"]
+    assert lena._(CHOOSE_WIJK) in fresh["text"]
+    assert "🌐 " + lena._("Andere taal") in buttons(fresh)
 
 
 async def test_blocking_the_bot_marks_the_resident_inactive(
@@ -457,7 +486,7 @@ async def test_typing_photos_and_long_texts_get_the_way_back(
 
     # The way back works: "Aanmelden" opens the start.
     start = await bo.tap(reply, bo._("Aanmelden"))
-    assert bo._("Kies je taal:") in start["text"]
+    assert bo._(CHOOSE_WIJK) in start["text"]
 
 
 @pytest.mark.parametrize("code", ["nl", "en"])
