@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -162,3 +163,26 @@ def test_every_language_writes_dates_and_times_its_own_way(language: str) -> Non
     assert lang.datetime(datetime(2026, 12, 1, 7, 31, tzinfo=UTC), "short") == short
     assert lang.full_date(datetime(2026, 12, 5).date()) == day
     assert lang.full_datetime(datetime(2026, 12, 5, 18, 30, tzinfo=UTC)) == moment
+
+
+# Wording readers stumbled over (issue 16): literal Dutch ("is for signals"), a mouse's
+# "click" on a phone, Polish forms that fit only a man, a too casual Turkish "Oldu!",
+# "Durdur" where one gives up a report, and "Another moment" for another time.
+STUMBLES = {
+    "en": (r"for signals", r"Another moment"),
+    "pl": (r"sygnał", r"\b[Kk]likn", r"\w+łeś\b"),
+    "tr": (r"sinyal", r"\bOldu!", r"\bDurdur\b"),
+    "ar": (r"للإشارات",),
+}
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_no_catalog_keeps_the_wording_readers_stumbled_over(language: str) -> None:
+    found = [
+        (pattern, message.string)
+        for message in read_catalog(language)  # type: ignore[attr-defined]
+        if message.id and isinstance(message.string, str)
+        for pattern in STUMBLES[language]
+        if re.search(pattern, message.string)
+    ]
+    assert found == []
