@@ -214,6 +214,7 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         Button.REPORT_MINE: my_reports.on_anonymous_status,
         Button.RESIDENTS_MAY_REPORT: report_review.on_residents_switch,
         Button.REPORT_DETAILS: report_review.on_details,
+        Button.NOTES: report_review.on_notes_switch,
         Button.REPORT_PHOTOS_VIEW: report_review.on_photos_view,
         Button.REPORT_STATUS: report_review.on_status,
         Button.STATS: stats.on_stats,

@@ -6,7 +6,7 @@ from html import escape
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
-from bot import roles, teams
+from bot import coordinator_notes, roles, teams
 from bot.callbacks import Button, pack, unpack
 from bot.i18n import N_, Lang
 from bot.roles import (
@@ -217,6 +217,14 @@ async def redeem(update: Update, context: BotContext, code: str) -> None:
     if held.scope:
         what += f" ({scope_label(lang, context, held.scope, names)})"
     await commands.set_for_chat(context.bot, context.services, user.id, lang.code)
+
+    def used(reader: Lang) -> str:
+        label = reader.gettext(ROLE_LABELS[role])
+        if held.scope:
+            label += f" ({scope_label(reader, context, held.scope, names)})"
+        return label
+
+    await coordinator_notes.invite_used(context.services, used)
     lines = [
         _("Welkom! Je rol: {role}.").format(role=bold(what)),
         _("Kijk bij /help wat je kunt doen."),

@@ -18,7 +18,7 @@ from telegram import (
     User,
 )
 
-from bot import reports
+from bot import coordinator_notes, reports
 from bot.callbacks import Button
 from bot.i18n import N_, Lang
 from bot.reports import Draft, ReportError, ReportStep
@@ -480,6 +480,7 @@ async def _send(
         await query.answer(explain(lang, error), show_alert=True)
         return
     await query.answer()
+    await coordinator_notes.report_filed(services, filed.report)
     text, keyboard = _confirmation(lang, filed.report.ref, filed.token)
     await show(update, text, keyboard)
     if filed.hotspot is not None:

@@ -19,7 +19,15 @@ from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage import reports as report_store
 from storage.engine import SessionFactory
-from storage.models import AuditEntry, Report, ReportDaily, ReportDraft, ReportFollowUp, utcnow
+from storage.models import (
+    AuditEntry,
+    Broadcast,
+    Report,
+    ReportDaily,
+    ReportDraft,
+    ReportFollowUp,
+    utcnow,
+)
 from tests.journeys.resident import Json, MakePerson, Resident, buttons, invite_link
 
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
@@ -113,6 +121,20 @@ def parsed_moment(typed: str, services: Services) -> datetime:
     service.parse_moment(services, draft, typed, today_only=False)
     assert draft.occurred_at is not None
     return datetime.fromisoformat(draft.occurred_at)
+
+
+async def next_starting(client: SandboxClient, chat_id: int, after: int, prefix: str) -> Json:
+    """The first bot message after `after` that starts with `prefix` (a note, not an answer)."""
+    while True:
+        found = await client.wait_bot_message(chat_id, after=after)
+        if (found.get("text") or "").startswith(prefix):
+            return found
+        after = found["message_id"]
+
+
+async def notices_queued(sessions: SessionFactory) -> int:
+    async with sessions() as session:
+        return len(list(await session.exec(select(Broadcast).where(Broadcast.kind == "notice"))))
 
 
 async def report_rows(sessions: SessionFactory) -> list[Report]:
@@ -664,3 +686,59 @@ async def test_the_welcome_button_shows_the_112_card_first_then_the_question(
         "🚨 " + eva._("Is het nu aan de hand en is er gevaar? Bel 112.")
     )
     assert eva._("Wat heb je gezien?") in question["text"]
+
+
+async def test_coordinators_get_a_short_note_of_a_report_and_an_invite_and_can_stop_it(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    services = services_of(bot)
+    services.settings = services.settings.with_overrides(coordinator_notes=True)
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    before = coordinator.last_id
+    anouk = await entrepreneur(person, coordinator, "Anouk", "en")
+    # The invite used: which role for which park, nothing else.
+    used = await next_starting(client, coordinator.id, before, "🔑")
+    assert used["text"] == "🔑 Een uitnodiging is gebruikt: ondernemer (BZOB). Zie /rollen."
+    coordinator.last_id = used["message_id"]
+
+    # An anonymous report: number, category and area; not its text, nor who sent it.
+    ref, _ = await file_by_buttons(
+        anouk,
+        bot,
+        what="ondermijning",
+        text="Ramen van unit 4 dichtgeplakt met folie.",
+        anonymous=True,
+    )
+    note = await next_starting(client, coordinator.id, coordinator.last_id, "📥")
+    assert note["text"].startswith(f"📥 Nieuwe melding {ref}: ")
+    assert "Ondermijning" in note["text"]
+    assert note["text"].endswith(" in BZOB.")
+    dumped = json.dumps(note, ensure_ascii=False)
+    for secret in ("folie", "Anouk", str(anouk.id)):
+        assert secret not in dumped
+    # Its Details button opens the report as /vermoedens does, and the view is audited.
+    details = await coordinator.tap(note, f"Details {ref}")
+    assert "folie" in details["text"]
+    async with sessions() as session:
+        views = list(
+            await session.exec(select(AuditEntry).where(AuditEntry.action == "report_view"))
+        )
+    assert [(v.actor_id, v.subject) for v in views] == [(coordinator.id, f"report:{ref}")]
+
+    # Switched off under a note (stored, audited): the next report brings none.
+    off = await coordinator.press_data(note, buttons(note)["🔕 Geen berichtjes meer"])
+    assert off is not None
+    assert off["text"] == "Berichtjes staan uit. Weer aanzetten kan in /vermoedens."
+    listing = await coordinator.say("/vermoedens")
+    assert "⬜ Berichtje bij een nieuwe melding of uitnodiging" in buttons(listing)
+    queued = await notices_queued(sessions)
+    await file_by_buttons(anouk, bot)  # the note is queued (or not) before the confirmation
+    assert await notices_queued(sessions) == queued
+    # And on again from /vermoedens.
+    on = await coordinator.tap(listing, "⬜ Berichtje bij een nieuwe melding of uitnodiging")
+    assert "✅ Berichtje bij een nieuwe melding of uitnodiging" in buttons(on)
+    async with sessions() as session:
+        switched = list(
+            await session.exec(select(AuditEntry).where(AuditEntry.action == "setting"))
+        )
+    assert [e.detail for e in switched if "coordinator_notes" in (e.subject or "")] == ["1", "0"]
