@@ -198,13 +198,20 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
     by_wijk: dict[str, Figures] = defaultdict(Counter)
     async with services.sessions() as session:
         for wijk, counts in (await store.membership(session=session, start=start, end=end)).items():
-            by_wijk[wijk].update(joined=counts["joined"], left=counts["left"])
+            # In a wijk, someone moving in came and someone moving out went.
+            by_wijk[wijk].update(
+                joined=counts["joined"] + counts["moved_in"],
+                left=counts["left"] + counts["moved_out"],
+                moved_in=counts["moved_in"],
+                moved_out=counts["moved_out"],
+            )
         subscribed = Counter(await resident_store.subscribed_by_wijk(session=session))
         if end < now:
             # Back from today to the period's end: undo every join and leave since then.
             later = await store.membership(session=session, start=end, end=now)
             for wijk, counts in later.items():
-                subscribed[wijk] += counts["left"] - counts["joined"]
+                came = counts["joined"] + counts["moved_in"]
+                subscribed[wijk] += counts["left"] + counts["moved_out"] - came
         for wijk, count in subscribed.items():
             by_wijk[wijk]["subscribed"] = max(count, 0)
         states = None
@@ -232,6 +239,10 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
     total: Figures = Counter()
     for counts in by_wijk.values():
         total.update(counts)
+    # For the city a move is neither a join nor a leave: the same person stays.
+    total["joined"] -= total["moved_in"]
+    total["left"] -= total["moved_out"]
+    total["moved"] = total["moved_in"]
     # A broadcast to three wijken is one broadcast for the city.
     total["broadcasts"] = len(sent)
     by_wijk[TOTAL] = total
@@ -339,6 +350,7 @@ def render(
                 view.figure(_("Bewoners"), "subscribed", now, before),
                 view.figure(_("erbij"), "joined", now, before),
                 view.figure(_("weg"), "left", now, before),
+                *([view.figure(_("verhuisd"), "moved", now, before)] if wijk is None else []),
             )
         ),
     ]

@@ -43,9 +43,12 @@ async def subscribe(
     changed = not user.subscribed or user.wijk != wijk or user.buurt != buurt
     now = utcnow()
     if previous != wijk:
-        if previous is not None:
-            session.add(MembershipEvent(at=now, wijk=previous, kind="left"))
-        session.add(MembershipEvent(at=now, wijk=wijk, kind="joined"))
+        # A move is one person moving, not one leaving and another joining: the city's
+        # figures count it as a move, each wijk as one out and one in.
+        moved = previous is not None
+        if moved:
+            session.add(MembershipEvent(at=now, wijk=previous, kind="moved_out"))
+        session.add(MembershipEvent(at=now, wijk=wijk, kind="moved_in" if moved else "joined"))
         user.joined_at = now
     if user.wijk != wijk:
         # Following the old wijk's channel says nothing about the new wijk's.

@@ -139,6 +139,32 @@ async def test_residents_in_the_dst_week_count_by_local_time(
     assert after.of("stiphout")["joined"] == 1
 
 
+async def test_moving_wijk_is_a_move_for_the_city_and_out_and_in_for_the_wijken(
+    services: Services, sessions: SessionFactory
+) -> None:
+    from bot import residents
+
+    # Five residents join; two of them move (one twice): the city still has five.
+    for user_id in range(1, 6):
+        await residents.join(services, user_id, "stiphout", None)
+    await residents.join(services, 1, "warande", None)
+    await residents.join(services, 2, "warande", None)
+    await residents.join(services, 2, "dierdonk", None)
+    week = period_of("week", stats.today_in(services))
+    figures = await stats.compute(services, week)
+    city = figures.of(None)
+    assert (city["subscribed"], city["joined"], city["left"], city["moved"]) == (5, 5, 0, 3)
+    assert (figures.of("stiphout")["joined"], figures.of("stiphout")["left"]) == (5, 2)
+    assert (figures.of("warande")["joined"], figures.of("warande")["left"]) == (2, 1)
+    assert (figures.of("dierdonk")["joined"], figures.of("dierdonk")["left"]) == (1, 0)
+    text = stats.render(
+        services, View(services.translator.for_language("nl")), figures, figures, None
+    )
+    assert "erbij: 5" in text
+    assert "weg: 0" in text
+    assert "verhuisd: 3" in text
+
+
 async def test_reports_of_a_week_over_new_year(
     services: Services, sessions: SessionFactory
 ) -> None:
