@@ -184,8 +184,8 @@ async def test_wijk_moves_to_another_wijk(
     assert (await stored(sessions, mo.id)).wijk == "rijpelberg"  # type: ignore[union-attr]
     assert await events(sessions) == [
         ("stiphout", "joined"),
-        ("stiphout", "left"),
-        ("rijpelberg", "joined"),
+        ("stiphout", "moved_out"),  # a move, not a leave and a join
+        ("rijpelberg", "moved_in"),
     ]
 
 
