@@ -161,6 +161,8 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         "start": onboarding.start,
         Button.WIJK: onboarding.choose_wijk,
         "taal": onboarding.choose_language,
+        "instellingen": preferences.show_preferences,
+        # The old name, kept working: it was too like /melding (a report) to stay the name.
         "meldingen": preferences.show_preferences,
         "stop": preferences.stop,
         "help": help_.show_help,
@@ -224,11 +226,13 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         Button.REPORT_MINE: my_reports.on_anonymous_status,
         Button.RESIDENTS_MAY_REPORT: report_review.on_residents_switch,
         Button.REPORT_DETAILS: report_review.on_details,
+        Button.NOTES: report_review.on_notes_switch,
         Button.REPORT_PHOTOS_VIEW: report_review.on_photos_view,
         Button.REPORT_STATUS: report_review.on_status,
         Button.STATS: stats.on_stats,
         Button.STATS_CHART: stats.on_chart,
         Button.STATS_EXPORT: stats.on_export,
+        Button.STATS_XLSX: stats.on_export_xlsx,
     }
     application.add_handler(
         CallbackQueryHandler(

@@ -300,7 +300,7 @@ def check_field(spec: Spec, text: str, today: date) -> str:
 
 def _day(lang: Lang, iso: str) -> str:
     # With the year: "24-11" typed in December must read back as the year it means.
-    return lang.date(date.fromisoformat(iso), "EEEE d MMMM y")
+    return lang.full_date(date.fromisoformat(iso))
 
 
 def day_label(lang: Lang, iso: str) -> str:
@@ -316,7 +316,7 @@ def when_label(lang: Lang, broadcast: Broadcast) -> str:
     """When a scheduled broadcast goes out, with the year ("-" when not planned)."""
     if broadcast.send_at is None:
         return "-"
-    return lang.datetime(broadcast.send_at, "EEEE d MMMM y HH:mm")
+    return lang.full_datetime(broadcast.send_at)
 
 
 def render_text(lang: Lang, kind: str, fields: dict[str, str]) -> str:

@@ -57,6 +57,8 @@ class Button(StrEnum):
     STATS = "st"
     STATS_CHART = "stg"
     STATS_EXPORT = "stx"
+    STATS_XLSX = "sxl"
+    NOTES = "cnote"
 
 
 # Row ids are 32-bit integers on PostgreSQL: a forged "99999999999999999999" must read as

@@ -292,12 +292,40 @@ async def _sandbox_server(port: int) -> AsyncIterator[object]:
         await server.stop()
 
 
-def _sandbox_instructions(url: str) -> str:
+def _sandbox_admins(server: object, admins: frozenset[int] | set[int]) -> list[int]:
+    """BUURTBOT_ADMINS as people in the sandbox, there from its start.
+
+    A real administrator has a Telegram account before the bot starts; in a fresh
+    sandbox nobody exists yet, and the bot's first calls about them (their command
+    menu) would fail. Created as having started the bot, so the menu is set at once.
+    """
+    from sandbox.state import UserRecord
+
+    world = server.state  # type: ignore[attr-defined]
+    made = []
+    for admin_id in sorted(admins):
+        if admin_id in world.users or admin_id == world.bot_user.id:
+            continue
+        user = UserRecord(id=admin_id, first_name="Beheerder", language_code="nl")
+        world.users[admin_id] = user
+        world.private_chat(user).started = True
+        made.append(admin_id)
+    return made
+
+
+def _sandbox_instructions(url: str, admins: list[int] | None = None) -> str:
+    as_admin = [
+        f"  Administrator (BUURTBOT_ADMINS) ready as sandbox user {admin_id}: "
+        f"send /bericht, /overzicht or /uitnodigen as {admin_id}."
+        for admin_id in admins or []
+    ]
     return "\n".join(
         [
             "",
             "Sandbox mode: no TELEGRAM_BOT_TOKEN, so the bot talks to a local Bot API.",
             f"  Try it in a browser:   {url}/",
+            f"  Bot API:               {url}/bot<token>/<method>, token {SANDBOX_TOKEN}",
+            *as_admin,
             "  Or act as a user with curl, e.g.:",
             f'    curl -s -X POST {url}/sandbox/users -d \'{{"first_name": "Anna", '
             '"language_code": "nl"}\'',
@@ -358,11 +386,12 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
             return 0
         async with _sandbox_server(settings.sandbox_port) as server:
             url = server.url  # type: ignore[attr-defined]
+            admins = _sandbox_admins(server, settings.admins)
             local = settings.with_overrides(telegram_api_base_url=f"{url}/bot")
             application = build_application(local, token=SANDBOX_TOKEN)
             async with running(application, lease=lease):
                 _route_webhook(server, application)
-                print(_sandbox_instructions(url), flush=True)
+                print(_sandbox_instructions(url, admins), flush=True)
                 await _wait_for_signal()
         return 0
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
@@ -20,6 +20,10 @@ DOMAIN = "buurtbot"
 SOURCE_LANGUAGE = "nl"
 # Dutch first; English for everyone else; Polish, Turkish and Arabic for the focus wijken.
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("nl", "en", "pl", "tr", "ar")
+# The locale whose dates and numbers a language is written in. Plain "en" is Babel's
+# US English ("12/1/26, 7:31 AM" reads as 12 January here): the bot's English readers
+# live in Europe, so British conventions (day before month, 24-hour clock).
+FORMAT_LOCALES: dict[str, str] = {"en": "en_GB"}
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 
 
@@ -108,7 +112,7 @@ class Lang:
 
     @property
     def locale(self) -> Locale:
-        return Locale.parse(self.code)
+        return Locale.parse(FORMAT_LOCALES.get(self.code, self.code))
 
     def datetime(self, moment: datetime, format: str = "medium") -> str:
         """A moment in the city's time zone, written the way this language writes it."""
@@ -119,6 +123,21 @@ class Lang:
     def date(self, day: date, format: str = "medium") -> str:
         """A calendar day (already the city's), written the way this language writes it."""
         return format_date(day, format=format, locale=self.locale)
+
+    def full_date(self, day: date) -> str:
+        """A day with its weekday and year in this language's own order.
+
+        The locale's "full" pattern rather than a fixed "EEEE d MMMM y": Turkish puts
+        the weekday last (the day, month and year, then "Cumartesi"), Polish uses the genitive month.
+        """
+        return format_date(day, format="full", locale=self.locale)
+
+    def full_datetime(self, moment: datetime) -> str:
+        """A moment as its full day and the short time, glued as this language glues them."""
+        local = moment.astimezone(self.translator.timezone)
+        glue = self.locale.datetime_formats["medium"]
+        clock = format_time(local, format="short", locale=self.locale)
+        return str(glue).format(clock, self.full_date(local.date()))
 
     def number(self, value: int | float) -> str:
         """A number as this language writes it (Dutch: 3.120)."""

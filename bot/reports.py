@@ -278,6 +278,20 @@ def just_now(draft: Draft) -> None:
     draft.just_now = True
 
 
+def moment_examples(services: Services, now: datetime | None = None) -> tuple[str, str]:
+    """Examples a reporter can copy that are already past: an earlier hour today, yesterday.
+
+    A fixed "14:30" typed at 07:25 is refused as not past yet: the example itself
+    led them into the refusal.
+    """
+    local = (now or utcnow()).astimezone(services.settings.tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    earlier = max(local - timedelta(hours=1), midnight)
+    earlier = earlier.replace(minute=0 if earlier.minute < 30 else 30)
+    yesterday = (local - timedelta(days=1)).replace(hour=14, minute=30)
+    return earlier.strftime("%H:%M"), yesterday.strftime("%d-%m %H:%M")
+
+
 def parse_moment(services: Services, draft: Draft, text: str, *, today_only: bool) -> None:
     """ "14:30" (earlier today) or "24-11 14:30": a moment in the last 30 days."""
     tz = services.settings.tz
@@ -299,10 +313,13 @@ def parse_moment(services: Services, draft: Draft, text: str, *, today_only: boo
         moment = datetime.combine(day, time(hour, minute), tzinfo=tz)
         draft.just_now = None
     except ValueError:
+        clock_example, moment_example = moment_examples(services)
         if today_only:
-            raise ReportError(N_("Die tijd kan ik niet lezen. Schrijf hem zo: 14:30.")) from None
+            raise ReportError(
+                N_("Die tijd kan ik niet lezen. Schrijf hem zo: {example}."), example=clock_example
+            ) from None
         raise ReportError(
-            N_("Dat moment kan ik niet lezen. Schrijf het zo: 24-11 14:30.")
+            N_("Dat moment kan ik niet lezen. Schrijf het zo: {example}."), example=moment_example
         ) from None
     if moment > now + timedelta(minutes=5):
         raise ReportError(N_("Dat moment moet al voorbij zijn."))
@@ -768,13 +785,18 @@ def render_status(lang: Lang, services: Services, report: Report) -> str:
         _("Nieuws over je melding {ref} ({category}):").format(
             ref=report.ref, category=escape(services.categories.label(report.category, lang.code))
         ),
-        "<b>" + escape(status_label(lang, report.status)) + "</b>",
+        _("Status: {status}").format(
+            status="<b>" + escape(status_label(lang, report.status)) + "</b>"
+        ),
     ]
     if report.status_note:
+        # The coordinator's own words speak for them (a note mostly thanks already):
+        # a second, canned thanks under it reads as a form letter.
         lines.append(
             _("Bericht van de coördinator: {note}").format(note=escape(report.status_note))
         )
-    lines.append(_("Dank je wel voor je melding."))
+    else:
+        lines.append(_("Dank je wel voor je melding."))
     return "\n".join(lines)
 
 
@@ -914,23 +936,3 @@ async def retention(services: Services) -> int:
 def draft_owner(services: Services, user_id: int) -> str:
     """The pseudonym a user's report draft is kept under (for erasure, which deletes it)."""
     return _owner(services, user_id)
-
-
-def export(services: Services, reports: list[Report]) -> list[dict[str, Any]]:
-    return [
-        {
-            "ref": report.ref,
-            "created_at": report.created_at.isoformat(),
-            "occurred_at": report.occurred_at.isoformat(),
-            "category": report.category,
-            "area": services.areas.area_name(report.area),
-            "street": report.street,
-            "latitude": report.latitude,
-            "longitude": report.longitude,
-            "description": report.description,
-            "photos": len(report.photos.split()),
-            "status": report.status,
-            "status_note": report.status_note,
-        }
-        for report in reports
-    ]

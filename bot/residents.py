@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import time
-from typing import Any
 
 from bot import reports
 from bot.areas import Buurt, Wijk
 from bot.errors import KeyedError
 from bot.i18n import N_
-from bot.reports import export as report_export
 from bot.services import Services
 from storage import conversations as conversation_store
 from storage import reports as report_store
@@ -39,6 +37,9 @@ class ResidentError(KeyedError):
     """A request the resident cannot make; `key` is a message id the handler translates."""
 
 
+NOTHING_STORED = N_("Er staat niets over je opgeslagen. Tik op /start om mee te doen.")
+
+
 @dataclass(frozen=True)
 class Joined:
     wijk: Wijk
@@ -46,6 +47,8 @@ class Joined:
     previous: str | None
     changed: bool
     follows_channel: bool = False
+    # What they will get: a rejoin keeps their choices, and the confirmation says which.
+    kinds: tuple[str, ...] = KINDS
 
 
 def kinds_of(user: User) -> list[str]:
@@ -110,9 +113,15 @@ async def join(
             buurt=buurt.slug if buurt else None,
             language=language,
         )
+        user = await users.get_user(session=session, user_id=user_id)
         await session.commit()
     return Joined(
-        wijk=wijk, buurt=buurt, previous=previous, changed=changed, follows_channel=follows
+        wijk=wijk,
+        buurt=buurt,
+        previous=previous,
+        changed=changed,
+        follows_channel=follows,
+        kinds=tuple(kinds_of(user)) if user is not None else KINDS,
     )
 
 
@@ -149,7 +158,9 @@ async def toggle_kind(services: Services, user_id: int, kind: str) -> list[str]:
     if kind not in KINDS:
         raise ResidentError(N_("Die soort bericht ken ik niet."))
     async with services.sessions() as session:
-        user = await residents.get_or_create(session=session, user_id=user_id)
+        user = await users.get_user(session=session, user_id=user_id)
+        if user is None:  # erased since the switches were shown
+            raise ResidentError(NOTHING_STORED)
         current = kinds_of(user)
         wanted = [k for k in KINDS if (k in current) != (k == kind)]
         await residents.set_kinds(session=session, user_id=user_id, kinds=wanted)
@@ -162,27 +173,14 @@ async def set_quiet_preset(services: Services, user_id: int, preset: int) -> Non
         raise ResidentError(N_("Die keuze bestaat niet (meer)."))
     chosen = QUIET_PRESETS[preset]
     async with services.sessions() as session:
-        await residents.set_quiet_hours(
+        if not await residents.set_quiet_hours(
             session=session,
             user_id=user_id,
             start=chosen[0] if chosen else None,
             end=chosen[1] if chosen else None,
-        )
+        ):
+            raise ResidentError(NOTHING_STORED)
         await session.commit()
-
-
-async def export(services: Services, user_id: int) -> dict[str, Any]:
-    """All data held about this person, as one JSON-ready document."""
-    async with services.sessions() as session:
-        stored = await residents.export(session=session, user_id=user_id)
-        named = await report_store.of_reporter(session=session, reporter_id=user_id, limit=1000)
-    return {
-        "about": "Buurtbot: all data held about you",
-        "city": services.areas.city,
-        "user": stored,
-        # Only reports made with one's name: anonymous ones are linked to nobody.
-        "reports": report_export(services, named),
-    }
 
 
 async def erase(services: Services, user_id: int) -> bool:

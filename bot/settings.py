@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     reports_per_hour: int = Field(
         default=5, ge=1, le=1000, validation_alias=AliasChoices("BUURTBOT_REPORTS_PER_HOUR")
     )
+    # Short notes to coordinators as a report arrives or an invite is used (each can
+    # switch them off for themselves); false switches them off for everyone.
+    coordinator_notes: bool = Field(
+        default=True, validation_alias=AliasChoices("BUURTBOT_COORDINATOR_NOTES")
+    )
     # The key of anonymous reports (bot.keys): never kept in the database. With a real
     # token the bot refuses to start without one of these two.
     secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("BUURTBOT_SECRET"))

@@ -15,6 +15,9 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.numbers import get_decimal_symbol
+from openpyxl import Workbook
+from openpyxl.styles import Font
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import charts, overview
@@ -47,6 +50,11 @@ class StatsError(KeyedError):
 BAD_PERIOD = N_(
     "Die periode ken ik niet. Probeer: /stats, /stats vorige, /stats 2026-W47, "
     "/stats 2026-11 of /stats 2026."
+)
+# The same answer for /export: the examples must be the command that was typed.
+BAD_EXPORT_PERIOD = N_(
+    "Die periode ken ik niet. Probeer: /export, /export vorige, /export 2026-W47, "
+    "/export 2026-11 of /export 2026."
 )
 
 
@@ -90,9 +98,13 @@ class Period:
     def next(self) -> Period:
         return period_of(self.kind, self.last + timedelta(days=1))
 
-    def as_kind(self, kind: str) -> Period:
-        """The week, month or year this period starts in."""
-        return period_of(kind, self.first)
+    def as_kind(self, kind: str, today: date) -> Period:
+        """The week, month or year of today when this period holds it, else of its first day.
+
+        This week began on 30 November: "Maand" on 1 December means December, the
+        month the coordinator is in, not the one the week happened to start in.
+        """
+        return period_of(kind, today if self.first <= today <= self.last else self.first)
 
 
 def period_of(kind: str, day: date) -> Period:
@@ -186,13 +198,20 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
     by_wijk: dict[str, Figures] = defaultdict(Counter)
     async with services.sessions() as session:
         for wijk, counts in (await store.membership(session=session, start=start, end=end)).items():
-            by_wijk[wijk].update(joined=counts["joined"], left=counts["left"])
+            # In a wijk, someone moving in came and someone moving out went.
+            by_wijk[wijk].update(
+                joined=counts["joined"] + counts["moved_in"],
+                left=counts["left"] + counts["moved_out"],
+                moved_in=counts["moved_in"],
+                moved_out=counts["moved_out"],
+            )
         subscribed = Counter(await resident_store.subscribed_by_wijk(session=session))
         if end < now:
             # Back from today to the period's end: undo every join and leave since then.
             later = await store.membership(session=session, start=end, end=now)
             for wijk, counts in later.items():
-                subscribed[wijk] += counts["left"] - counts["joined"]
+                came = counts["joined"] + counts["moved_in"]
+                subscribed[wijk] += counts["left"] + counts["moved_out"] - came
         for wijk, count in subscribed.items():
             by_wijk[wijk]["subscribed"] = max(count, 0)
         states = None
@@ -220,6 +239,10 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
     total: Figures = Counter()
     for counts in by_wijk.values():
         total.update(counts)
+    # For the city a move is neither a join nor a leave: the same person stays.
+    total["joined"] -= total["moved_in"]
+    total["left"] -= total["moved_out"]
+    total["moved"] = total["moved_in"]
     # A broadcast to three wijken is one broadcast for the city.
     total["broadcasts"] = len(sent)
     by_wijk[TOTAL] = total
@@ -327,6 +350,7 @@ def render(
                 view.figure(_("Bewoners"), "subscribed", now, before),
                 view.figure(_("erbij"), "joined", now, before),
                 view.figure(_("weg"), "left", now, before),
+                *([view.figure(_("verhuisd"), "moved", now, before)] if wijk is None else []),
             )
         ),
     ]
@@ -415,8 +439,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def export_csv(services: Services, lang: Lang, stats: Stats) -> bytes:
-    """One row per wijk and one for the city: counts only, nobody in it."""
+def _table(services: Services, lang: Lang, stats: Stats) -> tuple[list[str], list[list[Any]]]:
+    """The export's header and rows, one per wijk and one for the city: counts only."""
     _ = lang.gettext
     columns = [(_(header), key) for header, key in COLUMNS]
     columns += [
@@ -427,19 +451,57 @@ def export_csv(services: Services, lang: Lang, stats: Stats) -> bytes:
         (_("meldingen: {what}").format(what=park.name), f"area:park:{park.slug}")
         for park in services.areas.business_parks
     ]
+    header = [_("periode"), _("wijk"), *(title for title, _key in columns)]
+    places = [(w.name, stats.of(w.slug)) for w in services.areas.wijken]
+    places.append((_("Totaal"), stats.of(None)))
+    rows = [
+        [stats.period.key, name, *(figures[key] for _t, key in columns)] for name, figures in places
+    ]
+    return header, rows
+
+
+def csv_delimiter(lang: Lang) -> str:
+    """ ";" where the decimal separator is a comma: Excel there splits columns on ";".
+
+    With "," a Dutch Excel opens the whole file as one column.
+    """
+    return ";" if get_decimal_symbol(lang.locale) == "," else ","
+
+
+def export_csv(services: Services, lang: Lang, stats: Stats) -> bytes:
+    """One row per wijk and one for the city, in the reader's spreadsheet dialect."""
+    header, rows = _table(services, lang, stats)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([_("periode"), _("wijk"), *(header for header, _key in columns)])
-    rows = [(w.name, stats.of(w.slug)) for w in services.areas.wijken]
-    rows.append((_("Totaal"), stats.of(None)))
-    for name, figures in rows:
-        writer.writerow([stats.period.key, name, *(figures[key] for _h, key in columns)])
+    writer = csv.writer(buffer, delimiter=csv_delimiter(lang), lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
     # With a byte order mark, Excel opens it as UTF-8 (Polish and Turkish letters intact).
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def export_name(stats: Stats) -> str:
-    return f"buurtbot-{stats.period.key}.csv"
+def export_xlsx(services: Services, lang: Lang, stats: Stats) -> bytes:
+    """The same table as a workbook: numbers typed as numbers, the header row frozen."""
+    header, rows = _table(services, lang, stats)
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None  # a new workbook always has its one sheet
+    sheet.title = stats.period.key
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    # The header and the wijk's name stay in view while scrolling either way.
+    sheet.freeze_panes = "C2"
+    for letter, width in (("A", 10), ("B", 16)):
+        sheet.column_dimensions[letter].width = width
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def export_name(stats: Stats, suffix: str = "csv") -> str:
+    return f"buurtbot-{stats.period.key}.{suffix}"
 
 
 # --- the chart ------------------------------------------------------------------------------

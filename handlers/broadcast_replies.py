@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest
 
 from bot import broadcasts
 from bot.broadcasts import BroadcastError
@@ -10,6 +12,8 @@ from bot.callbacks import row_id, unpack
 from bot.services import BotContext
 from handlers.common import explain, lang_for, show
 from handlers.fallback import stale_button
+
+TICK = "✓ "
 
 
 async def on_reply(update: Update, context: BotContext) -> None:
@@ -26,9 +30,50 @@ async def on_reply(update: Update, context: BotContext) -> None:
     except BroadcastError as error:
         await query.answer(explain(lang, error), show_alert=True)
         return
-    await query.answer(
-        lang.gettext("Geteld. Dank je!") if on else lang.gettext("Niet meer geteld.")
-    )
+    _ = lang.gettext
+    if parts[2] == "remind":
+        await query.answer(
+            _("Goed! Op de dag zelf krijg je hier een herinnering.")
+            if on
+            else _("Goed, je krijgt geen herinnering.")
+        )
+    else:
+        await query.answer(_("Geteld. Dank je!") if on else _("Niet meer geteld."))
+    await _tick(query, on)
+
+
+async def _tick(query: CallbackQuery, on: bool) -> None:
+    """In a private chat the pressed button shows the choice: "✓ Ik kom", or not any more.
+
+    Only there: the buttons under a group's or channel's post are everyone's, and one
+    reader's tick on them would tell the others who answered what.
+    """
+    message = query.message
+    if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
+        return
+    markup = message.reply_markup
+    if markup is None:
+        return
+    rows = [
+        [
+            InlineKeyboardButton(_ticked(button.text, on), callback_data=button.callback_data)
+            if button.callback_data == query.data
+            else button
+            for button in row
+        ]
+        for row in markup.inline_keyboard
+    ]
+    try:
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
+    except BadRequest as error:
+        # Two quick taps ask for the same keyboard twice; the second is no change.
+        if "not modified" not in error.message:
+            raise
+
+
+def _ticked(label: str, on: bool) -> str:
+    plain = label.removeprefix(TICK)
+    return TICK + plain if on else plain
 
 
 async def remind_link(update: Update, context: BotContext, payload: str) -> None:

@@ -190,7 +190,7 @@ async def on_follow(
         [
             _("Goed. Berichten voor de hele wijk krijg je nu alleen via het kanaal."),
             _("Hier krijg je alleen nog berichten die voor jou zelf zijn."),
-            _("Terugdraaien kan met /meldingen."),
+            _("Terugdraaien kan met /instellingen."),
         ]
     )
     await show(update, text, keyboards.menu(lang))

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 RESIDENT_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", N_("Aanmelden of je wijk bekijken")),
     ("wijk", N_("Een andere wijk kiezen")),
-    ("meldingen", N_("Kiezen welke berichten je krijgt")),
+    ("instellingen", N_("Kiezen welke berichten je krijgt")),
     ("taal", N_("Een andere taal kiezen")),
     ("help", N_("Wat kan ik hier?")),
     ("privacy", N_("Wat we bewaren en waarom")),

@@ -6,7 +6,7 @@ from html import escape
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
-from bot import roles, teams
+from bot import coordinator_notes, roles, teams
 from bot.callbacks import Button, pack, unpack
 from bot.i18n import N_, Lang
 from bot.roles import (
@@ -59,6 +59,14 @@ def _to_scope(code: str) -> str | None:
     kinds = {"w": "wijk", "t": "team", "p": "park"}
     kind, _sep, key = code.partition("-")
     return f"{kinds[kind]}:{key}" if kind in kinds and key else None
+
+
+# The question names only what its buttons offer: business parks for an entrepreneur.
+SCOPE_QUESTIONS: dict[Role, str] = {
+    Role.WIJKBOA: N_("Voor welke wijk?"),
+    Role.ENTREPRENEUR: N_("Voor welk bedrijventerrein?"),
+    Role.TEAM_CONTACT: N_("Voor welk team?"),
+}
 
 
 async def _scope_choices(context: BotContext, role: Role) -> list[tuple[str, str]]:
@@ -127,9 +135,7 @@ async def on_invite(update: Update, context: BotContext) -> None:
                 for label, code in choices
             ]
             await show(
-                update,
-                _("Voor welke wijk, welk team of welk bedrijventerrein?"),
-                InlineKeyboardMarkup(keyboards.rows(buttons)),
+                update, _(SCOPE_QUESTIONS[role]), InlineKeyboardMarkup(keyboards.rows(buttons))
             )
             return
     if len(chosen) == 2:
@@ -211,6 +217,14 @@ async def redeem(update: Update, context: BotContext, code: str) -> None:
     if held.scope:
         what += f" ({scope_label(lang, context, held.scope, names)})"
     await commands.set_for_chat(context.bot, context.services, user.id, lang.code)
+
+    def used(reader: Lang) -> str:
+        label = reader.gettext(ROLE_LABELS[role])
+        if held.scope:
+            label += f" ({scope_label(reader, context, held.scope, names)})"
+        return label
+
+    await coordinator_notes.invite_used(context.services, used)
     lines = [
         _("Welkom! Je rol: {role}.").format(role=bold(what)),
         _("Kijk bij /help wat je kunt doen."),

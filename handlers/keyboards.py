@@ -16,7 +16,7 @@ from bot.residents import KIND_LABELS, KINDS, QUIET_PRESETS, minutes_to_time
 
 CHECKED, UNCHECKED = "✅", "⬜"
 SKIP_BUURT = "-"
-# "fol" buttons: follow the wijk channel or not, pressed under a join or in /meldingen.
+# "fol" buttons: follow the wijk channel or not, pressed under a join or in /instellingen.
 FOLLOW_ON, FOLLOW_OFF = "on", "off"
 FROM_JOINED, FROM_PREFERENCES = "j", "m"
 
@@ -174,7 +174,7 @@ def menu(lang: Lang) -> InlineKeyboardMarkup:
             [
                 InlineKeyboardButton(_("Andere wijk"), callback_data=pack(Button.MENU, "wijk")),
                 InlineKeyboardButton(
-                    _("Berichten kiezen"), callback_data=pack(Button.MENU, "meldingen")
+                    _("Berichten kiezen"), callback_data=pack(Button.MENU, "instellingen")
                 ),
             ],
             [

@@ -17,15 +17,17 @@ Screen = Callable[[Update, BotContext], Awaitable[None]]
 
 async def _saved(update: Update, context: BotContext) -> None:
     _ = (await lang_for(update, context)).gettext
-    await show(update, _("Opgeslagen. Aanpassen kan altijd met /meldingen."))
+    await show(update, _("Opgeslagen. Aanpassen kan altijd met /instellingen."))
 
 
 SCREENS: dict[str, Screen] = {
     "start": onboarding.start,
     "help": help_.show_help,
     "wijk": onboarding.choose_wijk,
-    "meldingen": preferences.show_preferences,
+    "instellingen": preferences.show_preferences,
+    "meldingen": preferences.show_preferences,  # buttons on messages sent before the rename
     "taal": onboarding.choose_language,
+    onboarding.OTHER_LANGUAGE: onboarding.welcome_languages,
     "privacy": privacy.privacy,
     "done": _saved,
     "melding": reporting.report,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update, User
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
 from bot import channels, residents
 from bot.areas import Wijk
 from bot.broadcasts import REMIND_PREFIX
+from bot.callbacks import Button, pack
 from bot.i18n import Lang
 from bot.roles import INVITE_PREFIX
 from bot.services import BotContext
@@ -17,6 +18,8 @@ from handlers.keyboards import SKIP_BUURT, bold
 
 # After choosing a language: go on to the wijk (first visit) or stop there (/taal).
 THEN_WIJK, THEN_DONE = "wijk", "done"
+# The menu button under a welcome that already speaks the user's language.
+OTHER_LANGUAGE = "welkomtaal"
 
 
 def _welcome(lang: Lang, city: str) -> list[str]:
@@ -34,14 +37,29 @@ def _joined_text(lang: Lang, joined: residents.Joined) -> str:
     return "\n\n".join(
         [
             _("Gelukt! Je volgt nu {wijk}.").format(wijk=bold(place)),
-            _(
-                "Je krijgt berichten over Witte Voetjes, de BuurtTent, de Buurtsaam Challenge en nieuws uit je wijk."
-            ),
-            _("Meestal is dat een paar keer per maand."),
-            _("Kies zelf welke berichten je wilt met /meldingen. Stoppen kan altijd met /stop."),
+            _what_you_get(lang, joined.kinds),
+            _("Kies zelf welke berichten je wilt met /instellingen. Stoppen kan altijd met /stop."),
             _("Is er nu gevaar? Bel altijd eerst 112."),
         ]
     )
+
+
+def _what_you_get(lang: Lang, kinds: tuple[str, ...]) -> str:
+    """The kinds they will get, as stored: a rejoin must not promise what they switched off."""
+    _ = lang.gettext
+    if not kinds:
+        return _("Je krijgt nu geen berichten. Zet er één aan, of stop met /stop.")
+    if set(kinds) == set(residents.KINDS):
+        return " ".join(
+            [
+                _(
+                    "Je krijgt berichten over Witte Voetjes, de BuurtTent, de Buurtsaam Challenge en nieuws uit je wijk."
+                ),
+                _("Meestal is dat een paar keer per maand."),
+            ]
+        )
+    names = ", ".join(_(residents.KIND_LABELS[kind]) for kind in kinds)
+    return _("Je krijgt alleen berichten over: {kinds}.").format(kinds=names)
 
 
 async def _show_joined(
@@ -152,7 +170,42 @@ async def start(update: Update, context: BotContext) -> None:
         )
         await show(update, text, keyboards.rejoin(lang, wijk, stored.buurt))
         return
+    translator = context.services.translator
+    if user.language_code and translator.resolve(user.language_code) == _base(user.language_code):
+        # Telegram already told us a language we speak: straight on to the wijk, the
+        # other languages one tap away.
+        await _show_welcome(update, context, lang)
+        return
     text = "\n\n".join([*_welcome(lang, context.services.areas.city), _("Kies je taal:")])
+    await show(update, text, keyboards.languages(translator.languages, THEN_WIJK))
+
+
+def _base(code: str) -> str:
+    return code.replace("_", "-").split("-")[0].lower()
+
+
+async def _show_welcome(update: Update, context: BotContext, lang: Lang) -> None:
+    """The welcome (with its 112 line) and the wijk question in one message.
+
+    Choosing a language from here redraws this same welcome in that language, so the
+    112 line is never edited away into a bare question.
+    """
+    _ = lang.gettext
+    text = "\n\n".join([*_welcome(lang, context.services.areas.city), _("Kies je wijk:")])
+    other = InlineKeyboardButton(
+        "🌐 " + _("Andere taal"), callback_data=pack(Button.MENU, OTHER_LANGUAGE)
+    )
+    await show(
+        update, text, keyboards.with_rows(keyboards.wijken(context.services.areas), [[other]])
+    )
+
+
+async def welcome_languages(update: Update, context: BotContext) -> None:
+    """ "Andere taal" under the welcome: the welcome stays, the languages are offered."""
+    lang = await lang_for(update, context)
+    text = "\n\n".join(
+        [*_welcome(lang, context.services.areas.city), lang.gettext("Kies je taal:")]
+    )
     await show(update, text, keyboards.languages(context.services.translator.languages, THEN_WIJK))
 
 
@@ -243,7 +296,7 @@ async def on_language(
     lang = translator.for_language(code)
     _ = lang.gettext
     if then == THEN_WIJK and not stored.subscribed:
-        await show(update, _("Kies je wijk:"), keyboards.wijken(context.services.areas))
+        await _show_welcome(update, context, lang)
         return
     subscribed = stored.subscribed
     await show(

@@ -1,4 +1,4 @@
-"""/meldingen: which announcement kinds, and quiet hours; /stop."""
+"""/instellingen (formerly /meldingen): which announcement kinds, quiet hours; /stop."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from handlers.keyboards import bold
 async def _render(update: Update, context: BotContext, user_id: int) -> None:
     lang = await lang_for(update, context)
     _ = lang.gettext
-    stored = await residents.seen(context.services, user_id)
+    # Only read: after /verwijder, opening the settings must not store the person again.
+    stored = await residents.get(context.services, user_id)
+    if stored is None:
+        await show(update, _(residents.NOTHING_STORED))
+        return
     kinds = residents.kinds_of(stored)
     lines = [
         _("Welke berichten wil je krijgen? Tik om aan of uit te zetten."),
@@ -43,7 +47,7 @@ async def _render(update: Update, context: BotContext, user_id: int) -> None:
 
 
 async def show_preferences(update: Update, context: BotContext) -> None:
-    """/meldingen: the switches."""
+    """/instellingen: the switches."""
     if update.effective_user is not None:
         await _render(update, context, update.effective_user.id)
 

@@ -7,6 +7,7 @@ from io import BytesIO
 
 from telegram import CallbackQuery, InputFile, Update, User
 
+from bot import my_data as data_export
 from bot import residents
 from bot.services import BotContext
 from handlers import commands, keyboards
@@ -62,8 +63,9 @@ async def my_data(update: Update, context: BotContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
-    _ = (await lang_for(update, context)).gettext
-    document = await residents.export(context.services, user.id)
+    lang = await lang_for(update, context)
+    _ = lang.gettext
+    document = await data_export.export(context.services, lang, user.id)
     body = json.dumps(document, ensure_ascii=False, indent=2).encode()
     await context.bot.send_document(
         chat.id,

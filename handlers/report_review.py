@@ -7,7 +7,7 @@ from html import escape
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 
-from bot import conversations, reports
+from bot import conversations, coordinator_notes, reports
 from bot.callbacks import Button
 from bot.conversations import Conversation
 from bot.i18n import Lang
@@ -42,19 +42,33 @@ async def overview(update: Update, context: BotContext) -> None:
         Button.RESIDENTS_MAY_REPORT,
         "off" if allowed else "on",
     )
+    user = update.effective_user
+    notes_on = user is not None and await coordinator_notes.wanted(services, user.id)
+    notes = button_of(
+        keyboards.tick(notes_on, _("Berichtje bij een nieuwe melding of uitnodiging")),
+        Button.NOTES,
+        coordinator_notes.OFF if notes_on else coordinator_notes.ON,
+        coordinator_notes.IN_LIST,
+    )
     await show(
-        update, "\n".join(lines), InlineKeyboardMarkup([*keyboards.rows(buttons, 1), [switch]])
+        update,
+        "\n".join(lines),
+        InlineKeyboardMarkup([*keyboards.rows(buttons, 1), [switch], [notes]]),
     )
 
 
 def _overview_line(lang: Lang, context: BotContext, item: Report) -> str:
     services = context.services
-    return "{ref} · {what} · {area} · {when} · {status}".format(
+    _ = lang.gettext
+    # Both moments, each named: when it happened is what the coordinator acts on, when
+    # it was filed (to the hour, as stored) is how long it has waited.
+    return "{ref} · {what} · {area} · {happened} · {filed} · {status}".format(
         ref=item.ref,
         what=escape(services.categories.label(item.category, lang.code)),
         area=escape(services.areas.area_name(item.area)),
-        when=lang.datetime(item.created_at, "short"),
-        status=escape(reports.status_label(lang, item.status)),
+        happened=_("Gebeurd: {when}").format(when=lang.datetime(item.occurred_at, "short")),
+        filed=_("Gemeld: {when}").format(when=lang.datetime(item.created_at, "short")),
+        status=_("Status: {status}").format(status=escape(reports.status_label(lang, item.status))),
     )
 
 
@@ -71,6 +85,35 @@ async def on_residents_switch(
     await query.answer()
     # Everyone's menu shows /melding exactly while residents may report.
     await commands.register(context.bot, context.services)
+    await overview(update, context)
+
+
+@requires(Role.COORDINATOR)
+@button(2)
+async def on_notes_switch(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """This coordinator's own switch of the short notes (stored, audited)."""
+    choice, where = args
+    if choice not in (coordinator_notes.ON, coordinator_notes.OFF) or where not in (
+        coordinator_notes.UNDER_NOTE,
+        coordinator_notes.IN_LIST,
+    ):
+        await stale_button(update, context)
+        return
+    on = choice == coordinator_notes.ON
+    await coordinator_notes.switch(context.services, user.id, on)
+    _ = (await lang_for(update, context)).gettext
+    if where == coordinator_notes.UNDER_NOTE:
+        # Under a note: say so in a pop-up and leave the note as it is.
+        await query.answer(
+            _("Berichtjes staan aan.")
+            if on
+            else _("Berichtjes staan uit. Weer aanzetten kan in /vermoedens."),
+            show_alert=not on,
+        )
+        return
+    await query.answer()
     await overview(update, context)
 
 

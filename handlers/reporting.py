@@ -18,7 +18,7 @@ from telegram import (
     User,
 )
 
-from bot import reports
+from bot import coordinator_notes, reports
 from bot.callbacks import Button
 from bot.i18n import N_, Lang
 from bot.reports import Draft, ReportError, ReportStep
@@ -109,19 +109,17 @@ def _ask_where(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, Rows
     _ = lang.gettext
     text = _("Waar was het? Kies het terrein of de wijk, deel je locatie, of typ de straat.")
     if draft.street:
-        text = _("In welk terrein of welke wijk ligt {street}?").format(street=escape(draft.street))
+        text = _("Op welk terrein of in welke wijk ligt {street}?").format(
+            street=escape(draft.street)
+        )
     share = [button_of("📍 " + _("Mijn locatie delen"), Button.REPORT_WHERE, "loc", "-")]
     return text, [share, *_areas(lang, context, draft.home)]
 
 
 def _ask_when(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, Rows]:
-    _ = lang.gettext
-    choices = [
-        [button_of(_("Nu net"), Button.REPORT_WHEN, "now")],
-        [button_of(_("Eerder vandaag"), Button.REPORT_WHEN, "today")],
-        [button_of(_("Een ander moment"), Button.REPORT_WHEN, "other")],
-    ]
-    return _("Wanneer was het?"), choices
+    # The stop row is added by the caller, as for every question.
+    choices = list(_when_keyboard(lang).inline_keyboard[:-1])
+    return lang.gettext("Wanneer was het?"), [list(row) for row in choices]
 
 
 def _ask_describe(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, Rows]:
@@ -234,9 +232,17 @@ async def _offer_resume(update: Update, lang: Lang) -> None:
 
 
 async def _answer(
-    update: Update, context: BotContext, query: CallbackQuery | None, user: User, change: Any
+    update: Update,
+    context: BotContext,
+    query: CallbackQuery | None,
+    user: User,
+    change: Any,
+    retry: InlineKeyboardMarkup | None = None,
 ) -> None:
-    """Apply one answer to the draft, then ask the next question; refusals in words."""
+    """Apply one answer to the draft, then ask the next question; refusals in words.
+
+    A typed answer refused gets `retry` under it: the ways on, not a dead end.
+    """
     refused: ReportError | None = None
     draft: Draft | None = None
     try:
@@ -251,7 +257,7 @@ async def _answer(
         if query is not None:
             await query.answer(text, show_alert=True)
         else:
-            await show(update, text)
+            await show(update, text, retry)
         return
     if query is not None:
         await query.answer()
@@ -314,12 +320,28 @@ async def on_when(
         found[0],
         step=ReportStep.WHEN_TODAY if args[0] == "today" else ReportStep.WHEN_OTHER,
     )
-    text = (
-        _("Hoe laat ongeveer? Typ de tijd, bijvoorbeeld 14:30.")
-        if args[0] == "today"
-        else _("Typ dag en tijd, bijvoorbeeld 24-11 14:30.")
+    await show(update, _when_prompt(lang, context, args[0] == "today"), _when_keyboard(lang))
+
+
+def _when_prompt(lang: Lang, context: BotContext, today: bool) -> str:
+    _ = lang.gettext
+    clock, moment = reports.moment_examples(context.services)
+    if today:
+        return _("Hoe laat ongeveer? Typ de tijd, bijvoorbeeld {example}.").format(example=clock)
+    return _("Typ dag en tijd, bijvoorbeeld {example}.").format(example=moment)
+
+
+def _when_keyboard(lang: Lang) -> InlineKeyboardMarkup:
+    """While a time is typed, the other ways to answer stay a tap away."""
+    _ = lang.gettext
+    return InlineKeyboardMarkup(
+        [
+            [button_of(_("Nu net"), Button.REPORT_WHEN, "now")],
+            [button_of(_("Eerder vandaag"), Button.REPORT_WHEN, "today")],
+            [button_of(_("Een ander moment"), Button.REPORT_WHEN, "other")],
+            _stop(lang),
+        ]
     )
-    await show(update, text, InlineKeyboardMarkup([_stop(lang)]))
 
 
 @button(1)
@@ -458,6 +480,7 @@ async def _send(
         await query.answer(explain(lang, error), show_alert=True)
         return
     await query.answer()
+    await coordinator_notes.report_filed(services, filed.report)
     text, keyboard = _confirmation(lang, filed.report.ref, filed.token)
     await show(update, text, keyboard)
     if filed.hotspot is not None:
@@ -506,11 +529,13 @@ async def on_text(update: Update, context: BotContext, step: str) -> None:
         ReportStep.DESCRIBE: lambda d: reports.set_description(d, text),
     }
     change = steps.get(step)
+    lang = await lang_for(update, context)
     if change is None:
-        _ = (await lang_for(update, context)).gettext
-        await show(update, _("Gebruik de knoppen hierboven, of tik op /melding."))
+        await show(update, lang.gettext("Gebruik de knoppen hierboven, of tik op /melding."))
         return
-    await _answer(update, context, None, user, change)
+    typing_time = step in (ReportStep.WHEN_TODAY, ReportStep.WHEN_OTHER)
+    retry = _when_keyboard(lang) if typing_time else InlineKeyboardMarkup([_stop(lang)])
+    await _answer(update, context, None, user, change, retry)
 
 
 async def on_location(update: Update, context: BotContext) -> None:

@@ -16,6 +16,8 @@ from handlers.fallback import button, stale_button
 from handlers.keyboards import miniapp_rows, rows
 
 ALL = "all"  # the whole city in callback data
+# "/export 2026 excel": the workbook instead of the CSV (the word in any of our languages).
+EXCEL_WORDS = frozenset({"excel", "xlsx"})
 
 
 def _keyboard(
@@ -31,7 +33,7 @@ def _keyboard(
         shown = f"• {label}" if kind == period.kind else label
         moves.append(
             InlineKeyboardButton(
-                shown, callback_data=pack(Button.STATS, period.as_kind(kind).code, here)
+                shown, callback_data=pack(Button.STATS, period.as_kind(kind, today).code, here)
             )
         )
     if period.next().first <= today:
@@ -54,18 +56,29 @@ def _keyboard(
         InlineKeyboardButton(
             _("📄 CSV"), callback_data=pack(Button.STATS_EXPORT, period.code, here)
         ),
+        InlineKeyboardButton(
+            _("📊 Excel"), callback_data=pack(Button.STATS_XLSX, period.code, here)
+        ),
     ]
     app = miniapp_rows(lang, context.services.settings.miniapp_url, chat)
     return InlineKeyboardMarkup([moves, *rows(wijk_buttons, 3), files, *app])
 
 
-async def _period(update: Update, context: BotContext, lang: Lang) -> Period | None:
-    """The period typed after the command; a short example of what works otherwise."""
+async def _period(
+    update: Update,
+    context: BotContext,
+    lang: Lang,
+    *,
+    bad: str = stats.BAD_PERIOD,
+    words: list[str] | None = None,
+) -> Period | None:
+    """The period typed after the command; `bad`, examples of this command, otherwise."""
+    typed = " ".join(context.args or [] if words is None else words)
     try:
-        return stats.parse_period(" ".join(context.args or []), stats.today_in(context.services))
-    except StatsError as error:
+        return stats.parse_period(typed, stats.today_in(context.services))
+    except StatsError:
         if update.effective_message is not None:
-            await update.effective_message.reply_text(lang.gettext(error.key))
+            await update.effective_message.reply_text(lang.gettext(bad))
         return None
 
 
@@ -88,15 +101,22 @@ async def stats_command(update: Update, context: BotContext) -> None:
 
 @requires(Role.COORDINATOR)
 async def export_command(update: Update, context: BotContext) -> None:
-    """/export [period]: the figures per wijk as a CSV file for the yearly report."""
+    """/export [period] [excel]: the figures per wijk as a CSV (or Excel) file."""
     lang = await lang_for(update, context)
-    period = await _period(update, context, lang)
+    words = list(context.args or [])
+    excel = bool(words) and words[-1].lower() in EXCEL_WORDS
+    period = await _period(
+        update, context, lang, bad=stats.BAD_EXPORT_PERIOD, words=words[:-1] if excel else words
+    )
     if period is not None:
-        await _send_export(update, context, lang, period)
+        await _send_export(update, context, lang, period, excel=excel)
 
 
-async def _send_export(update: Update, context: BotContext, lang: Lang, period: Period) -> None:
-    """The CSV; for a year also the yearly report as a workbook (bot.yearly), for the council."""
+async def _send_export(
+    update: Update, context: BotContext, lang: Lang, period: Period, *, excel: bool = False
+) -> None:
+    """The figures per wijk as CSV or Excel; for a year also the yearly report as a
+    workbook (bot.yearly), for the council."""
     current = await stats.compute(context.services, period)
     chat = update.effective_chat
     if chat is None:
@@ -104,7 +124,13 @@ async def _send_export(update: Update, context: BotContext, lang: Lang, period: 
     caption = lang.gettext("Cijfers per wijk, {period}. Zonder persoonsgegevens.").format(
         period=stats.period_title(lang, period)
     )
-    files = [(stats.export_csv(context.services, lang, current), stats.export_name(current))]
+    export = stats.export_xlsx if excel else stats.export_csv
+    files = [
+        (
+            export(context.services, lang, current),
+            stats.export_name(current, "xlsx" if excel else "csv"),
+        )
+    ]
     if period.kind == "year":
         files.append(await yearly.yearly_report(context.services, lang, period))
     for body, name in files:
@@ -152,13 +178,30 @@ async def on_chart(
     await context.bot.send_photo(user.id, await stats.chart_png(data), caption=caption)
 
 
+async def _export_pressed(
+    update: Update, context: BotContext, query: CallbackQuery, args: tuple[str, ...], excel: bool
+) -> None:
+    """A file of the chosen period (every wijk in it: the file is for the yearly report)."""
+    chosen = await _chosen(update, context, args)
+    if chosen is not None:
+        await query.answer()
+        lang = await lang_for(update, context)
+        await _send_export(update, context, lang, chosen[0], excel=excel)
+
+
 @requires(Role.COORDINATOR)
 @button(2)
 async def on_export(
     update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
 ) -> None:
-    """The CSV of the chosen period (every wijk in it: the file is for the yearly report)."""
-    chosen = await _chosen(update, context, args)
-    if chosen is not None:
-        await query.answer()
-        await _send_export(update, context, await lang_for(update, context), chosen[0])
+    """The CSV of the chosen period."""
+    await _export_pressed(update, context, query, args, excel=False)
+
+
+@requires(Role.COORDINATOR)
+@button(2)
+async def on_export_xlsx(
+    update: Update, context: BotContext, query: CallbackQuery, user: User, args: tuple[str, ...]
+) -> None:
+    """The same figures as an Excel workbook."""
+    await _export_pressed(update, context, query, args, excel=True)

@@ -63,7 +63,7 @@ class MembershipEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
     wijk: str = Field(max_length=40, index=True)
-    kind: str = Field(max_length=16)  # joined | left
+    kind: str = Field(max_length=16)  # joined | left | moved_out | moved_in
 
 
 class RoleGrant(SQLModel, table=True):

@@ -6,9 +6,6 @@ service in bot.residents, so a crash leaves all of it or nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import delete, func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,9 +43,12 @@ async def subscribe(
     changed = not user.subscribed or user.wijk != wijk or user.buurt != buurt
     now = utcnow()
     if previous != wijk:
-        if previous is not None:
-            session.add(MembershipEvent(at=now, wijk=previous, kind="left"))
-        session.add(MembershipEvent(at=now, wijk=wijk, kind="joined"))
+        # A move is one person moving, not one leaving and another joining: the city's
+        # figures count it as a move, each wijk as one out and one in.
+        moved = previous is not None
+        if moved:
+            session.add(MembershipEvent(at=now, wijk=previous, kind="moved_out"))
+        session.add(MembershipEvent(at=now, wijk=wijk, kind="moved_in" if moved else "joined"))
         user.joined_at = now
     if user.wijk != wijk:
         # Following the old wijk's channel says nothing about the new wijk's.
@@ -77,28 +77,28 @@ async def set_follows_channel(*, session: AsyncSession, user_id: int, follows: b
     session.add(user)
 
 
-async def set_kinds(*, session: AsyncSession, user_id: int, kinds: list[str]) -> None:
-    user = await get_or_create(session=session, user_id=user_id)
+# Settings change an existing row only: a settings button pressed after /verwijder must
+# not bring a row (and with it the person) back. False when there is no row.
+
+
+async def set_kinds(*, session: AsyncSession, user_id: int, kinds: list[str]) -> bool:
+    user = await session.get(User, user_id)
+    if user is None:
+        return False
     user.kinds = ",".join(kinds)
     session.add(user)
+    return True
 
 
 async def set_quiet_hours(
     *, session: AsyncSession, user_id: int, start: int | None, end: int | None
-) -> None:
-    user = await get_or_create(session=session, user_id=user_id)
-    user.quiet_start, user.quiet_end = start, end
-    session.add(user)
-
-
-async def export(*, session: AsyncSession, user_id: int) -> dict[str, Any] | None:
-    """Every stored field about this user, for /mijngegevens."""
+) -> bool:
     user = await session.get(User, user_id)
     if user is None:
-        return None
-    return {
-        column: _jsonable(getattr(user, column)) for column in User.model_fields if column != "id"
-    } | {"telegram_user_id": user.id}
+        return False
+    user.quiet_start, user.quiet_end = start, end
+    session.add(user)
+    return True
 
 
 async def erase(*, session: AsyncSession, user_id: int) -> bool:
@@ -117,10 +117,6 @@ async def count_subscribed(*, session: AsyncSession, wijk: str | None = None) ->
     if wijk is not None:
         query = query.where(User.wijk == wijk)
     return int((await session.exec(query)).one())
-
-
-def _jsonable(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 async def subscribed_by_wijk(*, session: AsyncSession) -> dict[str, int]:

@@ -119,7 +119,7 @@ def test_witte_voetjes_in_dutch_and_english(translator: Translator) -> None:
     assert "de kerk &lt;Kerkstraat&gt; &amp; co" in dutch  # the coordinator's words, escaped
     assert "Bel altijd eerst 112" in dutch
     english = render_text(translator.for_language("en"), "witte_voetjes", FIELDS_WV)
-    assert "Tuesday 24 November 2026" in english
+    assert "Tuesday, 24 November 2026" in english
     assert "Bel altijd" not in english
 
 

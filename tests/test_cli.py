@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import build_parser, main
+from bot.cli import SANDBOX_TOKEN, build_parser, main
 from sandbox.client import SandboxClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +88,12 @@ async def test_run_without_token_starts_the_sandbox_and_answers_start(tmp_path: 
         for key, value in os.environ.items()
         if not key.startswith(("TELEGRAM_", "BUURTBOT_", "DATABASE_URL"))
     }
-    env |= {"BUURTBOT_SANDBOX_PORT": str(port), "PYTHONPATH": str(ROOT)}
+    # An administrator, as the README suggests for trying the coordinator's side.
+    env |= {
+        "BUURTBOT_SANDBOX_PORT": str(port),
+        "PYTHONPATH": str(ROOT),
+        "BUURTBOT_ADMINS": "100050",
+    }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", "--migrate",
         cwd=tmp_path, env=env,
@@ -100,6 +105,11 @@ async def test_run_without_token_starts_the_sandbox_and_answers_start(tmp_path: 
             user = await client.create_user("Fatima", language_code="en")
             await client.send(user["id"], "/start")
             reply = await client.wait_bot_message(user["id"], timeout=15)
+            # The administrator exists in the sandbox from the start, their menu set.
+            admin = next(u for u in await client.users() if u["id"] == 100050)
+            assert admin["first_name"] == "Beheerder"
+            menu = await client.commands(scope={"type": "chat", "chat_id": 100050})
+            assert "uitnodigen" in [command["command"] for command in menu]
         assert "Always call 112 first" in reply["text"]
     finally:
         if process.returncode is None:
@@ -107,4 +117,9 @@ async def test_run_without_token_starts_the_sandbox_and_answers_start(tmp_path: 
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 0, stderr.decode()
     assert "Sandbox mode" in stdout.decode()
+    assert f"token {SANDBOX_TOKEN}" in stdout.decode()
+    assert "sandbox user 100050" in stdout.decode()
+    # No warning (nor a traceback) about an administrator the sandbox did not know.
+    assert "has not started" not in stderr.decode()
+    assert "Traceback" not in stderr.decode()
     assert (tmp_path / "data" / "buurtbot.db").exists()  # the default database, migrated

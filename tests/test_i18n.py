@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -140,3 +141,48 @@ def test_dates_are_written_in_the_city_time_zone_and_the_users_language() -> Non
         translator.for_language("en").datetime(winter, "d MMMM y HH:mm") == "1 December 2026 19:30"
     )
     assert "lipca" in translator.for_language("pl").datetime(summer, "long")
+
+
+# What a reader of each language expects: day before month everywhere (English in
+# Europe, not the US "12/1/26, 7:31 AM"), a 24-hour clock but in Arabic, and the
+# weekday where the language puts it (Turkish: last).
+EXPECTED_FORMATS = {
+    "nl": ("01-12-2026, 08:31", "zaterdag 5 december 2026", "zaterdag 5 december 2026, 19:30"),
+    "en": ("01/12/2026, 08:31", "Saturday, 5 December 2026", "Saturday, 5 December 2026, 19:30"),
+    "pl": ("1.12.2026, 08:31", "sobota, 5 grudnia 2026", "sobota, 5 grudnia 2026, 19:30"),
+    "tr": ("1.12.2026 08:31", "5 Aralık 2026 Cumartesi", "5 Aralık 2026 Cumartesi 19:30"),
+    "ar": ("1\u200f/12\u200f/2026، 8:31 ص", "السبت، 5 ديسمبر 2026", "السبت، 5 ديسمبر 2026، 7:30 م"),
+}
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_language_writes_dates_and_times_its_own_way(language: str) -> None:
+    translator = Translator(default_language="nl", timezone=ZoneInfo("Europe/Amsterdam"))
+    lang = translator.for_language(language)
+    short, day, moment = EXPECTED_FORMATS[language]
+    assert lang.datetime(datetime(2026, 12, 1, 7, 31, tzinfo=UTC), "short") == short
+    assert lang.full_date(datetime(2026, 12, 5).date()) == day
+    assert lang.full_datetime(datetime(2026, 12, 5, 18, 30, tzinfo=UTC)) == moment
+
+
+# Wording readers stumbled over (issue 16): literal Dutch ("is for signals"), a mouse's
+# "click" on a phone, Polish forms that fit only a man, a too casual Turkish "Oldu!",
+# "Durdur" where one gives up a report, and "Another moment" for another time.
+STUMBLES = {
+    "en": (r"for signals", r"Another moment"),
+    "pl": (r"sygnał", r"\b[Kk]likn", r"\w+łeś\b"),
+    "tr": (r"sinyal", r"\bOldu!", r"\bDurdur\b"),
+    "ar": (r"للإشارات",),
+}
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_no_catalog_keeps_the_wording_readers_stumbled_over(language: str) -> None:
+    found = [
+        (pattern, message.string)
+        for message in read_catalog(language)  # type: ignore[attr-defined]
+        if message.id and isinstance(message.string, str)
+        for pattern in STUMBLES[language]
+        if re.search(pattern, message.string)
+    ]
+    assert found == []

@@ -78,9 +78,9 @@ def test_a_draft_resumes_at_its_first_open_question() -> None:
 @pytest.mark.parametrize(
     ("text", "today_only", "key"),
     [
-        ("31-02 10:00", False, "Dat moment kan ik niet lezen. Schrijf het zo: 24-11 14:30."),
-        ("24-11 10:00", True, "Die tijd kan ik niet lezen. Schrijf hem zo: 14:30."),
-        ("nu", True, "Die tijd kan ik niet lezen. Schrijf hem zo: 14:30."),
+        ("31-02 10:00", False, "Dat moment kan ik niet lezen. Schrijf het zo: {example}."),
+        ("24-11 10:00", True, "Die tijd kan ik niet lezen. Schrijf hem zo: {example}."),
+        ("nu", True, "Die tijd kan ik niet lezen. Schrijf hem zo: {example}."),
     ],
 )
 def test_unreadable_moments_are_refused_with_a_key(text: str, today_only: bool, key: str) -> None:
@@ -88,6 +88,24 @@ def test_unreadable_moments_are_refused_with_a_key(text: str, today_only: bool, 
     with pytest.raises(ReportError) as refused:
         reports.parse_moment(services, Draft(), text, today_only=today_only)
     assert refused.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("local", "clock", "moment"),
+    [
+        # 07:25: "14:30" would be refused as not past yet; an hour back, on the half hour.
+        (datetime(2026, 12, 1, 7, 25), "06:00", "30-11 14:30"),
+        (datetime(2026, 12, 1, 19, 45), "18:30", "30-11 14:30"),
+        (datetime(2026, 12, 1, 0, 20), "00:00", "30-11 14:30"),  # never yesterday
+        (datetime(2027, 1, 1, 9, 0), "08:00", "31-12 14:30"),
+    ],
+)
+def test_the_examples_of_a_moment_are_already_past(
+    local: datetime, clock: str, moment: str
+) -> None:
+    services = services_for(load_settings({}))
+    now = local.replace(tzinfo=services.settings.tz)
+    assert reports.moment_examples(services, now) == (clock, moment)
 
 
 def test_a_moment_is_stored_in_utc() -> None:

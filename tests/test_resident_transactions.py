@@ -80,8 +80,8 @@ async def test_moving_and_leaving_commit_once_each(
     assert await residents.leave(services, 300002) is None  # not subscribed any more
     assert await events(sessions) == [
         ("brandevoort", "joined"),
-        ("brandevoort", "left"),
-        ("stiphout", "joined"),
+        ("brandevoort", "moved_out"),  # a move, not a leave and a join
+        ("stiphout", "moved_in"),
         ("stiphout", "left"),
     ]
 

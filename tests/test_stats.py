@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot import stats
@@ -136,6 +137,32 @@ async def test_residents_in_the_dst_week_count_by_local_time(
     assert (figures.of(None)["joined"], figures.of(None)["left"]) == (2, 1)
     after = await stats.compute(services, autumn.next())
     assert after.of("stiphout")["joined"] == 1
+
+
+async def test_moving_wijk_is_a_move_for_the_city_and_out_and_in_for_the_wijken(
+    services: Services, sessions: SessionFactory
+) -> None:
+    from bot import residents
+
+    # Five residents join; two of them move (one twice): the city still has five.
+    for user_id in range(1, 6):
+        await residents.join(services, user_id, "stiphout", None)
+    await residents.join(services, 1, "warande", None)
+    await residents.join(services, 2, "warande", None)
+    await residents.join(services, 2, "dierdonk", None)
+    week = period_of("week", stats.today_in(services))
+    figures = await stats.compute(services, week)
+    city = figures.of(None)
+    assert (city["subscribed"], city["joined"], city["left"], city["moved"]) == (5, 5, 0, 3)
+    assert (figures.of("stiphout")["joined"], figures.of("stiphout")["left"]) == (5, 2)
+    assert (figures.of("warande")["joined"], figures.of("warande")["left"]) == (2, 1)
+    assert (figures.of("dierdonk")["joined"], figures.of("dierdonk")["left"]) == (1, 0)
+    text = stats.render(
+        services, View(services.translator.for_language("nl")), figures, figures, None
+    )
+    assert "erbij: 5" in text
+    assert "weg: 0" in text
+    assert "verhuisd: 3" in text
 
 
 async def test_reports_of_a_week_over_new_year(
@@ -350,6 +377,50 @@ async def test_the_csv_parses_in_the_readers_language_and_names_nobody(
     assert (total["reports: Drugs"], total["reports: BZOB"]) == ("4", "4")
     for personal in ("7123456789", "Jansen", "06-12345678"):
         assert personal not in text
+
+
+async def seed_park_drugs(services: Services, sessions: SessionFactory) -> None:
+    async with sessions() as session:
+        await store.add_report_counts(
+            session=session,
+            counts=[(stats.today_in(services), "park:bzob", "drugs", "brandevoort", 4)],
+        )
+
+
+async def test_the_dutch_csv_opens_in_columns_and_the_workbook_types_its_numbers(
+    services: Services, sessions: SessionFactory
+) -> None:
+    await seed_park_drugs(services, sessions)
+    current = await stats.compute(services, period_of("week", stats.today_in(services)))
+    # Dutch, Polish and Turkish write 1,5: their Excel splits columns on ";".
+    for code, delimiter in (("nl", ";"), ("pl", ";"), ("tr", ";"), ("en", ","), ("ar", ",")):
+        lang = services.translator.for_language(code)
+        data = stats.export_csv(services, lang, current)
+        assert data.startswith(b"\xef\xbb\xbf")
+        header, *body = csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=delimiter)
+        assert len(header) > 3
+        assert all(len(row) == len(header) for row in body)
+    dutch = services.translator.for_language("nl")
+    sheet = load_workbook(io.BytesIO(stats.export_xlsx(services, dutch, current))).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[1]]
+    assert header[:3] == ["periode", "wijk", "bewoners ingeschreven"]
+    assert sheet.freeze_panes == "C2"
+    assert sheet["A1"].font.bold
+    total = [cell.value for cell in sheet[sheet.max_row]]
+    assert total[1] == "Totaal"
+    assert total[header.index("meldingen: Drugs")] == 4  # a number, not the text "4"
+
+
+def test_month_and_year_buttons_open_the_period_of_today() -> None:
+    # 1 December 2026 is a Tuesday: this week began on Monday 30 November.
+    week = period_of("week", date(2026, 12, 1))
+    assert week.first == date(2026, 11, 30)
+    assert week.as_kind("month", date(2026, 12, 1)) == period_of("month", date(2026, 12, 1))
+    assert week.as_kind("year", date(2026, 12, 1)).first == date(2026, 1, 1)
+    # A week in the past: the month it began in.
+    before = period_of("week", date(2026, 11, 30)).previous()
+    assert before.as_kind("month", date(2026, 12, 1)).first == date(2026, 11, 1)
 
 
 def test_the_chart_is_a_png_with_one_series_per_category() -> None:

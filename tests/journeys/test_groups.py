@@ -16,7 +16,6 @@ from sqlmodel import select
 from bot.app import BotApplication
 from bot.i18n import Lang
 from bot.services import services_of
-from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Group, RoleGrant, Team, User
@@ -88,7 +87,7 @@ async def coordinator(bot: BotApplication, client: SandboxClient, code: str) -> 
     (notifications have no update to read Telegram's language from)."""
     user = await client.create_user("Coördinator", user_id=COORDINATOR_ID, language_code=code)
     resident = Resident(client, user, services_of(bot).translator.for_language(code))
-    await resident.tap(await resident.say("/start"), language_name(code))
+    await resident.say("/start")  # Telegram's language is one the bot speaks: stored as is
     return resident
 
 

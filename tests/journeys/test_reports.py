@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,12 +14,20 @@ from bot import reports as service
 from bot.app import BotApplication, build_application, running
 from bot.cli import SANDBOX_TOKEN
 from bot.roles import Role, grant
-from bot.services import services_of
+from bot.services import Services, services_of
 from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage import reports as report_store
 from storage.engine import SessionFactory
-from storage.models import AuditEntry, Report, ReportDaily, ReportDraft, ReportFollowUp, utcnow
+from storage.models import (
+    AuditEntry,
+    Broadcast,
+    Report,
+    ReportDaily,
+    ReportDraft,
+    ReportFollowUp,
+    utcnow,
+)
 from tests.journeys.resident import Json, MakePerson, Resident, buttons, invite_link
 
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
@@ -105,6 +113,28 @@ async def file_by_buttons(
     found = re.search(r"MV-\d{4}-\d{6}", done["text"])
     assert found, done["text"]
     return found.group(0), done
+
+
+def parsed_moment(typed: str, services: Services) -> datetime:
+    """What the bot makes of a typed "30-11 14:30": the moment in UTC."""
+    draft = service.Draft()
+    service.parse_moment(services, draft, typed, today_only=False)
+    assert draft.occurred_at is not None
+    return datetime.fromisoformat(draft.occurred_at)
+
+
+async def next_starting(client: SandboxClient, chat_id: int, after: int, prefix: str) -> Json:
+    """The first bot message after `after` that starts with `prefix` (a note, not an answer)."""
+    while True:
+        found = await client.wait_bot_message(chat_id, after=after)
+        if (found.get("text") or "").startswith(prefix):
+            return found
+        after = found["message_id"]
+
+
+async def notices_queued(sessions: SessionFactory) -> int:
+    async with sessions() as session:
+        return len(list(await session.exec(select(Broadcast).where(Broadcast.kind == "notice"))))
 
 
 async def report_rows(sessions: SessionFactory) -> list[Report]:
@@ -228,6 +258,11 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     assert named in listing["text"]
     assert secret_ref in listing["text"]
     assert "folie" not in listing["text"]  # no texts in the list
+    # When it happened and when it was filed, each with its label.
+    line = next(row for row in listing["text"].splitlines() if named in row)
+    assert "· Gebeurd: " in line
+    assert "· Gemeld: " in line
+    assert "· Status: " in line
     details = await coordinator.tap(listing, f"Details {secret_ref}")
     assert "folie" in details["text"]
     assert "Melder: anoniem" in details["text"]
@@ -258,6 +293,9 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     assert "Politie is op de hoogte &amp; kijkt mee." not in told["text"]  # escaped, shown plain
     assert "Politie is op de hoogte & kijkt mee." in told["text"]
     assert secret_ref in told["text"]
+    # Labelled, and no canned thanks under the coordinator's own words.
+    assert anouk._("Status: {status}").format(status="") in told["text"]
+    assert anouk._("Dank je wel voor je melding.") not in told["text"]
     # The status button in her own chat still works; a guessed token does not.
     status = await alert_of(anouk, confirmation, anouk._("Status bekijken"))
     assert secret_ref in status
@@ -272,7 +310,8 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     await coordinator.tap(ask, "Zonder bericht")
     told = await client.wait_bot_message(eva.id, after=before)
     assert named in told["text"]
-    assert "afgehandeld" in told["text"]
+    assert "Status: afgehandeld" in told["text"]
+    assert told["text"].count("Dank") == 1  # thanked once
     closed = next(r for r in await report_rows(sessions) if r.ref == named)
     assert closed.closed_at is not None
 
@@ -282,8 +321,10 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
         document = (await who.say("/mijngegevens"))["document"]
         file = await bot.bot.get_file(document["file_id"])
         exports[who.id] = json.loads(bytes(await file.download_as_bytearray()))
-    assert [r["ref"] for r in exports[eva.id]["reports"]] == [named]
-    assert exports[anouk.id]["reports"] == []
+    mine = {who.id: who._("Meldingen met je naam") for who in (eva, anouk)}
+    assert [r["Nummer"] for r in exports[eva.id][mine[eva.id]]] == [named]
+    assert exports[eva.id][mine[eva.id]][0]["Status"] == "afgehandeld"
+    assert exports[anouk.id][mine[anouk.id]] == []
 
 
 async def test_forged_coordinator_buttons_are_refused(
@@ -445,7 +486,11 @@ async def test_bad_input_rate_limit_and_drafts(
     when = await eva.tap(ask_area, "Binnenstad")
     other = await eva.tap(when, "Een ander moment")
     wrong = await eva.say("gisteren ergens")
-    assert wrong["text"] == "Dat moment kan ik niet lezen. Schrijf het zo: 24-11 14:30."
+    example = re.fullmatch(r"Dat moment kan ik niet lezen\. Schrijf het zo: (.+)\.", wrong["text"])
+    assert example, wrong["text"]
+    assert (utcnow() - parsed_moment(example[1], services)).days in (0, 1)  # yesterday
+    # Refused, the ways on stay: the other answers and stopping.
+    assert {"Nu net", "Eerder vandaag", "Een ander moment", "Stoppen"} <= set(buttons(wrong))
     future = (utcnow() + timedelta(days=2)).astimezone(services.settings.tz)
     later = await eva.say(future.strftime("%d-%m %H:%M"))
     assert later["text"] in (
@@ -555,9 +600,15 @@ async def test_photos_places_and_sending_refused_at_the_wrong_moment(
     late = await eva.next_reply(after=sent["message_id"])
     assert late["text"] == "Een locatie hoort bij de vraag waar het was. Gebruik de knoppen."
     today = await eva.tap(when, "Eerder vandaag")
-    assert "14:30" in today["text"]
+    # The example is a time already past, so copying it is never refused.
+    clock = re.search(r"bijvoorbeeld (\d\d:\d\d)", today["text"])
+    assert clock, today["text"]
+    now = utcnow().astimezone(services.settings.tz)
+    assert clock[1] <= now.strftime("%H:%M")
+    assert "Nu net" in buttons(today)
     wrong = await eva.say("25:99")
-    assert wrong["text"] == "Die tijd kan ik niet lezen. Schrijf hem zo: 14:30."
+    assert re.fullmatch(r"Die tijd kan ik niet lezen\. Schrijf hem zo: \d\d:\d\d\.", wrong["text"])
+    assert "Nu net" in buttons(wrong)
     await eva.say("00:00")
     photos = await eva.say("Deur van de loods open gebroken, alarm ging af.")
     for number in range(1, 4):
@@ -635,3 +686,59 @@ async def test_the_welcome_button_shows_the_112_card_first_then_the_question(
         "🚨 " + eva._("Is het nu aan de hand en is er gevaar? Bel 112.")
     )
     assert eva._("Wat heb je gezien?") in question["text"]
+
+
+async def test_coordinators_get_a_short_note_of_a_report_and_an_invite_and_can_stop_it(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    services = services_of(bot)
+    services.settings = services.settings.with_overrides(coordinator_notes=True)
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    before = coordinator.last_id
+    anouk = await entrepreneur(person, coordinator, "Anouk", "en")
+    # The invite used: which role for which park, nothing else.
+    used = await next_starting(client, coordinator.id, before, "🔑")
+    assert used["text"] == "🔑 Een uitnodiging is gebruikt: ondernemer (BZOB). Zie /rollen."
+    coordinator.last_id = used["message_id"]
+
+    # An anonymous report: number, category and area; not its text, nor who sent it.
+    ref, _ = await file_by_buttons(
+        anouk,
+        bot,
+        what="ondermijning",
+        text="Ramen van unit 4 dichtgeplakt met folie.",
+        anonymous=True,
+    )
+    note = await next_starting(client, coordinator.id, coordinator.last_id, "📥")
+    assert note["text"].startswith(f"📥 Nieuwe melding {ref}: ")
+    assert "Ondermijning" in note["text"]
+    assert note["text"].endswith(" in BZOB.")
+    dumped = json.dumps(note, ensure_ascii=False)
+    for secret in ("folie", "Anouk", str(anouk.id)):
+        assert secret not in dumped
+    # Its Details button opens the report as /vermoedens does, and the view is audited.
+    details = await coordinator.tap(note, f"Details {ref}")
+    assert "folie" in details["text"]
+    async with sessions() as session:
+        views = list(
+            await session.exec(select(AuditEntry).where(AuditEntry.action == "report_view"))
+        )
+    assert [(v.actor_id, v.subject) for v in views] == [(coordinator.id, f"report:{ref}")]
+
+    # Switched off under a note (stored, audited): the next report brings none.
+    off = await coordinator.press_data(note, buttons(note)["🔕 Geen berichtjes meer"])
+    assert off is not None
+    assert off["text"] == "Berichtjes staan uit. Weer aanzetten kan in /vermoedens."
+    listing = await coordinator.say("/vermoedens")
+    assert "⬜ Berichtje bij een nieuwe melding of uitnodiging" in buttons(listing)
+    queued = await notices_queued(sessions)
+    await file_by_buttons(anouk, bot)  # the note is queued (or not) before the confirmation
+    assert await notices_queued(sessions) == queued
+    # And on again from /vermoedens.
+    on = await coordinator.tap(listing, "⬜ Berichtje bij een nieuwe melding of uitnodiging")
+    assert "✅ Berichtje bij een nieuwe melding of uitnodiging" in buttons(on)
+    async with sessions() as session:
+        switched = list(
+            await session.exec(select(AuditEntry).where(AuditEntry.action == "setting"))
+        )
+    assert [e.detail for e in switched if "coordinator_notes" in (e.subject or "")] == ["1", "0"]

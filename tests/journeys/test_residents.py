@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlmodel import select
 
 from bot.app import BotApplication
+from bot.residents import NOTHING_STORED
 from bot.services import services_of
 from handlers.keyboards import language_name, quiet_label
 from sandbox.client import SandboxClient
@@ -48,6 +50,21 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) 
         await asyncio.sleep(0.02)
 
 
+async def test_a_language_the_bot_lacks_is_asked_first_and_the_welcome_stays(
+    resident: MakeResident,
+) -> None:
+    jonas = await resident("Jonas", "de")
+    welcome = await jonas.say("/start")
+    assert CALL_112 in welcome["text"]
+    assert "Kies je taal:" in welcome["text"]
+    english = await jonas.tap(welcome, "English")
+    en = jonas.lang.translator.for_language("en")
+    # The welcome, now in English, with its 112 line: not edited away into a bare question.
+    assert en.gettext(CALL_112) in english["text"]
+    assert en.gettext(CHOOSE_WIJK) in english["text"]
+    assert "Helmond-West" in buttons(english)
+
+
 @pytest.mark.parametrize("code", ["nl", "en"])
 async def test_a_new_resident_joins_by_buttons_in_their_language(
     resident: MakeResident, sessions: SessionFactory, code: str
@@ -56,12 +73,25 @@ async def test_a_new_resident_joins_by_buttons_in_their_language(
     welcome = await anna.say("/start")
     assert anna._(WELCOME).format(city="Helmond") in welcome["text"]
     assert anna._(CALL_112) in welcome["text"]
-    assert anna._("Kies je taal:") in welcome["text"]
-    assert {"Nederlands", "English", "Polski", "Türkçe", "العربية"} <= set(buttons(welcome))
+    # Already in her language: the wijk at once, another language one tap away.
+    assert anna._(CHOOSE_WIJK) in welcome["text"]
+    other = "🌐 " + anna._("Andere taal")
+    assert len(buttons(welcome)) == 11 + 1
+    assert {"Helmond-West", other} <= set(buttons(welcome))
 
-    wijken = await anna.tap(welcome, language_name(code))
+    # Another language keeps the welcome and its 112 line, and comes back to the wijk.
+    offered = await anna.tap(welcome, other)
+    assert anna._(CALL_112) in offered["text"]
+    assert {"Nederlands", "English", "Polski", "Türkçe", "العربية"} <= set(buttons(offered))
+    polish = await anna.tap(offered, "Polski")
+    pl = anna.lang.translator.for_language("pl")
+    assert pl.gettext(CALL_112) in polish["text"]
+    assert pl.gettext(CHOOSE_WIJK) in polish["text"]
+    back = await anna.tap(polish, "🌐 " + pl.gettext("Andere taal"))
+    wijken = await anna.tap(back, language_name(code))
+    assert anna._(CALL_112) in wijken["text"]
     assert anna._(CHOOSE_WIJK) in wijken["text"]
-    assert len(buttons(wijken)) == 11
+    assert len(buttons(wijken)) == 12
     buurten = await anna.tap(wijken, "Helmond-West")
     assert anna._("Kies je buurt in {wijk}:").format(wijk="Helmond-West") in buurten["text"]
     assert {"Houtsdonk", "Oud-West", anna._("De hele wijk")} <= set(buttons(buurten))
@@ -95,7 +125,7 @@ async def test_the_whole_wijk_is_a_choice_too(
     resident: MakeResident, sessions: SessionFactory
 ) -> None:
     piet = await resident("Piet")
-    wijken = await piet.tap(await piet.say("/start"), "Nederlands")
+    wijken = await piet.say("/start")
     buurten = await piet.tap(wijken, "Binnenstad")
     done = await piet.tap(buurten, piet._("De hele wijk"))
     assert piet._(JOINED).format(wijk="Binnenstad") in done["text"]
@@ -108,7 +138,7 @@ async def test_a_wijk_without_buurten_joins_in_one_tap(
     resident: MakeResident, sessions: SessionFactory
 ) -> None:
     kees = await resident("Kees", "en")
-    wijken = await kees.tap(await kees.say("/start"), "English")
+    wijken = await kees.say("/start")
     done = await kees.tap(wijken, "Stiphout")
     assert kees._(JOINED).format(wijk="Stiphout") in done["text"]
     assert (await stored(sessions, kees.id)).wijk == "stiphout"  # type: ignore[union-attr]
@@ -155,18 +185,18 @@ async def test_wijk_moves_to_another_wijk(
     assert (await stored(sessions, mo.id)).wijk == "rijpelberg"  # type: ignore[union-attr]
     assert await events(sessions) == [
         ("stiphout", "joined"),
-        ("stiphout", "left"),
-        ("rijpelberg", "joined"),
+        ("stiphout", "moved_out"),  # a move, not a leave and a join
+        ("rijpelberg", "moved_in"),
     ]
 
 
 @pytest.mark.parametrize("code", ["nl", "en"])
-async def test_meldingen_chooses_kinds_and_quiet_hours(
+async def test_instellingen_chooses_kinds_and_quiet_hours(
     resident: MakeResident, sessions: SessionFactory, code: str
 ) -> None:
     lisa = await resident("Lisa", code)
     await lisa.say("/start wijk-dierdonk")
-    settings = await lisa.say("/meldingen")
+    settings = await lisa.say("/instellingen")
     witte_voetjes = lisa._("Witte Voetjes")
     assert f"✅ {witte_voetjes}" in buttons(settings)
     assert f"✅ {lisa._('Geen stille uren')}" in buttons(settings)
@@ -177,21 +207,34 @@ async def test_meldingen_chooses_kinds_and_quiet_hours(
     settings = await lisa.tap(settings, night)
     assert f"✅ {night}" in buttons(settings)
     saved = await lisa.tap(settings, lisa._("Klaar"))
-    assert lisa._("Opgeslagen. Aanpassen kan altijd met /meldingen.") in saved["text"]
+    assert lisa._("Opgeslagen. Aanpassen kan altijd met /instellingen.") in saved["text"]
 
     user = await stored(sessions, lisa.id)
     assert user is not None
     assert user.kinds == "buurttent,challenge,nieuws"
     assert (user.quiet_start, user.quiet_end) == (22 * 60, 7 * 60)
-    if code == "nl":
-        assert night == "22:00–07:00"
-    else:
-        assert night == "10:00\u202fPM–7:00\u202fAM"  # Babel's English clock
+    assert night == "22:00–07:00"  # British English too: a 24-hour clock
+
+
+async def test_a_rejoin_promises_only_the_kinds_switched_on(resident: MakeResident) -> None:
+    lisa = await resident("Lisa")
+    await lisa.say("/start wijk-dierdonk")
+    settings = await lisa.say("/instellingen")
+    await lisa.tap(settings, "✅ Nieuws")
+    await lisa.say("/stop")
+    back = await lisa.say("/start")
+    joined = await lisa.tap(back, next(label for label in buttons(back) if "Dierdonk" in label))
+    assert (
+        "Je krijgt alleen berichten over: Witte Voetjes, BuurtTent, Buurtsaam Challenge."
+        in joined["text"]
+    )
+    assert "en nieuws uit je wijk" not in joined["text"]
 
 
 async def test_switching_every_kind_off_says_what_that_means(resident: MakeResident) -> None:
     lisa = await resident("Lisa")
     await lisa.say("/start wijk-dierdonk")
+    # The old name of /instellingen still works.
     settings = await lisa.say("/meldingen")
     for kind in ("Witte Voetjes", "BuurtTent", "Buurtsaam Challenge", "Nieuws"):
         settings = await lisa.tap(settings, f"✅ {lisa._(kind)}")
@@ -272,7 +315,7 @@ async def test_commands_are_registered_per_language(
     scope = {"type": "all_private_chats"}
     default = await client.commands(scope=scope)
     assert [command["command"] for command in default] == [
-        "start", "wijk", "meldingen", "taal", "help", "privacy", "mijngegevens", "verwijder", "stop",
+        "start", "wijk", "instellingen", "taal", "help", "privacy", "mijngegevens", "verwijder", "stop",
     ]  # fmt: skip
     for code in ("nl", "en", "pl", "tr", "ar"):
         menu = await client.commands(scope=scope, language_code=code)
@@ -291,7 +334,7 @@ async def test_help_lists_what_a_resident_can_do(resident: MakeResident, code: s
     for command in (
         "/start",
         "/wijk",
-        "/meldingen",
+        "/instellingen",
         "/taal",
         "/stop",
         "/privacy",
@@ -330,11 +373,25 @@ async def test_mijngegevens_sends_everything_as_json(
     # Downloaded the way any client would: getFile, then the file URL.
     file = await bot.bot.get_file(reply["document"]["file_id"])
     document = json.loads(bytes(await file.download_as_bytearray()))
-    data = document["user"]
-    assert data["telegram_user_id"] == noor.id
-    assert (data["wijk"], data["buurt"], data["subscribed"]) == ("helmond-west", "oud-west", True)
-    assert data["kinds"] == "witte_voetjes,buurttent,challenge,nieuws"
-    assert {"created_at", "last_seen_at", "joined_at", "language", "quiet_start"} <= set(data)
+    # Keys in her language, values as the bot shows them elsewhere.
+    _ = noor._
+    data = document[_("Jij")]
+    assert data[_("Telegram-ID")] == noor.id
+    assert (data[_("Wijk")], data[_("Buurt")], data[_("Aangemeld")]) == (
+        "Helmond-West",
+        "Oud-West",
+        _("ja"),
+    )
+    assert data[_("Berichten over")] == [
+        _("Witte Voetjes"), _("BuurtTent"), _("Buurtsaam Challenge"), _("Nieuws")
+    ]  # fmt: skip
+    assert data[_("Stille uren")] == _("Geen stille uren")
+    assert data[_("Taal")] == {"nl": "Nederlands", "en": "English"}[code]
+    assert re.fullmatch(r"\d\d[-/]\d\d[-/]\d{4}, \d\d:\d\d", data[_("Aangemeld op")])
+    if code == "en":
+        assert "Wijk" not in data
+        assert "subscribed" not in data
+    assert document[_("Meldingen met je naam")] == []
     assert "Noor" not in json.dumps(document)  # no name was ever stored
 
 
@@ -352,16 +409,28 @@ async def test_verwijder_asks_first_then_erases_for_real(
     assert lena._("Goed, er is niets gewist.") in kept["text"]
     assert await stored(sessions, lena.id) is not None
 
+    switches = await lena.say("/instellingen")
     ask = await lena.say("/verwijder")
     gone = await lena.tap(ask, lena._("Ja, wis alles"))
     assert lena._("Alles is gewist. Met /start kun je opnieuw beginnen.") in gone["text"]
+    assert await stored(sessions, lena.id) is None
+    # Erased is erased: the settings neither show nor store anything, old switches included.
+    nothing = await lena.say("/instellingen")
+    assert nothing["text"] == lena._(NOTHING_STORED)
+    assert buttons(nothing) == {}
+    news = f"✅ {lena._('Nieuws')}"
+    for label in (news, quiet_label(lena.lang, 1)):
+        refused = await lena.press_data(switches, buttons(switches)[label])
+        assert refused is not None
+        assert refused["text"] == lena._("Deze knop werkt niet meer. Tik op /start.")
     assert await stored(sessions, lena.id) is None
     # The figures stay right without knowing who: joined and left, no user id anywhere.
     assert await events(sessions) == [("mierlo-hout", "joined"), ("mierlo-hout", "left")]
     assert await client.commands(scope={"type": "chat", "chat_id": lena.id}) == []
     # Back to the start: the language choice is gone too, Telegram's language is used.
     fresh = await lena.say("/start")
-    assert lena._("Kies je taal:") in fresh["text"]
+    assert lena._(CHOOSE_WIJK) in fresh["text"]
+    assert "🌐 " + lena._("Andere taal") in buttons(fresh)
 
 
 async def test_blocking_the_bot_marks_the_resident_inactive(
@@ -418,7 +487,7 @@ async def test_typing_photos_and_long_texts_get_the_way_back(
 
     # The way back works: "Aanmelden" opens the start.
     start = await bo.tap(reply, bo._("Aanmelden"))
-    assert bo._("Kies je taal:") in start["text"]
+    assert bo._(CHOOSE_WIJK) in start["text"]
 
 
 @pytest.mark.parametrize("code", ["nl", "en"])

@@ -52,6 +52,14 @@ async def test_an_administrator_appoints_a_coordinator_by_invite(
     # A coordinator cannot make more coordinators.
     offer = await carla.say("/uitnodigen")
     assert carla._("coördinator") not in buttons(offer)
+    # Each role's scope question names only what its buttons offer.
+    for role, question, example in (
+        ("ondernemer", "Voor welk bedrijventerrein?", "BZOB"),
+        ("wijkboa", "Voor welke wijk?", "Stiphout"),
+    ):
+        scope = await carla.tap(await carla.say("/uitnodigen"), carla._(role))
+        assert scope["text"] == carla._(question)
+        assert example in buttons(scope)
 
 
 async def test_invites_run_out_expire_and_cannot_be_guessed(

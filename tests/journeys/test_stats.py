@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import datetime, timedelta
 
+from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot import stats
@@ -15,7 +16,7 @@ from bot.cli import SANDBOX_TOKEN
 from bot.roles import Role, grant
 from bot.services import services_of
 from bot.settings import WEEKDAYS, Settings
-from bot.stats import BAD_PERIOD, period_of
+from bot.stats import BAD_EXPORT_PERIOD, BAD_PERIOD, period_of
 from sandbox.client import SandboxClient
 from storage import stats as store
 from storage.engine import SessionFactory
@@ -87,10 +88,16 @@ async def test_bad_periods_and_forged_buttons_get_a_short_answer(
 ) -> None:
     coord = await person("Carla", user_id=ADMIN_ID)
     anna = await person("Anna", wijk="stiphout")
-    for typed in ("/stats 2026-W60", "/stats morgen", "/export 13-2026"):
+    for typed in ("/stats 2026-W60", "/stats morgen"):
         answer = await coord.say(typed)
         assert answer["text"] == BAD_PERIOD
         assert "/stats 2026-W47" in answer["text"]
+    # /export gets examples of /export, not of /stats.
+    for typed in ("/export 13-2026", "/export december"):
+        answer = await coord.say(typed)
+        assert answer["text"] == BAD_EXPORT_PERIOD
+        assert "/export 2026-W47" in answer["text"]
+        assert "/stats" not in answer["text"]
     shown = await coord.say("/stats vorige")
     for forged in (pack("st", "w2026-60", "all"), pack("st", "w2026-47", "mars"), "r1:st:w2026"):
         answer = await coord.press_data(shown, forged)
@@ -100,7 +107,7 @@ async def test_bad_periods_and_forged_buttons_get_a_short_answer(
     refused = await anna.say("/stats")
     assert refused["text"] == "Dat mag je niet. Kijk bij /help wat je wel kunt."
     assert (await anna.say("/export"))["text"] == refused["text"]
-    for action in ("st", "stg", "stx"):
+    for action in ("st", "stg", "stx", "sxl"):
         answer = await anna.press_data(refused, pack(action, "y2026", "all"))
         assert answer is not None
         assert answer["text"] == refused["text"]
@@ -134,6 +141,19 @@ async def test_the_chart_and_the_export_arrive_as_files(
 
     by_button = await press(coord, shown, "📄 CSV")
     assert by_button["document"]["file_name"] == f"buurtbot-{week.key}.csv"
+
+    # The workbook, by button and by command, with the figures typed as numbers.
+    for workbook in (await press(coord, shown, "📊 Excel"), await coord.say("/export excel")):
+        assert workbook["document"]["file_name"] == f"buurtbot-{week.key}.xlsx"
+        sheet = load_workbook(
+            io.BytesIO(await download(bot, workbook["document"]["file_id"]))
+        ).active
+        assert sheet is not None
+        header = [cell.value for cell in sheet[1]]
+        assert header[:3] == ["period", "wijk", "residents subscribed"]
+        row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == "Stiphout")
+        assert row[header.index("reports: Drugs")] == 4
+        assert sheet.freeze_panes == "C2"
 
 
 async def test_a_forged_figures_button_on_the_chart_answers_with_a_new_message(
