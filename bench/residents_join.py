@@ -96,6 +96,8 @@ async def drive(port: int, residents: int, mode: str, rate: float) -> dict[str, 
                     for b in row
                 }
                 if data not in labels:
+                    if data.startswith("r1:lang:"):
+                        continue  # a welcome in the resident's language asks the wijk at once
                     break  # a wijk without buurten is joined one tap earlier
                 edits = message.get("edit_count", 0) + 1
                 message_id = message["message_id"]

@@ -48,7 +48,7 @@ async def test_each_update_ends_in_one_json_line_without_users_or_texts(
 ) -> None:
     anna = await resident("Anna", user_id=734215)
     welcome = await anna.say("/start")
-    await anna.tap(welcome, "Nederlands")
+    await anna.tap(welcome, "Stiphout")  # a welcome in her language asks the wijk at once
     await client.send(anna.id, SECRET_WORDS)
     await anna.next_reply()
 
@@ -66,7 +66,7 @@ async def test_each_update_ends_in_one_json_line_without_users_or_texts(
         assert entry["handler"] != "none"
         assert isinstance(entry["latency_ms"], float)
         assert entry["outcome"] == "done"
-    assert {"onboarding.start", "onboarding.on_language"} <= {e["handler"] for e in ends}
+    assert {"onboarding.start", "onboarding.on_wijk"} <= {e["handler"] for e in ends}
     # Nothing anywhere in the log names Anna or repeats what she typed.
     text = json_log.getvalue()
     assert "734215" not in text
