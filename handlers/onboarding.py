@@ -122,6 +122,7 @@ async def _offer_channel(
         ),
         _("Volg het kanaal: één tik. De gemeente ziet niet wie het kanaal volgt."),
         _("Of abonneer je hier: in je eigen taal, met herinneringen en je eigen ‘ik doe mee’."),
+        _("Is er nu gevaar? Bel altijd eerst 112."),  # this replaces the welcome on screen
     ]
     await show(update, "\n\n".join(lines), keyboards.channel_or_here(lang, channel.url, wijk.slug))
     return True
@@ -362,7 +363,14 @@ async def _continue_here(
     update: Update, context: BotContext, lang: Lang, user: User, wijk: Wijk
 ) -> None:
     if wijk.buurten:
-        text = lang.gettext("Kies je buurt in {wijk}:").format(wijk=bold(wijk.name))
+        _ = lang.gettext
+        # This question replaces the welcome on screen: the 112 line stays with it.
+        text = "\n\n".join(
+            [
+                _("Kies je buurt in {wijk}:").format(wijk=bold(wijk.name)),
+                _("Is er nu gevaar? Bel altijd eerst 112."),
+            ]
+        )
         await show(update, text, keyboards.buurten(lang, wijk))
         return
     joined = await residents.join(context.services, user.id, wijk.slug, None)

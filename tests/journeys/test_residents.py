@@ -94,6 +94,7 @@ async def test_a_new_resident_joins_by_buttons_in_their_language(
     assert len(buttons(wijken)) == 12
     buurten = await anna.tap(wijken, "Helmond-West")
     assert anna._("Kies je buurt in {wijk}:").format(wijk="Helmond-West") in buurten["text"]
+    assert anna._(CALL_112) in buurten["text"]  # the welcome is gone from screen, not the 112
     assert {"Houtsdonk", "Oud-West", anna._("De hele wijk")} <= set(buttons(buurten))
     done = await anna.tap(buurten, "Houtsdonk")
 
