@@ -42,6 +42,7 @@ from storage.models import (
     RoleGrant,
     Team,
 )
+from storage.notices import NOTICE
 
 Json = dict[str, Any]
 ADMIN_ID = 900001  # in BUURTBOT_ADMINS of the test settings and of bench/fuzz.py
@@ -277,10 +278,24 @@ async def privileges(bot: BotApplication) -> dict[str, Any]:
         async def count(model: Any) -> int:
             return int((await session.exec(select(func.count()).select_from(model))).one())
 
+        # Notices (a coordinator's note about a resident's report, a status update) are
+        # the bot's own unasked messages, which anyone's report may cause: not a change
+        # only a role may make.
+        notice_ids = set(
+            (await session.exec(select(Broadcast.id).where(Broadcast.kind == NOTICE))).all()
+        )
+        notices = {f"broadcast:{bid}" for bid in notice_ids}
+
+        async def audited() -> list[str]:
+            result = await session.exec(
+                select(AuditEntry.action, AuditEntry.subject).order_by(AuditEntry.id)
+            )
+            return [action for action, subject in result if subject not in notices]
+
         return {
             "role grants": await rows(RoleGrant.user_id, RoleGrant.role, RoleGrant.scope),
             "invites": await count(Invite),
-            "audit entries": await count(AuditEntry),
+            "audit entries": await audited(),
             "teams decided": await rows(Team.id, Team.status),
             "groups decided": [
                 row
@@ -288,7 +303,11 @@ async def privileges(bot: BotApplication) -> dict[str, Any]:
                 if row[1] not in ("new", "pending")
             ],
             "channels": await rows(Channel.id, Channel.status),
-            "broadcasts": await rows(Broadcast.id, Broadcast.status),
+            "broadcasts": [
+                (bid, status)
+                for bid, status in await rows(Broadcast.id, Broadcast.status)
+                if bid not in notice_ids
+            ],
             "action results": await count(ActionResult),
             "report statuses": [
                 row for row in await rows(Report.id, Report.status) if row[1] != "received"
