@@ -67,6 +67,7 @@ from telegram.error import (
 
 from bot.metrics import Metrics
 from bot.ratelimit import retry_seconds
+from bot.tasks import cancelled
 from bot.transport import AiohttpRequest, Heartbeat
 from storage import channels as channel_store
 from storage import groups as group_store
@@ -443,10 +444,7 @@ class DeliveryEngine:
                     "delivery engine did not wind down in %s s; stopping anyway", STOP_GRACE
                 )
         claims, self._claims_task = self._claims_task, None
-        if claims is not None:
-            claims.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await claims
+        await cancelled(claims)
         progress, self._progress_task = self._progress_task, None
         if progress is not None:
             # Python 3.11's wait_for can swallow a cancel that lands just as the wait it

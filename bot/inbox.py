@@ -48,6 +48,7 @@ from telegram.ext import Application, ExtBot
 from bot.errors import KeyedError
 from bot.keys import Keyring, SealError
 from bot.logs import current_update
+from bot.tasks import cancelled
 from bot.updates import chat_key, update_kind
 from storage import inbox as store
 from storage.engine import SessionFactory
@@ -525,10 +526,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(task)
 
     async def _loop(self) -> None:
         while True:

@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.tasks import cancelled
 from storage import lease as lease_store
 
 log = logging.getLogger(__name__)
@@ -302,10 +303,7 @@ class Leadership:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(task)
         if self.leading:
             self.leading = False
             await self.on_follow()
