@@ -167,8 +167,11 @@ class Pacing:
     group_window: float = 60.0  # the "minute" of group_per_minute (shrinks when scaled)
     max_attempts: int = 3  # sends per row on timeouts and network errors
     retry_backoff: float = 1.0  # seconds before the 2nd send of a row, doubling after
-    # Requests to Telegram at once: enough to reach global_rate at Telegram's latency.
-    concurrency: int = 8
+    # Requests to Telegram at once. What is in flight is global_rate x latency (Little's
+    # law); this is only the cap, and so the bound on copies a crash can send twice. At 8,
+    # the sandbox's 10x pace (288/s) at its ~30 ms latency needed 9 and the engine fell to
+    # 0.86-0.90 of the rate; Telegram itself needs about 3 (28.8/s at ~100 ms).
+    concurrency: int = 16
     # Rows claimed ("sending") at a time; bounds what a crash can cut off.
     window: int = 32
     progress_interval: float = 2.0  # seconds between progress reports of one broadcast
