@@ -176,6 +176,18 @@ async def add_residents(url: str, first: int, count: int) -> None:
         async with services.engine.begin() as connection:
             await connection.execute(grow, {"wijken": wijken, "days": stats_bench.DAYS,
                                             "kinds": kinds, "lo": lo, "hi": hi})  # fmt: skip
+    # The day counters the bot keeps with each join and leave, counted here by the server
+    # over all events at once, each under the city's local day.
+    count_days = text(
+        """
+        INSERT INTO membership_daily (day, wijk, kind, count)
+        SELECT CAST(at AT TIME ZONE :tz AS date), wijk, kind, count(*) FROM membership_events
+        GROUP BY 1, 2, 3
+        ON CONFLICT (day, wijk, kind) DO UPDATE SET count = EXCLUDED.count
+        """
+    )
+    async with services.engine.begin() as connection:
+        await connection.execute(count_days, {"tz": services.settings.timezone})
     async with services.engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         await connection.execute(text("VACUUM ANALYZE"))

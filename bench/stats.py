@@ -65,6 +65,7 @@ async def fill(url: str, args: argparse.Namespace) -> dict[str, float]:
         Broadcast,
         Delivery,
         Group,
+        MembershipDaily,
         MembershipEvent,
         Reply,
         Report,
@@ -107,6 +108,7 @@ async def fill(url: str, args: argparse.Namespace) -> dict[str, float]:
             events.append({"at": joined + (now - joined) * rng.random(), "wijk": wijk, "kind": "left"})  # fmt: skip
     await add(User, users)
     await add(MembershipEvent, events)
+    await add(MembershipDaily, store.membership_daily_rows(events, services.settings.tz))
     teams = [{"id": i + 1, "name": f"Team {i}", "wijk": rng.choice(wijken), "status": rng.choice(["approved"] * 4 + ["pending", "paused"]),
               "created_at": ago(DAYS), "last_activity_at": ago(rng.uniform(0, 200))} for i in range(50)]  # fmt: skip
     await add(Team, teams)

@@ -111,6 +111,7 @@ async def join(
             user_id=user_id,
             wijk=wijk.slug,
             buurt=buurt.slug if buurt else None,
+            tz=services.settings.tz,
             language=language,
         )
         user = await users.get_user(session=session, user_id=user_id)
@@ -138,7 +139,9 @@ async def leave(services: Services, user_id: int) -> User | None:
     Returns the user (their wijk stays, for /start to rejoin), or None when they were
     not subscribed."""
     async with services.sessions() as session:
-        if not await residents.unsubscribe(session=session, user_id=user_id):
+        if not await residents.unsubscribe(
+            session=session, user_id=user_id, tz=services.settings.tz
+        ):
             return None
         user = await users.get_user(session=session, user_id=user_id)
         await session.commit()
@@ -191,7 +194,7 @@ async def erase(services: Services, user_id: int) -> bool:
     conversation goes. A crash halfway would otherwise leave some of it behind.
     """
     async with services.sessions() as session:
-        erased = await residents.erase(session=session, user_id=user_id)
+        erased = await residents.erase(session=session, user_id=user_id, tz=services.settings.tz)
         await report_store.detach_reporter(session=session, reporter_id=user_id)
         await role_store.erase_user(session=session, user_id=user_id)
         await conversation_store.drop(session=session, user_id=user_id)

@@ -197,7 +197,8 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
     start, end = period.bounds(services.settings.tz)
     by_wijk: dict[str, Figures] = defaultdict(Counter)
     async with services.sessions() as session:
-        for wijk, counts in (await store.membership(session=session, start=start, end=end)).items():
+        joins = await store.membership_days(session=session, first=period.first, last=period.last)
+        for wijk, counts in joins.items():
             # In a wijk, someone moving in came and someone moving out went.
             by_wijk[wijk].update(
                 joined=counts["joined"] + counts["moved_in"],
@@ -208,7 +209,11 @@ async def compute(services: Services, period: Period, now: datetime | None = Non
         subscribed = Counter(await resident_store.subscribed_by_wijk(session=session))
         if end < now:
             # Back from today to the period's end: undo every join and leave since then.
-            later = await store.membership(session=session, start=end, end=now)
+            later = await store.membership_days(
+                session=session,
+                first=period.last + timedelta(days=1),
+                last=now.astimezone(services.settings.tz).date(),
+            )
             for wijk, counts in later.items():
                 came = counts["joined"] + counts["moved_in"]
                 subscribed[wijk] += counts["left"] + counts["moved_out"] - came

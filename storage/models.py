@@ -66,6 +66,22 @@ class MembershipEvent(SQLModel, table=True):
     kind: str = Field(max_length=16)  # joined | left | moved_out | moved_in
 
 
+class MembershipDaily(SQLModel, table=True):
+    """Joins, leaves and moves per local day, wijk and kind: what /stats counts.
+
+    Kept in the transaction of every MembershipEvent (storage.residents.record_membership),
+    so a year's figures read a few thousand counter rows whatever the number of residents,
+    as report_daily does for reports. The events stay the record it can be rebuilt from.
+    """
+
+    __tablename__ = "membership_daily"
+
+    day: date = Field(primary_key=True)  # the city's local calendar day
+    wijk: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(primary_key=True, max_length=16)  # as MembershipEvent.kind
+    count: int = Field(default=0, ge=0)
+
+
 class RoleGrant(SQLModel, table=True):
     """A role someone holds, with its scope ("team:12", "park:bzob", "wijk:binnenstad")."""
 

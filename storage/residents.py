@@ -6,11 +6,39 @@ service in bot.residents, so a crash leaves all of it or nothing."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+
 from sqlalchemy import delete, func
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import MembershipEvent, User, utcnow
+from storage import dialect
+from storage.models import MembershipDaily, MembershipEvent, User, utcnow
+
+
+async def record_membership(
+    *, session: AsyncSession, at: datetime, changes: Sequence[tuple[str, str]], tz: tzinfo
+) -> None:
+    """Record (wijk, kind) membership events at `at`, and count them in membership_daily
+    under the city's local day, in the caller's transaction."""
+    counts = Counter(changes)
+    for wijk, kind in changes:
+        session.add(MembershipEvent(at=at, wijk=wijk, kind=kind))
+    day = at.astimezone(tz).date()
+    # Sorted, so two moves in opposite directions lock their counter rows in one order
+    # (PostgreSQL would otherwise be free to deadlock them).
+    rows = [
+        {"day": day, "wijk": wijk, "kind": kind, "count": n}
+        for (wijk, kind), n in sorted(counts.items())
+    ]
+    statement = dialect.insert(session, MembershipDaily)
+    statement = statement.on_conflict_do_update(
+        index_elements=["day", "wijk", "kind"],
+        set_={"count": col(MembershipDaily.count) + statement.excluded.count},
+    )
+    await session.exec(statement, params=rows)  # type: ignore[call-overload]
 
 
 async def get_or_create(
@@ -31,6 +59,7 @@ async def subscribe(
     user_id: int,
     wijk: str,
     buurt: str | None,
+    tz: tzinfo,
     language: str | None = None,
 ) -> tuple[str | None, bool, bool]:
     """Subscribe to `wijk`; returns (the wijk they followed before, whether anything changed,
@@ -46,9 +75,9 @@ async def subscribe(
         # A move is one person moving, not one leaving and another joining: the city's
         # figures count it as a move, each wijk as one out and one in.
         moved = previous is not None
-        if moved:
-            session.add(MembershipEvent(at=now, wijk=previous, kind="moved_out"))
-        session.add(MembershipEvent(at=now, wijk=wijk, kind="moved_in" if moved else "joined"))
+        changes = [(previous, "moved_out")] if previous is not None else []
+        changes.append((wijk, "moved_in" if moved else "joined"))
+        await record_membership(session=session, at=now, changes=changes, tz=tz)
         user.joined_at = now
     if user.wijk != wijk:
         # Following the old wijk's channel says nothing about the new wijk's.
@@ -59,13 +88,13 @@ async def subscribe(
     return previous, changed, user.follows_channel
 
 
-async def unsubscribe(*, session: AsyncSession, user_id: int) -> bool:
+async def unsubscribe(*, session: AsyncSession, user_id: int, tz: tzinfo) -> bool:
     """Stop all messages; the wijk and preferences stay so /start can rejoin. False if not subscribed."""
     user = await session.get(User, user_id)
     if user is None or not user.subscribed:
         return False
     if user.wijk is not None:
-        session.add(MembershipEvent(wijk=user.wijk, kind="left"))
+        await record_membership(session=session, at=utcnow(), changes=[(user.wijk, "left")], tz=tz)
     user.subscribed = False
     session.add(user)
     return True
@@ -101,13 +130,13 @@ async def set_quiet_hours(
     return True
 
 
-async def erase(*, session: AsyncSession, user_id: int) -> bool:
+async def erase(*, session: AsyncSession, user_id: int, tz: tzinfo) -> bool:
     """Delete the user's row; the anonymous membership events keep the figures right."""
     user = await session.get(User, user_id)
     if user is None:
         return False
     if user.subscribed and user.wijk is not None:
-        session.add(MembershipEvent(wijk=user.wijk, kind="left"))
+        await record_membership(session=session, at=utcnow(), changes=[(user.wijk, "left")], tz=tz)
     await session.exec(delete(User).where(User.id == user_id))  # type: ignore[call-overload,arg-type]
     return True
 

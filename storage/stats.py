@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert
@@ -27,6 +27,7 @@ from storage.models import (
     DigestRun,
     Group,
     GroupStatus,
+    MembershipDaily,
     MembershipEvent,
     Reply,
     Report,
@@ -58,6 +59,30 @@ async def membership(*, session: AsyncSession, start: datetime, end: datetime) -
     for wijk, kind, count in rows:
         counts[wijk][kind] += int(count)
     return counts
+
+
+async def membership_days(*, session: AsyncSession, first: date, last: date) -> WijkCounts:
+    """Per wijk, how many joined, left and moved over the local days first..last
+    inclusive, from the membership_daily counters (what `membership` counts event by event)."""
+    rows = await session.exec(
+        select(MembershipDaily.wijk, MembershipDaily.kind, func.sum(MembershipDaily.count))
+        .where(col(MembershipDaily.day) >= first, col(MembershipDaily.day) <= last)
+        .group_by(MembershipDaily.wijk, MembershipDaily.kind)
+    )
+    counts: WijkCounts = defaultdict(Counter)
+    for wijk, kind, count in rows:
+        counts[wijk][kind] += int(count or 0)
+    return counts
+
+
+def membership_daily_rows(events: Iterable[dict[str, Any]], tz: tzinfo) -> list[dict[str, Any]]:
+    """The membership_daily rows that count `events` ({at, wijk, kind}): for the benches'
+    city-sized histories, which add events in bulk rather than one join at a time."""
+    counts = Counter((e["at"].astimezone(tz).date(), e["wijk"], e["kind"]) for e in events)
+    return [
+        {"day": day, "wijk": wijk, "kind": kind, "count": n}
+        for (day, wijk, kind), n in sorted(counts.items())
+    ]
 
 
 async def states(*, session: AsyncSession, dormant_before: datetime) -> WijkCounts:

@@ -11,15 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import stats
+from bot import residents, stats
 from bot.app import build_services
 from bot.charts import ChartData, draw, figure
 from bot.services import Services
 from bot.settings import load_settings
 from bot.stats import BAD_PERIOD, TOTAL, Period, StatsError, View, period_of
 from storage import stats as store
-from storage.engine import SessionFactory
+from storage.engine import SessionFactory, create_session_factory
 from storage.models import (
     ActionResult,
     Broadcast,
@@ -32,6 +33,7 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.residents import record_membership
 
 TODAY = date(2026, 11, 29)
 
@@ -113,23 +115,29 @@ def test_codes_round_trip(typed: str) -> None:
 # --- figures ------------------------------------------------------------------------------
 
 
+async def membership(
+    session: AsyncSession, services: Services, at: datetime, wijk: str, kind: str
+) -> None:
+    """A membership event as the bot records one: the event and its day's counter."""
+    await record_membership(session=session, at=at, changes=[(wijk, kind)], tz=services.settings.tz)
+
+
 async def test_residents_in_the_dst_week_count_by_local_time(
     services: Services, sessions: SessionFactory
 ) -> None:
     autumn = stats.parse_period("2026-W43", TODAY)
     async with sessions() as session:
-        session.add_all(
-            [
-                # Sunday 23:30 local, after the clocks went back: still week 43.
-                MembershipEvent(at=local(services, 2026, 10, 25, 23, 30), wijk="stiphout", kind="joined"),
-                # Monday 00:30 local: week 44, though it is still Sunday in UTC.
-                MembershipEvent(at=local(services, 2026, 10, 26, 0, 30), wijk="stiphout", kind="joined"),
-                # Monday 19 October 00:10 local (Sunday evening UTC): the week's first hour.
-                MembershipEvent(at=local(services, 2026, 10, 19, 0, 10), wijk="warande", kind="joined"),
-                MembershipEvent(at=local(services, 2026, 10, 20, 12, 0), wijk="warande", kind="left"),
-                MembershipEvent(at=local(services, 2026, 10, 18, 23, 50), wijk="warande", kind="left"),
-            ]
-        )  # fmt: skip
+        for at, wijk, kind in [
+            # Sunday 23:30 local, after the clocks went back: still week 43.
+            (local(services, 2026, 10, 25, 23, 30), "stiphout", "joined"),
+            # Monday 00:30 local: week 44, though it is still Sunday in UTC.
+            (local(services, 2026, 10, 26, 0, 30), "stiphout", "joined"),
+            # Monday 19 October 00:10 local (Sunday evening UTC): the week's first hour.
+            (local(services, 2026, 10, 19, 0, 10), "warande", "joined"),
+            (local(services, 2026, 10, 20, 12, 0), "warande", "left"),
+            (local(services, 2026, 10, 18, 23, 50), "warande", "left"),
+        ]:
+            await membership(session, services, at, wijk, kind)
         await session.commit()
     figures = await stats.compute(services, autumn)
     assert figures.of("stiphout")["joined"] == 1
@@ -199,6 +207,68 @@ async def test_reports_of_a_week_over_new_year(
     assert "BZOB: 2" in text
 
 
+async def test_the_day_counters_equal_the_events_they_count(
+    services: Services, sessions: SessionFactory
+) -> None:
+    """Joins, moves, a rejoin, a leave and an erasure through the services: the counters
+    /stats reads say what the events say, per wijk and kind."""
+    for user_id, wijk in ((1, "stiphout"), (2, "stiphout"), (3, "warande")):
+        await residents.join(services, user_id, wijk, None)
+    await residents.join(services, 1, "stiphout", None)  # the same wijk again: nothing
+    await residents.join(services, 2, "warande", None)  # a move
+    await residents.leave(services, 3)
+    await residents.join(services, 3, "warande", None)  # back after /stop
+    await residents.erase(services, 1)
+    today = stats.today_in(services)
+    start, end = Period("year", date(today.year, 1, 1), date(today.year, 12, 31)).bounds(
+        services.settings.tz
+    )
+    async with sessions() as session:
+        events = await store.membership(session=session, start=start, end=end)
+        counted = await store.membership_days(session=session, first=today, last=today)
+    assert counted == events
+    assert counted["stiphout"] == Counter(joined=2, moved_out=1, left=1)
+    assert counted["warande"] == Counter(joined=2, moved_in=1, left=1)
+
+
+async def test_the_migration_counts_the_events_before_it_by_local_day(
+    database_url: str,
+) -> None:
+    """An existing database: 0014 fills membership_daily from the events it holds, each
+    under the day in Helmond (not in UTC)."""
+    from sqlalchemy import text
+
+    from storage import migrate
+    from storage.engine import create_engine
+
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine, "0013")
+    tz = load_settings({"DATABASE_URL": database_url}).tz
+    rows = [
+        (datetime(2026, 10, 25, 23, 30, tzinfo=tz), "stiphout", "joined"),  # 22:30 UTC
+        (datetime(2026, 10, 26, 0, 30, tzinfo=tz), "stiphout", "joined"),  # Sunday in UTC
+        (datetime(2026, 10, 26, 0, 40, tzinfo=tz), "stiphout", "joined"),
+        (datetime(2026, 10, 26, 9, 0, tzinfo=tz), "warande", "left"),
+    ]
+    async with create_session_factory(engine)() as session:
+        session.add_all([MembershipEvent(at=at, wijk=wijk, kind=kind) for at, wijk, kind in rows])
+        await session.commit()
+    await migrate.upgrade(engine)
+    async with engine.connect() as connection:
+        counted = (
+            await connection.execute(
+                text("SELECT day, wijk, kind, count FROM membership_daily ORDER BY day, wijk")
+            )
+        ).all()
+    await engine.dispose()
+    as_dates = [(date.fromisoformat(str(day)), wijk, kind, n) for day, wijk, kind, n in counted]
+    assert as_dates == [
+        (date(2026, 10, 25), "stiphout", "joined", 1),
+        (date(2026, 10, 26), "stiphout", "joined", 2),
+        (date(2026, 10, 26), "warande", "left", 1),
+    ]
+
+
 async def test_subscribed_in_a_past_week_is_derived_from_events(
     services: Services, sessions: SessionFactory
 ) -> None:
@@ -208,7 +278,7 @@ async def test_subscribed_in_a_past_week_is_derived_from_events(
         session.add(User(id=9, wijk="brouwhuis", subscribed=False))
         # Since last week: three joined and one left (who is not subscribed now).
         for kind, days in (("joined", 1), ("joined", 2), ("joined", 3), ("left", 2)):
-            session.add(MembershipEvent(at=now - timedelta(days=days), wijk="brouwhuis", kind=kind))
+            await membership(session, services, now - timedelta(days=days), "brouwhuis", kind)
         await session.commit()
     today = stats.today_in(services)
     this_week = period_of("week", today)
@@ -351,7 +421,7 @@ async def test_the_csv_parses_in_the_readers_language_and_names_nobody(
 ) -> None:
     async with sessions() as session:
         session.add(User(id=7_123_456_789, wijk="stiphout", subscribed=True))
-        session.add(MembershipEvent(at=utcnow(), wijk="stiphout", kind="joined"))
+        await membership(session, services, utcnow(), "stiphout", "joined")
         session.add(Team(name="Team Jansen", wijk="stiphout", contact_info="06-12345678"))
         await session.commit()
         await store.add_report_counts(
