@@ -464,44 +464,39 @@ async def create(
 
 async def recipients(
     services: Services, audience: Audience, kind: str | None = None
-) -> list[Recipient]:
+) -> tuple[list[Recipient], store.Residents]:
     """Who gets it: per wijk its channel (one post), its approved groups, and its private
     subscribers who do not also follow that channel and want this kind; teams and groups;
-    park entrepreneurs. A resident inside their quiet hours is held back until they end."""
+    park entrepreneurs. A resident inside their quiet hours is held back until they end.
+
+    The channels and groups come as a list; the residents as what the database is to
+    pick (a city's worth of them), with the end of each quiet-hours preset in use.
+    """
     wijken = [w.slug for w in services.areas.wijken] if audience.everyone else list(audience.wijken)
-    found: dict[int, Recipient] = {}
     now = now_in(services.settings.tz)
     async with services.sessions() as session:
         channels = await store.active_channels(session=session, wijken=wijken) if wijken else []
         with_channel = await _wijken_with_channel(session, wijken)
-        for chat_id in channels:
-            found[chat_id] = Recipient(chat_id, "channel")
+        found = {chat_id: Recipient(chat_id, "channel") for chat_id in channels}
         groups = await store.approved_groups(
             session=session, wijken=wijken, teams=audience.teams, groups=audience.groups
         )
         for chat_id in groups:
             found.setdefault(chat_id, Recipient(chat_id, "group"))
-        users = []
-        if with_channel:
-            users += await store.subscribers(
-                session=session, wijken=with_channel, skip_channel_followers=True, kind=kind
-            )
-        rest = [w for w in wijken if w not in with_channel]
-        if rest:
-            users += await store.subscribers(
-                session=session, wijken=rest, skip_channel_followers=False, kind=kind
-            )
-        if audience.parks:
-            users += [
-                (uid, language, None, None)
-                for uid, language in await store.park_entrepreneurs(
-                    session=session, parks=audience.parks
-                )
-            ]
-    for user_id, language, quiet_start, quiet_end in users:
-        held = quiet_until(now, quiet_start, quiet_end)
-        found.setdefault(user_id, Recipient(user_id, "user", language, held))
-    return list(found.values())
+        pairs = await store.quiet_hours_in_use(session=session, wijken=wijken) if wijken else []
+    held = [
+        (start, end, until)
+        for start, end in pairs
+        if (until := quiet_until(now, start, end)) is not None
+    ]
+    residents = store.Residents(
+        skip_followers=with_channel,
+        everyone_in=[w for w in wijken if w not in with_channel],
+        kind=kind,
+        parks=list(audience.parks),
+        held=held,
+    )
+    return list(found.values()), residents
 
 
 async def _wijken_with_channel(session: Any, wijken: list[str]) -> list[str]:
@@ -525,6 +520,7 @@ async def start_sending(services: Services, broadcast_id: int, actor_id: int | N
     # Sent now (by its job, or by hand ahead of it): nothing waits to send it again.
     if services.scheduler is not None:
         services.scheduler.forget(_send_job(broadcast_id))
+    residents: store.Residents | None = None
     if broadcast.kind == "reminder":
         async with services.sessions() as session:
             languages = await store.languages_of(
@@ -539,18 +535,23 @@ async def start_sending(services: Services, broadcast_id: int, actor_id: int | N
             # A moved tent keeps its private copies' buttons; the update message tells them.
             targets = [t for t in targets if t.kind != "user"]
     else:
-        targets = await recipients(services, Audience.loads(broadcast.audience), broadcast.kind)
-    if not targets:
+        targets, residents = await recipients(
+            services, Audience.loads(broadcast.audience), broadcast.kind
+        )
+    if services.delivery is None:
+        raise RuntimeError("the delivery engine is not running")
+    queued = await services.delivery.enqueue(
+        broadcast_id,
+        [Outbound(r.chat_id, r.kind, r.language, r.not_before) for r in targets],
+        chosen=store.resident_selects(residents) if residents is not None else (),
+    )
+    # Started before (a crash, a second job) when nothing new went in; the rows are there.
+    total = queued or (await services.delivery.counts(broadcast_id)).total
+    if not total:
         # Nobody in the audience (yet): done at once, or it would wait for a progress
         # report that never comes.
         await finished(services, broadcast_id)
-        return 0
-    if services.delivery is None:
-        raise RuntimeError("the delivery engine is not running")
-    await services.delivery.enqueue(
-        broadcast_id, [Outbound(r.chat_id, r.kind, r.language, r.not_before) for r in targets]
-    )
-    return len(targets)
+    return total
 
 
 async def schedule(
@@ -1192,7 +1193,13 @@ async def get(services: Services, broadcast_id: int) -> Broadcast | None:
 
 async def size_of(services: Services, broadcast: Broadcast) -> int:
     """How many recipients a broadcast has now: channels, groups and residents."""
-    return len(await recipients(services, Audience.loads(broadcast.audience), broadcast.kind))
+    chats, residents = await recipients(
+        services, Audience.loads(broadcast.audience), broadcast.kind
+    )
+    async with services.sessions() as session:
+        counted = await store.count_residents(session=session, residents=residents)
+    # A resident's chat id is positive, a group's or channel's negative: no overlap.
+    return len(chats) + counted
 
 
 # ---------------------------------------------------------------- the lists

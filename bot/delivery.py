@@ -462,8 +462,13 @@ class DeliveryEngine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._report(), STOP_GRACE)
 
-    async def enqueue(self, broadcast_id: int, recipients: Sequence[Recipient]) -> int:
-        """Queue a broadcast's recipients; a recipient already queued is not queued again.
+    async def enqueue(
+        self, broadcast_id: int, recipients: Sequence[Recipient], chosen: Sequence[Any] = ()
+    ) -> int:
+        """Queue a broadcast's recipients, and the private ones each `chosen` SELECT of
+        (chat_id, language, not_before) gives; a recipient already queued is not queued
+        again. The chats go first, so the claim (in id order) sends to channels and groups
+        before it works through the residents.
 
         Returns how many rows are new.
         """
@@ -473,6 +478,10 @@ class DeliveryEngine:
                 broadcast_id=broadcast_id,
                 recipients=[(r.chat_id, r.kind, r.language, r.not_before) for r in recipients],
             )
+            for query in chosen:
+                added += await outbox.enqueue_chosen(
+                    session=session, broadcast_id=broadcast_id, chosen=query
+                )
         if added:
             self.queued()
         return added

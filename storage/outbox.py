@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import case, func, literal, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,6 +64,34 @@ async def enqueue(
         added += len(result.all())
     await session.commit()
     return added
+
+
+async def enqueue_chosen(*, session: AsyncSession, broadcast_id: int, chosen: Any) -> int:
+    """Queue every (chat_id, language, not_before) row a SELECT gives as a private
+    recipient, in the database itself: nothing per recipient passes through Python.
+    Rows already queued are left alone; returns how many are new."""
+    rows = chosen.subquery()
+    source = select(
+        literal(broadcast_id), rows.c.chat_id, literal("user"), rows.c.language,
+        literal(str(DeliveryStatus.QUEUED)), literal(0), rows.c.not_before,
+    ).where(rows.c.chat_id.is_not(None))  # fmt: skip
+    columns = [
+        "broadcast_id",
+        "chat_id",
+        "recipient",
+        "language",
+        "status",
+        "attempts",
+        "not_before",
+    ]
+    statement = (
+        insert(session, Delivery)
+        .from_select(columns, source)
+        .on_conflict_do_nothing(index_elements=["broadcast_id", "chat_id"])
+    )
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    await session.commit()
+    return max(int(result.rowcount or 0), 0)
 
 
 @dataclass(frozen=True)
