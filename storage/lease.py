@@ -23,7 +23,9 @@ _locks = table(
     column("classid"),
     column("objid"),
     column("objsubid"),
+    column("database"),
 )
+_databases = table("pg_database", column("oid"), column("datname"))
 _activity = table("pg_stat_activity", column("pid"), column("application_name"))
 
 
@@ -39,8 +41,16 @@ def lease_engine(url: str, *, name: str, timeout: float) -> AsyncEngine:
 
 
 def _is_lock(key: int) -> list[Any]:
-    # pg_locks shows a bigint advisory key as two 32-bit halves, with objsubid 1.
+    # pg_locks shows a bigint advisory key as two 32-bit halves, with objsubid 1. It lists
+    # the whole server's locks, and an advisory key is the database's own: without the
+    # database, /readyz named a bot of another database on the same server as leader.
+    this_database = (
+        select(_databases.c.oid)
+        .where(_databases.c.datname == func.current_database())
+        .scalar_subquery()
+    )
     return [
+        _locks.c.database == this_database,
         _locks.c.locktype == "advisory",
         _locks.c.granted.is_(True),
         _locks.c.classid == (key >> 32) & 0xFFFFFFFF,

@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import BotApplication, build_application, running, shut_down
 from bot.cli import SANDBOX_TOKEN
@@ -164,6 +165,34 @@ async def test_one_advisory_lease_per_database_and_a_dropped_connection_lets_go(
     finally:
         await first.release()
         await second.release()
+
+
+@needs_postgres
+async def test_a_lease_on_another_database_of_the_server_is_not_this_ones(pg_url: str) -> None:
+    """Advisory locks are per database, pg_locks is per server: a bot of another city (or
+    another test run) on the same server must neither be named as leader nor stop this one."""
+    url = make_url(pg_url)
+    other_name = f"{url.database}_other_city"
+    admin = create_async_engine(pg_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        exists = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": other_name}
+        )
+        if not exists:
+            await connection.execute(text(f'CREATE DATABASE "{other_name}"'))
+    await admin.dispose()
+    other_url = url.set(database=other_name).render_as_string(hide_password=False)
+    elsewhere = AdvisoryLease(other_url, name="buurtbot other city")
+    here = AdvisoryLease(pg_url, name="buurtbot here")
+    try:
+        assert await elsewhere.try_acquire()
+        assert await here.holder() is None
+        assert await here.try_acquire()
+        assert await here.holder() == "buurtbot here"
+        assert await elsewhere.holder() == "buurtbot other city"
+    finally:
+        await elsewhere.release()
+        await here.release()
 
 
 @needs_postgres
