@@ -1,8 +1,9 @@
 """CBS's Wijk- en Buurtkaart into an areas file (bot.areas): `python -m bot areas import`.
 
 CBS publishes the wijken and buurten of every gemeente each year as polygons with the
-properties GM_CODE, GM_NAAM, WK_CODE, WK_NAAM, BU_CODE and BU_NAAM (PDOK's download in
-lower case: both are read). One or more GeoJSON files go in: a wijken layer, a buurten
+properties GM_CODE, GM_NAAM, WK_CODE, WK_NAAM, BU_CODE and BU_NAAM (in upper or lower
+case; the newer GeoPackages and PDOK's services spell them out as gemeentecode,
+gemeentenaam, wijkcode, wijknaam, buurtcode and buurtnaam: those are read too). One or more GeoJSON files go in: a wijken layer, a buurten
 layer, or both. A feature with a BU_CODE is a buurt, one with a WK_CODE and no BU_CODE a
 wijk; a wijk that is not in the files is the union of its buurten. Features CBS marks as
 water only (WATER = JA) are left out: nobody shares a location from a lake.
@@ -43,6 +44,15 @@ DECIMALS = 6
 # Room round the polygons in the bbox, in degrees (about 500 m).
 BBOX_MARGIN = 0.005
 _GM_RE = re.compile(r"GM[0-9]{4}")
+# The spelled-out names of newer CBS files, as the short ones this module reads.
+_ALIASES = {
+    "GEMEENTECODE": "GM_CODE",
+    "GEMEENTENAAM": "GM_NAAM",
+    "WIJKCODE": "WK_CODE",
+    "WIJKNAAM": "WK_NAAM",
+    "BUURTCODE": "BU_CODE",
+    "BUURTNAAM": "BU_NAAM",
+}
 
 
 class CbsError(ValueError):
@@ -146,7 +156,8 @@ def read_features(path: Path, crs: str | None = None) -> list[Feature]:
                 f"{path}: coordinates are not longitude/latitude and the file names no "
                 "CRS; CBS's RD New? add --crs EPSG:28992"
             )
-        feature = Feature({str(k).upper(): v for k, v in properties.items()}, geometry, path)
+        keys = {_ALIASES.get(str(k).upper(), str(k).upper()): v for k, v in properties.items()}
+        feature = Feature(keys, geometry, path)
         feature.geometry = _to_wgs84(geometry, transformer)
         features.append(feature)
     return features

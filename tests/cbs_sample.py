@@ -55,9 +55,10 @@ def wijken_layer() -> list[dict[str, Any]]:
 
 
 def buurten_layer() -> list[dict[str, Any]]:
-    # PDOK's lower-case keys and no GM_CODE: the gemeente is read from the codes.
+    # The newer spelled-out keys, one in lower case, and no gemeentecode: the gemeente is
+    # read from the codes.
     def buurt(geometry: BaseGeometry, code: str, name: str, wijk: str, **more: Any) -> Any:
-        return _feature(geometry, bu_code=code, bu_naam=name, wk_code=wijk, **more)
+        return _feature(geometry, buurtcode=code, BUURTNAAM=name, wijkcode=wijk, **more)
 
     return [
         buurt(NOORD.intersection(WEST), "BU99990101", "Noord-West", "WK999901"),

@@ -168,7 +168,7 @@ def test_rd_new_lands_where_the_rd_origin_is(tmp_path: Path) -> None:
 
 def test_a_buurten_layer_alone_makes_the_wijken_from_its_buurten(tmp_path: Path) -> None:
     buurten = [
-        {**f, "properties": {**f["properties"], "wk_naam": name}}
+        {**f, "properties": {**f["properties"], "wijknaam": name}}
         for f, name in zip(
             cbs_sample.buurten_layer(),
             ["Noord", "Noord", "Zuid", "Zuid", "Het Eiland", "Zuid"],
