@@ -52,6 +52,8 @@ POINTS = [
     # Either side of the border Noord/Zuid at 51.475, about 2 m from it.
     (51.475 + STEP, 5.610, "noord"),
     (51.475 - STEP, 5.610, "zuid"),
+    # Exactly on it: the wijk listed first in the file, whatever the tree's order.
+    (51.475, 5.610, "noord"),
     # Eiland fills a hole in Noord: just inside it, and just outside it in Noord.
     (51.4875, 5.625, "het-eiland"),
     (51.485 + STEP, 5.620 + STEP, "het-eiland"),
