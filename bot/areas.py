@@ -15,6 +15,13 @@ at its own file with the same shape::
 
 Keys starting with ``_`` (or ``$``) are comments and are ignored, so a file can carry a
 ``"_note"``. Usage: ``areas = load_areas(settings.areas_file)`` once at start-up.
+
+Boundaries are optional. A file made by ``python -m bot areas import`` (bot.cbs, from the
+CBS Wijk- en Buurtkaart) also carries, for the city, each wijk, buurt and business park,
+its CBS ``code`` (GM_CODE, WK_CODE, BU_CODE) and a ``geometry``: a GeoJSON Polygon or
+MultiPolygon (holes allowed) in WGS84 longitude/latitude. Either every wijk has one or none
+does: then a point belongs to the polygon it lies in, and outside every wijk it is outside
+the city. Without polygons (Helmond's shipped file) a point goes to the nearest centre.
 """
 
 from __future__ import annotations
@@ -23,11 +30,15 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
+import shapely
+import shapely.errors
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from shapely.geometry import Point, shape
+from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "SLUG_MAX_LENGTH",
@@ -69,6 +80,8 @@ class AreasError(ValueError):
 class Buurt:
     slug: str
     name: str
+    code: str | None = None  # CBS BU_CODE, e.g. BU07940101
+    geometry: BaseGeometry | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,8 @@ class Wijk:
     lat: float
     lon: float
     buurten: tuple[Buurt, ...] = ()
+    code: str | None = None  # CBS WK_CODE, e.g. WK079401
+    geometry: BaseGeometry | None = field(default=None, repr=False, compare=False)
 
     @property
     def start_payload(self) -> str:
@@ -95,7 +110,17 @@ class BusinessPark:
     wijk: str | None  # slug of the wijk it belongs to; None for parks between wijken
     lat: float
     lon: float
-    radius_m: float
+    # A park is its polygon when the file has one, else a circle of radius_m round its centre.
+    radius_m: float | None
+    code: str | None = None
+    geometry: BaseGeometry | None = field(default=None, repr=False, compare=False)
+
+    def covers(self, point: Point, lat: float, lon: float) -> bool:
+        if self.geometry is not None:
+            return self.geometry.intersects(point)
+        return (
+            self.radius_m is not None and distance_m(lat, lon, self.lat, self.lon) <= self.radius_m
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +137,32 @@ class BBox:
 
 @dataclass(frozen=True, slots=True)
 class Located:
-    """Where a point lies: a wijk always, a business park when the point is on one."""
+    """Where a point lies: a wijk always, a business park when the point is on one, and
+    the buurt when the file has the buurten's polygons."""
 
     wijk: Wijk
     park: BusinessPark | None
     wijk_distance_m: float  # from the point to the wijk's centre
+    buurt: Buurt | None = None
+
+
+class _Polygons:
+    """The wijken's polygons in an STRtree, each prepared: a point is tested only against
+    the few whose box holds it, and each test reuses the polygon's prepared index."""
+
+    def __init__(self, wijken: tuple[Wijk, ...]) -> None:
+        shapes = [w.geometry for w in wijken]
+        for geometry in shapes:
+            shapely.prepare(geometry)
+        self.wijken = wijken
+        self.tree = shapely.STRtree(shapes)
+
+    def wijk_at(self, point: Point) -> Wijk | None:
+        # Sorted: a point exactly on a shared border goes to the wijk listed first, so
+        # the answer never depends on the tree's order.
+        for index in sorted(self.tree.query(point, predicate="intersects")):
+            return self.wijken[int(index)]
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +171,18 @@ class Areas:
     wijken: tuple[Wijk, ...]
     business_parks: tuple[BusinessPark, ...]
     bbox: BBox
+    code: str | None = None  # CBS GM_CODE, e.g. GM0794
+    _polygons: _Polygons | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Built once with the areas (load_areas at start-up), never per located point.
+        if self._polygons is None and self.geographic:
+            object.__setattr__(self, "_polygons", _Polygons(self.wijken))
+
+    @property
+    def geographic(self) -> bool:
+        """Whether the file knows the wijken's boundaries, not only their centres."""
+        return bool(self.wijken) and all(w.geometry is not None for w in self.wijken)
 
     # A city has a dozen or two wijken, so a linear scan beats keeping indexes in sync.
     def wijk(self, slug: str) -> Wijk | None:
@@ -157,28 +215,41 @@ class Areas:
         return self.bbox.contains(lat, lon)
 
     def locate(self, lat: float, lon: float) -> Located | None:
-        """The wijk (and business park, if any) of a point; None outside the city's bbox.
+        """The wijk (and business park and buurt, if any) of a point; None outside the city.
 
-        APPROXIMATION until real wijk polygons are loaded: the wijk is the one whose centre
-        is nearest (haversine), and a park is a circle of ``radius_m`` round its centre. Near
-        a wijk border this can name the neighbouring wijk, so treat the answer as a
-        suggestion the user confirms, never as a fact. When the point is on a park that
-        names its wijk, that wijk wins over the nearest centre, since the data says so.
+        With polygons the wijk is the one the point lies in (a point on a shared border
+        goes to the wijk listed first), and outside every wijk is outside the city.
+        Without them it is an APPROXIMATION: the wijk whose centre is nearest (haversine),
+        within the city's bbox. Near a wijk border that can name the neighbouring wijk, so
+        treat the answer as a suggestion the user confirms, never as a fact; there, when
+        the point is on a park that names its wijk, that wijk wins, since the data says so.
+        A park is its polygon, or else a circle of ``radius_m`` round its centre.
         """
         if not self.contains(lat, lon):
             return None
-        park = _nearest(
-            (p, d)
-            for p in self.business_parks
-            if (d := distance_m(lat, lon, p.lat, p.lon)) <= p.radius_m
+        point = Point(lon, lat)
+        parks = [p for p in self.business_parks if p.covers(point, lat, lon)]
+        # A park drawn as a polygon is where the point is; of circles, the nearest centre.
+        park = next((p for p in parks if p.geometry is not None), None) or _nearest(
+            (p, distance_m(lat, lon, p.lat, p.lon)) for p in parks
         )
-        wijk = self.wijk(park.wijk) if park is not None and park.wijk is not None else None
-        if wijk is None:
-            wijk = _nearest((w, distance_m(lat, lon, w.lat, w.lon)) for w in self.wijken)
-        if wijk is None:  # only for a hand-built Areas without wijken; load_areas forbids it
+        if self._polygons is not None:
+            wijk = self._polygons.wijk_at(point)
+        else:
+            wijk = self.wijk(park.wijk) if park is not None and park.wijk is not None else None
+            if wijk is None:
+                wijk = _nearest((w, distance_m(lat, lon, w.lat, w.lon)) for w in self.wijken)
+        if wijk is None:  # outside every polygon, or a hand-built Areas without wijken
             return None
+        buurt = next(
+            (b for b in wijk.buurten if b.geometry is not None and b.geometry.intersects(point)),
+            None,
+        )
         return Located(
-            wijk=wijk, park=park, wijk_distance_m=distance_m(lat, lon, wijk.lat, wijk.lon)
+            wijk=wijk,
+            park=park,
+            wijk_distance_m=distance_m(lat, lon, wijk.lat, wijk.lon),
+            buurt=buurt,
         )
 
 
@@ -235,7 +306,7 @@ def load_areas(path: Path | None = None) -> Areas:
     problem = _cross_check(model)
     if problem is not None:
         raise AreasError(path, problem)
-    return _build(model)
+    return _build(model, path)
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -283,9 +354,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
 
 
+_CODE_RE = re.compile(r"[A-Z]{2}[0-9]{4,8}")
+
+
+def _check_code(value: str) -> str:
+    if not _CODE_RE.fullmatch(value):
+        raise ValueError("must be a CBS code such as GM0794, WK079401 or BU07940101")
+    return value
+
+
+Code = Annotated[str, AfterValidator(_check_code)]
+
+
+class _GeometryModel(BaseModel):
+    # Not strict: coordinates are plain JSON numbers, shapely checks their shape.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: Literal["Polygon", "MultiPolygon"]
+    coordinates: list[Any]
+
+
 class _BuurtModel(_Strict):
     slug: Slug
     name: Name
+    code: Code | None = None
+    geometry: _GeometryModel | None = None
 
 
 class _WijkModel(_Strict):
@@ -295,6 +388,8 @@ class _WijkModel(_Strict):
     lon: float = Field(ge=-180, le=180)
     # Empty is allowed: a city may not (yet) know or use buurten for every wijk.
     buurten: list[_BuurtModel] = Field(default_factory=list)
+    code: Code | None = None
+    geometry: _GeometryModel | None = None
 
 
 class _ParkModel(_Strict):
@@ -303,7 +398,9 @@ class _ParkModel(_Strict):
     wijk: str | None = None
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    radius_m: float = Field(gt=0, le=20_000)
+    radius_m: float | None = Field(default=None, gt=0, le=20_000)
+    code: Code | None = None
+    geometry: _GeometryModel | None = None
 
 
 class _BBoxModel(_Strict):
@@ -315,6 +412,7 @@ class _BBoxModel(_Strict):
 
 class _AreasModel(_Strict):
     city: Name
+    code: Code | None = None
     bbox: _BBoxModel
     wijken: list[_WijkModel]
     business_parks: list[_ParkModel] = Field(default_factory=list)
@@ -405,8 +503,18 @@ def _cross_check(model: _AreasModel) -> str | None:
         return f'business park "{dup}": slug is used twice'
     if (dup := _duplicate(p.name for p in model.business_parks)) is not None:
         return f'business park "{dup}": name is used twice'
+    with_shape = [w.slug for w in model.wijken if w.geometry is not None]
+    if with_shape and len(with_shape) < len(model.wijken):
+        bare = next(w.slug for w in model.wijken if w.geometry is None)
+        return (
+            f'wijk "{bare}": geometry is missing; either every wijk has one or none does '
+            f'(wijk "{with_shape[0]}" has one)'
+        )
     wijk_slugs = {w.slug for w in model.wijken}
     for p in model.business_parks:
+        if p.radius_m is None and p.geometry is None:
+            return f'business park "{p.slug}": needs a radius_m or a geometry'
+
         if p.wijk is not None and p.wijk not in wijk_slugs:
             return f'business park "{p.slug}": wijk "{p.wijk}" does not exist'
         if not (box.south <= p.lat <= box.north and box.west <= p.lon <= box.east):
@@ -417,16 +525,56 @@ def _cross_check(model: _AreasModel) -> str | None:
     return None
 
 
-def _build(model: _AreasModel) -> Areas:
+def _geometry(
+    path: Path, label: str, model: _GeometryModel | None, box: _BBoxModel
+) -> BaseGeometry | None:
+    """A checked, prepared shapely geometry, or AreasError naming the item."""
+    if model is None:
+        return None
+    try:
+        geometry = shape(model.model_dump())
+    except (ValueError, TypeError, IndexError, AttributeError, shapely.errors.ShapelyError):
+        raise AreasError(path, f"{label}: geometry is not a valid GeoJSON {model.type}") from None
+    if geometry.is_empty:
+        raise AreasError(path, f"{label}: geometry is empty")
+    if not geometry.is_valid:
+        reason = shapely.is_valid_reason(geometry)
+        raise AreasError(path, f"{label}: geometry is not a valid polygon ({reason})")
+    west, south, east, north = geometry.bounds
+    if not (box.west <= west and east <= box.east and box.south <= south and north <= box.north):
+        raise AreasError(
+            path, f"{label}: geometry lies outside the bbox (not WGS84 longitude, latitude?)"
+        )
+    shapely.prepare(geometry)
+    return geometry
+
+
+def _build(model: _AreasModel, path: Path) -> Areas:
+    box = model.bbox
+
+    def shaped(label: str, item: _WijkModel | _BuurtModel | _ParkModel) -> BaseGeometry | None:
+        return _geometry(path, label, item.geometry, box)
+
     return Areas(
         city=model.city,
+        code=model.code,
         wijken=tuple(
             Wijk(
                 slug=w.slug,
                 name=w.name,
                 lat=w.lat,
                 lon=w.lon,
-                buurten=tuple(Buurt(slug=b.slug, name=b.name) for b in w.buurten),
+                code=w.code,
+                geometry=shaped(f'wijk "{w.slug}"', w),
+                buurten=tuple(
+                    Buurt(
+                        slug=b.slug,
+                        name=b.name,
+                        code=b.code,
+                        geometry=shaped(f'wijk "{w.slug}": buurt "{b.slug}"', b),
+                    )
+                    for b in w.buurten
+                ),
             )
             for w in model.wijken
         ),
@@ -438,13 +586,10 @@ def _build(model: _AreasModel) -> Areas:
                 lat=p.lat,
                 lon=p.lon,
                 radius_m=p.radius_m,
+                code=p.code,
+                geometry=shaped(f'business park "{p.slug}"', p),
             )
             for p in model.business_parks
         ),
-        bbox=BBox(
-            south=model.bbox.south,
-            west=model.bbox.west,
-            north=model.bbox.north,
-            east=model.bbox.east,
-        ),
+        bbox=BBox(south=box.south, west=box.west, north=box.north, east=box.east),
     )

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | sandbox | db ...`."""
+"""Command line: `python -m bot run | sandbox | inbox | db ... | areas import | secret ...`."""
 
 from __future__ import annotations
 
@@ -83,6 +83,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revision.add_argument("-m", "--message", required=True, help="what the migration does")
 
+    areas = commands.add_parser(
+        "areas",
+        help="the areas file (wijken, buurten, business parks)",
+        description="Make the areas file (BUURTBOT_AREAS_FILE) from open data.",
+    )
+    areas_commands = areas.add_subparsers(dest="areas_command", required=True, metavar="ACTION")
+    cbs = areas_commands.add_parser(
+        "import",
+        help="turn CBS's Wijk- en Buurtkaart (GeoJSON) into an areas file",
+        description="Turn CBS's Wijk- en Buurtkaart (GeoJSON: a wijken layer, a buurten "
+        "layer, or both) into an areas file with the polygons and CBS codes of one "
+        "gemeente. RD New (EPSG:28992) and other coordinate systems the file names are "
+        "transformed to WGS84.",
+    )
+    cbs.add_argument("files", nargs="+", type=Path, metavar="FILE.geojson")
+    cbs.add_argument(
+        "--gemeente", required=True, metavar="GMxxxx", help="the CBS code, e.g. GM0794 (Helmond)"
+    )
+    cbs.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="where to write the areas file (default: areas-<GMxxxx>.json here)",
+    )
+    cbs.add_argument(
+        "--park",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="a BU_CODE (or WK_CODE) that is a business park; repeat for more",
+    )
+    cbs.add_argument("--city", help="the city's name (default: GM_NAAM from the file)")
+    cbs.add_argument(
+        "--crs", help="the files' coordinate system when they do not say, e.g. EPSG:28992"
+    )
+    cbs.add_argument("--force", action="store_true", help="replace an existing output file")
+
     secret = commands.add_parser(
         "secret",
         help="the key of anonymous reports",
@@ -112,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "areas":
+        # Works on files only: no settings, no database, so it runs before any .env exists.
+        return _areas(args)
     # Opt in to PTB's coming behaviour (RetryAfter.retry_after as a timedelta) now, so the
     # delivery code is written once and PTB does not warn on every flood answer.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -138,6 +178,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _areas(args: argparse.Namespace) -> int:
+    from bot.cbs import CbsError, import_files
+
+    output: Path = args.output or Path(f"areas-{args.gemeente.strip().upper()}.json")
+    try:
+        counts = import_files(
+            args.files,
+            args.gemeente,
+            output,
+            parks=args.park,
+            city=args.city,
+            crs=args.crs,
+            force=args.force,
+        )
+    except CbsError as exc:
+        print(f"buurtbot: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"areas file written to {output.resolve()}: {counts['wijken']} wijken, "
+        f"{counts['buurten']} buurten, {counts['business_parks']} business parks"
+    )
+    print(f"now set BUURTBOT_AREAS_FILE={output.resolve()} for the bot")
+    return 0
 
 
 async def _db(settings: Settings, args: argparse.Namespace) -> int:

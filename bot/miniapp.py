@@ -1,7 +1,8 @@
 """The coordinator's Mini App on the bot's own HTTP server (bot.web), issue 17.
 
 * `GET /app/`: the page (bot/static/miniapp, plain HTML, CSS and JS, no build step).
-* `GET /app/api/me|figures|trend|teams|broadcasts`: JSON for the page. Every call
+* `GET /app/api/me|figures|trend|teams|broadcasts|map`: JSON for the page (`map`: the
+  wijken's polygons as SVG paths, bot.geomap, when the areas file has them). Every call
   carries Telegram's initData (`Authorization: tma <initData>`), checked by
   bot.initdata, and the role is looked up anew on each call (bot.cockpit): a role
   taken away an hour ago does not live on in a tab left open. No initData or a bad one
@@ -21,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import cockpit, initdata, stats, yearly
+from bot import cockpit, geomap, initdata, stats, yearly
 from bot.areas import Wijk
 from bot.cockpit import CockpitError, Reader
 from bot.i18n import N_
@@ -45,6 +46,7 @@ TEXTS: dict[str, str] = {
         "Elke tegel is een wijk. De plek is ongeveer: we kennen alleen het midden van elke wijk, "
         "niet de grenzen."
     ),
+    "map_note_geo": N_("De kaart toont de grenzen van de wijken. Kies een wijk voor de cijfers."),
     "map_figure": N_("Kleur naar"),
     "whole_city": N_("Hele stad"),
     "figures": N_("Cijfers"),
@@ -118,6 +120,8 @@ class MiniApp:
     def __init__(self, services: Services, token: str) -> None:
         self.services = services
         self.token = token
+        # The drawing per set of wijken shown: the polygons never change while the bot runs.
+        self._maps: dict[tuple[str, ...] | None, dict[str, Any]] = {}
 
     def mount(self, app: web.Application) -> None:
         app.router.add_get(PREFIX, self.index)
@@ -129,6 +133,7 @@ class MiniApp:
             ("trend", self.trend),
             ("teams", self.teams),
             ("broadcasts", self.broadcasts),
+            ("map", self.map),
             ("yearly.xlsx", self.yearly),
         ):
             app.router.add_get(f"{PREFIX}/api/{name}", self._guarded(handler))
@@ -176,7 +181,8 @@ class MiniApp:
             "year": stats.today_in(self.services).year,  # the city's, not the phone's
             "texts": {key: who.lang.gettext(msgid) for key, msgid in TEXTS.items()},
             "tiles": wijk_tiles(wijken),
-            "geographic": False,  # the shipped areas file has centres only, no polygons
+            # The shipped Helmond file has centres only: then the page draws the tiles.
+            "geographic": areas.geographic,
         }
 
     async def figures(self, request: web.Request, who: Reader) -> dict[str, Any]:
@@ -201,6 +207,14 @@ class MiniApp:
 
     async def broadcasts(self, request: web.Request, who: Reader) -> dict[str, Any]:
         return await cockpit.broadcasts(self.services, who)
+
+    async def map(self, request: web.Request, who: Reader) -> dict[str, Any]:
+        """The wijken this reader sees, drawn from their polygons (none: not geographic)."""
+        if who.wijken not in self._maps:
+            areas = self.services.areas
+            shown = [w for w in areas.wijken if who.wijken is None or w.slug in who.wijken]
+            self._maps[who.wijken] = geomap.svg_map(areas, shown)
+        return self._maps[who.wijken]
 
     async def yearly(self, request: web.Request, who: Reader) -> web.Response:
         """The yearly report (every wijk in it: for the council, so coordinators only)."""

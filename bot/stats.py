@@ -456,13 +456,33 @@ def _table(services: Services, lang: Lang, stats: Stats) -> tuple[list[str], lis
         (_("meldingen: {what}").format(what=park.name), f"area:park:{park.slug}")
         for park in services.areas.business_parks
     ]
-    header = [_("periode"), _("wijk"), *(title for title, _key in columns)]
+    header = [_("periode"), _("wijk"), *cbs_header(services, lang)]
+    header += [title for title, _key in columns]
     places = [(w.name, stats.of(w.slug)) for w in services.areas.wijken]
     places.append((_("Totaal"), stats.of(None)))
+    codes = cbs_codes(services)
     rows = [
-        [stats.period.key, name, *(figures[key] for _t, key in columns)] for name, figures in places
+        [stats.period.key, name, *code, *(figures[key] for _t, key in columns)]
+        for (name, figures), code in zip(places, codes, strict=True)
     ]
     return header, rows
+
+
+CBS_CODE = N_("CBS-code")
+
+
+def cbs_header(services: Services, lang: Lang) -> list[str]:
+    """The CBS code's column, when the areas file has the codes (bot.cbs); else none."""
+    return [lang.gettext(CBS_CODE)] if any(w.code for w in services.areas.wijken) else []
+
+
+def cbs_codes(services: Services) -> list[list[str]]:
+    """Per wijk, then the city: [WK_CODE], [GM_CODE], so the city can join its rows with
+    CBS's statistics; empty lists when the areas file has no codes."""
+    areas = services.areas
+    if not any(w.code for w in areas.wijken):
+        return [[] for _place in range(len(areas.wijken) + 1)]
+    return [[w.code or ""] for w in areas.wijken] + [[areas.code or ""]]
 
 
 def csv_delimiter(lang: Lang) -> str:

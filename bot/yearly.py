@@ -50,11 +50,15 @@ def workbook(services: Services, lang: Lang, year: Stats, months: list[Stats]) -
     title = _("Jaarrapport {year}").format(year=year.period.key)
     book.properties.title = f"{title} – {services.areas.city}"
     columns = [(_(header), key) for header, key in stats.COLUMNS]
-    wijken = _sheet(book, _("Wijken"), [_("wijk"), *(header for header, _key in columns)])
+    code_header = stats.cbs_header(services, lang)
+    wijken = _sheet(
+        book, _("Wijken"), [_("wijk"), *code_header, *(header for header, _key in columns)]
+    )
     rows = [(w.name, year.of(w.slug)) for w in services.areas.wijken]
     rows.append((_("Totaal"), year.of(None)))
-    for name, figures in rows:
-        wijken.append([name, *(int(figures[key]) for _h, key in columns)])
+    codes = stats.cbs_codes(services)
+    for (name, figures), code in zip(rows, codes, strict=True):
+        wijken.append([name, *code, *(int(figures[key]) for _h, key in columns)])
     per_month = _sheet(
         book, _("Maanden"), [_("maand"), *(_(header) for header, _key in MONTH_COLUMNS)]
     )
@@ -74,10 +78,12 @@ def workbook(services: Services, lang: Lang, year: Stats, months: list[Stats]) -
     per_month.add_chart(chart, "A" + str(len(months) + 3))
     kinds = services.categories.items
     reports = _sheet(
-        book, _("Meldingen per soort"), [_("wijk"), *(c.label(lang.code) for c in kinds)]
+        book,
+        _("Meldingen per soort"),
+        [_("wijk"), *code_header, *(c.label(lang.code) for c in kinds)],
     )
-    for name, figures in rows:
-        reports.append([name, *(int(figures[f"cat:{c.slug}"]) for c in kinds)])
+    for (name, figures), code in zip(rows, codes, strict=True):
+        reports.append([name, *code, *(int(figures[f"cat:{c.slug}"]) for c in kinds)])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

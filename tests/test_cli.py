@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
         (["db", "upgrade"], "Apply migrations"),
         (["db", "downgrade"], "Revert migrations"),
         (["db", "revision"], "Autogenerate"),
+        (["areas", "import"], "Turn CBS's Wijk- en Buurtkaart (GeoJSON"),
     ],
 )
 def test_help_explains_each_command(

@@ -42,6 +42,11 @@ function applyTexts(me) {
 
 function drawMap(me) {
   const map = document.getElementById("map");
+  if (state.geo && state.geo.geographic) {  // real boundaries: map.js draws them
+    const pick = (key) => { state.place = key; drawFigures(); drawMap(me); };
+    const places = state.figures ? state.figures.places : [];
+    return window.geoMap.draw(map, state.geo, { places, key: state.mapKey, selected: state.place, format: n, pick, label: t("map") });
+  }
   const cols = Math.max(1, ...me.tiles.map((tile) => tile.col + 1));
   map.style.gridTemplateColumns = "repeat(" + cols + ", minmax(0, 1fr))";  // tiles shrink to fit 320 px
   map.replaceChildren();
@@ -143,6 +148,8 @@ async function start() {
     state.me = me;
     applyTexts(me);
     say(t("loading"));
+    state.geo = me.geographic ? await api("map") : null;
+    if (state.geo) window.geoMap.note(state.geo, state.texts);
     const figure = document.getElementById("map-figure");
     for (const key of ["subscribed", "reports", "teams_active", "groups_active", "teams_dormant", "groups_dormant"]) figure.append(el("option", { value: key }, key));
     figure.addEventListener("change", () => { state.mapKey = figure.value; drawMap(me); });
