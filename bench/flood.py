@@ -1,21 +1,26 @@
 """One user floods the bot with button presses; how fast is another user's /help meanwhile?
 
-The sandbox and the bot run in this process (as in tests/journeys/test_fair_share.py),
-with flood limits --scale times Telegram's (default 10: 10 messages/s per chat, 300/s in
-all), so every press the bot handles edits a message and meets the chat's limit. The
-flood comes in bursts (default 1,000 presses as 20 bursts of 50, one every 40 ms); after
-each burst two other users send /help, 20 ms apart (each /help from another user, so no
-one of them meets their own chat's limit). Runs buurtbot's update processor, then (with --naive) the one it
-replaced, which took a shared slot before waiting for the chat's turn.
+Three processes, as in bench/residents_join.py: the sandbox and the driver share one
+core, the bot under test (this process) has the other, so the figures are the bot's and
+not the sandbox's (Telegram's servers do not share the bot's CPU). The sandbox's flood
+limits are --scale times Telegram's (default 10: 10 messages/s per chat, 300/s in all),
+so every press the bot handles edits a message and meets the chat's limit. The flood
+comes in bursts (default 1,000 presses as 20 bursts of 50, one every 40 ms); after each
+burst two other users send /help, 20 ms apart (each /help from another user, so no one
+of them meets their own chat's limit). Runs buurtbot's update processor, then (with
+--naive) the one it replaced, which took a shared slot before waiting for the chat's
+turn. tests/journeys/test_fair_share.py plays the same flood in one process.
 
-    .venv/bin/python bench/flood.py [--presses 1000] [--burst 50] [--scale 1] [--naive]
+    .venv/bin/python bench/flood.py [--presses 1000] [--burst 50] [--scale 10] [--naive]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -26,7 +31,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import json_option, percentile, write_figures  # noqa: E402 - needs ROOT on the path
+from bench.common import (  # noqa: E402 - needs ROOT on the path
+    json_option,
+    percentile,
+    pin,
+    sandbox_process,
+    write_figures,
+)
 
 TOKEN = "1000001:SANDBOX-buurtbot-flood-token"
 
@@ -56,13 +67,58 @@ def naive_processor(slots: int) -> Any:
     return SlotFirst()
 
 
+async def serve(port: int, scale: float) -> None:
+    """The sandbox with Telegram's limits `scale` times faster, until SIGINT."""
+    from sandbox.config import Limits, SandboxConfig
+    from sandbox.server import SandboxServer
+
+    server = SandboxServer(SandboxConfig(token=TOKEN, limits=Limits().scaled(scale)))
+    await server.start("127.0.0.1", port)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+async def drive(port: int, presses: int, burst: int) -> dict[str, Any]:
+    """The flooder and the others, in a process of their own: its clock is not the bot's."""
+    from sandbox.client import SandboxClient
+
+    latencies: list[float] = []
+    async with SandboxClient(f"http://127.0.0.1:{port}") as client:
+        flooder = await client.create_user("Fenna")
+        others = [await client.create_user(f"Bewoner {n}") for n in range(2 * presses // burst)]
+        for user in (flooder, *others):
+            sent = await client.send(user["id"], "/help")
+            await client.wait_bot_message(user["id"], after=sent["message_id"], timeout=60)
+        target = (await client.bot_messages(flooder["id"]))[-1]
+
+        async def timed_help(other: dict[str, Any]) -> None:
+            start = time.perf_counter()
+            sent = await client.send(other["id"], "/help")
+            await client.wait_bot_message(other["id"], after=sent["message_id"], timeout=90)
+            latencies.append(time.perf_counter() - start)
+
+        helps = []
+        started = time.perf_counter()
+        for round_ in range(presses // burst):
+            screen = "r1:menu:help" if round_ % 2 else "r1:menu:privacy"
+            await client.press_burst(
+                flooder["id"], flooder["id"], target["message_id"], screen, burst
+            )
+            helps.append(asyncio.create_task(timed_help(others[2 * round_])))
+            await asyncio.sleep(0.02)
+            helps.append(asyncio.create_task(timed_help(others[2 * round_ + 1])))
+            await asyncio.sleep(0.02)
+        flood_seconds = time.perf_counter() - started
+        await asyncio.gather(*helps)
+    return {"flood s": flood_seconds, "latencies": latencies}
+
+
 async def run(presses: int, burst: int, scale: float, naive: bool) -> dict[str, float]:
     from bot.app import MAX_CONCURRENT_UPDATES, build_application, running
     from bot.settings import load_settings
     from bot.updates import PerChatUpdateProcessor
-    from sandbox.client import SandboxClient
-    from sandbox.config import Limits, SandboxConfig
-    from sandbox.server import SandboxServer
     from storage import migrate
     from storage.engine import create_engine
 
@@ -71,57 +127,31 @@ async def run(presses: int, burst: int, scale: float, naive: bool) -> dict[str, 
         engine = create_engine(url)
         await migrate.upgrade(engine)
         await engine.dispose()
-        limits = Limits().scaled(scale)
-        sandbox = SandboxServer(SandboxConfig(token=TOKEN, limits=limits))
-        await sandbox.start(host="127.0.0.1", port=0)
-        settings = load_settings(
-            {
-                "DATABASE_URL": url,
-                "TELEGRAM_API_BASE_URL": sandbox.api_base_url,
-                "BUURTBOT_LOG_LEVEL": "ERROR",
-            }
-        )
-        application = build_application(settings, token=TOKEN)
-        if naive:
-            # Only here, for the comparison: swap in the old processor before it starts.
-            application._update_processor = naive_processor(MAX_CONCURRENT_UPDATES)
-        latencies: list[float] = []
-        try:
-            async with SandboxClient(sandbox.url) as client, running(application, poll_timeout=1):
-                flooder = await client.create_user("Fenna")
-                others = [
-                    await client.create_user(f"Bewoner {n}") for n in range(2 * presses // burst)
-                ]
-                for user in (flooder, *others):
-                    sent = await client.send(user["id"], "/help")
-                    await client.wait_bot_message(user["id"], after=sent["message_id"])
-                target = (await client.bot_messages(flooder["id"]))[-1]
-
-                async def timed_help(other: dict[str, Any]) -> None:
-                    start = time.perf_counter()
-                    sent = await client.send(other["id"], "/help")
-                    await client.wait_bot_message(other["id"], after=sent["message_id"], timeout=90)
-                    latencies.append(time.perf_counter() - start)
-
-                helps = []
-                started = time.perf_counter()
-                for round_ in range(presses // burst):
-                    screen = "r1:menu:help" if round_ % 2 else "r1:menu:privacy"
-                    await client.press_burst(
-                        flooder["id"], flooder["id"], target["message_id"], screen, burst
-                    )
-                    helps.append(asyncio.create_task(timed_help(others[2 * round_])))
-                    await asyncio.sleep(0.02)
-                    helps.append(asyncio.create_task(timed_help(others[2 * round_ + 1])))
-                    await asyncio.sleep(0.02)
-                flood_seconds = time.perf_counter() - started
-                await asyncio.gather(*helps)
+        async with sandbox_process(__file__, "--scale", str(scale)) as port:
+            settings = load_settings(
+                {
+                    "DATABASE_URL": url,
+                    "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}/bot",
+                    "BUURTBOT_LOG_LEVEL": "ERROR",
+                }
+            )
+            application = build_application(settings, token=TOKEN)
+            if naive:
+                # Only here, for the comparison: swap in the old processor before it starts.
+                application._update_processor = naive_processor(MAX_CONCURRENT_UPDATES)
+            async with running(application, poll_timeout=1):
+                driver = await asyncio.create_subprocess_exec(
+                    sys.executable, __file__, "--drive", "--port", str(port),
+                    "--presses", str(presses), "--burst", str(burst),
+                    cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                out, _ = await driver.communicate()
                 processor = application.update_processor
                 dropped = processor.dropped if isinstance(processor, PerChatUpdateProcessor) else 0
-        finally:
-            await sandbox.stop()
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    latencies = result["latencies"]
     return {
-        "flood s": flood_seconds,
+        "flood s": result["flood s"],
         "p50 ms": percentile(latencies, 0.5) * 1000,
         "p95 ms": percentile(latencies, 0.95) * 1000,
         "max ms": max(latencies) * 1000,
@@ -135,9 +165,21 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--scale", type=float, default=10.0, help="sandbox limits this much faster")
     parser.add_argument("--naive", action="store_true", help="also run the old processor")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     json_option(parser)
     args = parser.parse_args()
     os.environ.setdefault("PTB_TIMEDELTA", "true")
+    if args.serve:
+        pin(0)
+        asyncio.run(serve(args.port, args.scale))
+        return
+    if args.drive:
+        pin(0)
+        print(json.dumps(asyncio.run(drive(args.port, args.presses, args.burst))))
+        return
+    pin(1)  # the bot alone on the second core; sandbox and driver share the first
     runs = [False, True] if args.naive else [False]
     for naive in runs:
         figures = asyncio.run(run(args.presses, args.burst, args.scale, naive))

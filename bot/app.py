@@ -114,6 +114,8 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
     # each fetched batch before Telegram may forget it, the application marks it done.
     bot = InboxBot(
         lambda: services.inbox,
+        # Called only once the bot runs, so `application` is bound by then.
+        sift=lambda items: _sift(application, items),
         token=bot_token,
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.file_base_url,
@@ -306,6 +308,11 @@ def _named(callback: Any) -> Any:
         return await callback(update, context)
 
     return run
+
+
+def _sift(application: BotApplication, items: list[Any]) -> list[Any]:
+    processor = application.update_processor
+    return processor.sift(items) if isinstance(processor, PerChatUpdateProcessor) else items
 
 
 async def _dropped(application: BotApplication, update: Update) -> None:

@@ -312,13 +312,21 @@ class InboxBot(ExtBot[None]):
     after this one returned; so nothing is confirmed that is not stored.
     """
 
-    __slots__ = ("_fetched", "_inbox_of")
+    __slots__ = ("_fetched", "_inbox_of", "_sift")
 
-    def __init__(self, inbox_of: Callable[[], Inbox | None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        inbox_of: Callable[[], Inbox | None],
+        *,
+        sift: Callable[[list[Any]], list[Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         with self._unfrozen():
             # Looked up per call: the inbox opens with the database in post_init.
             self._inbox_of = inbox_of
+            # What the update processor would drop, cut down before PTB parses it (its sift).
+            self._sift = sift
             # The last getUpdates' JSON as Telegram sent it, by update id (see _post).
             self._fetched: dict[int, Any] = {}
 
@@ -332,6 +340,9 @@ class InboxBot(ExtBot[None]):
             self._fetched.update(
                 (item["update_id"], item) for item in result if "update_id" in item
             )
+            if self._sift is not None:
+                # The inbox seals each update whole (_fetched); only PTB gets less.
+                return self._sift(result)
         return result
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:

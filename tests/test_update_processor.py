@@ -280,3 +280,71 @@ async def test_more_busy_chats_than_slots_wait_and_are_counted() -> None:
         assert updates.waited_for_slot == 1
         release.set()
         await asyncio.gather(*busy)
+
+
+def raw_press(update_id: int, chat_id: int) -> dict[str, object]:
+    """A press as Telegram's JSON: the message it was under comes whole, keyboard and all."""
+    user = {"id": chat_id, "is_bot": False, "first_name": "Anna"}
+    keyboard = [[{"text": f"knop {n}", "callback_data": f"r1:menu:{n}"}] for n in range(6)]
+    shown = {
+        "message_id": 1, "date": 1764576000, "chat": {"id": chat_id, "type": "private"},
+        "from": {"id": 1, "is_bot": True, "first_name": "Buurtbot"}, "text": "Menu " * 40,
+        "reply_markup": {"inline_keyboard": keyboard},
+    }  # fmt: skip
+    press = {"id": str(update_id), "from": user, "chat_instance": "c", "data": "r1:menu:help"}
+    return {"update_id": update_id, "callback_query": {**press, "message": shown}}
+
+
+def raw_message(update_id: int, chat_id: int) -> dict[str, object]:
+    chat = {"id": chat_id, "type": "private"}
+    return {"update_id": update_id, "message": {"message_id": update_id, "date": 1, "chat": chat}}
+
+
+async def test_a_flood_is_cut_down_before_it_is_parsed_and_dropped_all_the_same() -> None:
+    """sift: of a burst the processor would drop anyway, PTB gets only each press's id and
+    sender; the presses that fit, every other chat's updates and the one press that gets
+    "slow down" stay whole; a cut-down press is dropped (counted, told about) unhandled."""
+    answers, clock = Answers(), Clock()
+    updates = processor(8, waiting=2, answers=answers, clock=clock)
+    batch = [raw_press(n, 10) for n in range(1, 11)] + [raw_message(11, 20), raw_press(12, 20)]
+    dropped: list[int] = []
+
+    async def on_dropped(update: Update) -> None:
+        dropped.append(update.update_id)
+
+    updates._on_dropped = on_dropped
+    sifted = updates.sift(batch)
+
+    whole = [item["update_id"] for item in sifted if "message" in item.get("callback_query", {})]
+    # 1 runs, 2 and 3 wait; 4 is the first over the limit: kept whole, for the processor
+    # to drop with the burst's one "slow down"; 5-10 are cut; chat 20 is untouched.
+    assert whole == [1, 2, 3, 4, 12]
+    assert sifted[10] == batch[10]
+    cut = sifted[6]
+    assert cut == {
+        "update_id": 7,
+        "callback_query": {"id": "7", "from": batch[6]["callback_query"]["from"], "chat_instance": "c"},  # type: ignore[index]
+    }  # fmt: skip
+
+    release = asyncio.Event()
+    ran: list[int] = []
+
+    async def handle(number: int) -> None:
+        ran.append(number)
+        if number == 1:
+            await release.wait()
+
+    async with updates:
+        tasks = [
+            asyncio.create_task(updates.process_update(Update.de_json(item, None), handle(n)))
+            for n, item in enumerate(sifted, start=1)
+        ]
+        await settle()
+        release.set()
+        await asyncio.gather(*tasks)
+    assert sorted(ran) == [1, 2, 3, 11, 12]  # chat 20 need not wait for chat 10
+    assert updates.dropped == 7  # 4 by the processor itself, 5-10 as cut
+    assert answers.told == [4]  # once for the burst
+    assert sorted(dropped) == [4, 5, 6, 7, 8, 9, 10]
+    # Nothing is remembered once they are through.
+    assert not updates._sifted
