@@ -368,3 +368,41 @@ async def state_once(*, session: AsyncSession, key: str, value: str) -> str:
     await session.commit()
     stored = await state(session=session, key=key)
     return stored if stored is not None else value
+
+
+async def status_counts(*, session: AsyncSession, wijken: list[str] | None) -> dict[str, int]:
+    """How many reports are stored per status (of these wijken; None: the whole city)."""
+    query = select(Report.status, func.count()).group_by(col(Report.status))
+    if wijken is not None:
+        query = query.where(col(Report.wijk).in_(wijken))
+    return {status: int(count) for status, count in await session.exec(query)}
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """A report as a list shows it: never its description, street or place on the map."""
+
+    ref: str
+    category: str
+    area: str
+    status: str
+    created_at: datetime
+    occurred_at: datetime
+
+
+async def lines_by_status(*, session: AsyncSession, status: str, limit: int) -> list[ReportLine]:
+    """The newest reports of one status, without their texts (those only on purpose)."""
+    query = (
+        select(
+            Report.ref,
+            Report.category,
+            Report.area,
+            Report.status,
+            Report.created_at,
+            Report.occurred_at,
+        )
+        .where(Report.status == status)
+        .order_by(col(Report.created_at).desc(), col(Report.id).desc())
+        .limit(limit)
+    )
+    return [ReportLine(*row) for row in await session.exec(query)]
