@@ -735,3 +735,42 @@ async def test_the_accessibility_statement_in_the_readers_language(bot: BotAppli
         assert "Toegankelijkheidsverklaring" in html
         async with http.get(base(bot) + "/app/static/statement.js") as script:
             assert script.status == 200
+
+
+async def test_the_trend_is_what_stats_computes_for_each_period(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    await person("Carla", user_id=ADMIN_ID)
+    await person("Anna", wijk="stiphout")
+    bram = await person("Bram", wijk="warande")
+    await seed_reports(bot, this_week=3, last_week=2)
+    services = services_of(bot)
+    async with services.sessions() as session:
+        sent = Broadcast(kind="witte_voetjes", status="sent", author_id=ADMIN_ID,
+                         audience='{"all": true}', started_at=utcnow() - timedelta(days=8))  # fmt: skip
+        session.add(sent)
+        await session.flush()
+        assert sent.id is not None
+        session.add(Delivery(broadcast_id=sent.id, chat_id=bram.id, recipient="user",
+                             status="sent"))  # fmt: skip
+        await session.commit()
+    # Bram leaves: the weeks before still count him, this one does not.
+    await bram.say("/stop")
+    init_data = await signed(client, ADMIN_ID)
+    for kind in ("week", "month", "year"):
+        status, body = await api(bot, f"/app/api/trend?kind={kind}", init_data)
+        assert status == 200
+        periods = [stats.period_of(kind, stats.today_in(services))]
+        while len(periods) < len(body["periods"]):
+            periods.insert(0, periods[0].previous())
+        assert [p["key"] for p in body["periods"]] == [p.key for p in periods]
+        computed = [await stats.compute(services, p) for p in periods]
+        for place in body["places"]:
+            wijk = None if place["key"] == stats.TOTAL else place["key"]
+            for figure, series in place["series"].items():
+                assert series == [c.of(wijk)[figure] for c in computed], (kind, wijk, figure)
+    _status, weeks = await api(bot, "/app/api/trend?kind=week", init_data)
+    city = weeks["places"][0]["series"]
+    assert sum(city["reports"]) == 5
+    assert sum(city["broadcasts"]) == 1
+    assert city["subscribed"][-1] == 1  # Anna; Bram left
