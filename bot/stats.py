@@ -260,6 +260,17 @@ async def record_states(services: Services, now: datetime | None = None) -> None
         await store.save_states(session=session, day=today_in(services, now), counts=counts)
 
 
+def _finished(
+    live: dict[int, store.WijkCounts], status: dict[int, str]
+) -> dict[int, store.WijkCounts]:
+    """The live outcomes of broadcasts that are sent with no copy waiting: final, to keep."""
+    return {
+        bid: counts
+        for bid, counts in live.items()
+        if status[bid] == BroadcastStatus.SENT and not any(c["waiting"] for c in counts.values())
+    }
+
+
 async def _broadcast_outcome(
     session: AsyncSession, sent: list[tuple[int, str]], window: dict[str, Any]
 ) -> store.WijkCounts:
@@ -272,12 +283,7 @@ async def _broadcast_outcome(
     status = dict(sent)
     missing = [bid for bid in status if bid not in kept]
     live = await store.deliveries_by_wijk(session=session, ids=missing)
-    finished = {
-        bid: counts
-        for bid, counts in live.items()
-        if status[bid] == BroadcastStatus.SENT and not any(c["waiting"] for c in counts.values())
-    }
-    await store.remember_broadcasts(session=session, figures=finished)
+    await store.remember_broadcasts(session=session, figures=_finished(live, status))
     for counts in live.values():
         for wijk, outcome in counts.items():
             per_wijk[wijk].update(
@@ -308,15 +314,7 @@ async def trend(
             session=session, ids=[bid for bid in status if bid not in kept]
         )
         # As `compute` does: a finished broadcast is kept, so its deliveries are read once.
-        await store.remember_broadcasts(
-            session=session,
-            figures={
-                bid: counts
-                for bid, counts in live.items()
-                if status[bid] == BroadcastStatus.SENT
-                and not any(c["waiting"] for c in counts.values())
-            },
-        )
+        await store.remember_broadcasts(session=session, figures=_finished(live, status))
     # Back from now, period by period: undo every join and leave after each period's end.
     for index in reversed(range(len(periods))):
         for wijk, counts in events.get(index + 1, {}).items():
