@@ -297,7 +297,10 @@ async def report_list(services: Services, who: Reader, status: str | None) -> Js
         raise reports.ReportError(N_("Die status ken ik niet."))
     async with services.sessions() as session:
         counts = await report_store.status_counts(
-            session=session, wijken=None if who.wijken is None else list(who.wijken)
+            session=session,
+            wijken=None if who.wijken is None else list(who.wijken),
+            open_statuses=[s for s in reports.STATUSES if s != reports.CLOSED],
+            closed=reports.CLOSED,
         )
         lines = (
             await report_store.lines_by_status(session=session, status=chosen, limit=REPORTS_LIMIT)
