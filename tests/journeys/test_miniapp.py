@@ -667,7 +667,11 @@ async def test_still_active_asks_the_contact_as_the_chats_button_does(
         contact.lang.gettext("Nee, we stoppen"),
     ]
     # An awake team, a made-up one or a wijkboa: refused, each with its reason.
-    for path in ("/app/api/teams/team/999/ask", "/app/api/teams/boat/1/ask"):
+    for path in (
+        "/app/api/teams/team/999/ask",
+        "/app/api/teams/boat/1/ask",
+        "/app/api/teams/team/abc/ask",
+    ):
         status, body = await api(bot, path, init_data, "POST")
         assert (status, body["error"]) == (400, "Er is niemand om te vragen."), path
     boa = await person("Bas")
