@@ -550,7 +550,10 @@ function wire() {
   // The Mini App opens in a tab of its own, with initData the sandbox signs as Telegram does.
   $("menu-button").addEventListener("click", guarded(async () => {
     const opened = await api("GET", `/sandbox/users/${state.userId}/webapp`);
-    window.open(opened.url, "_blank");
+    // The bot chose the address: only a web page opens, never a javascript: URL.
+    const url = safeUrl(opened.url);
+    if (!url || !url.protocol.startsWith("http")) throw new Error("Geen geldig adres voor de Mini App.");
+    window.open(url.href, "_blank");
   }));
   $("photo-button").addEventListener("click", () => $("photo-file").click());
   $("photo-file").addEventListener("change", guarded(async () => {
