@@ -288,7 +288,7 @@ def run(
     what: str,
     measure: Callable[[str, int], Coroutine[Any, Any, dict[str, Any]]],
 ) -> None:
-    """A city-scale bench's command line: fill, measure apart, print (bench/miniapp.py too)."""
+    """A city-scale bench's command line: fill, measure apart, print."""
     args = city_parser(doc).parse_args()
     if args.measure:
         print(json.dumps(asyncio.run(measure(args.url, args.runs))))

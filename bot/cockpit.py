@@ -9,20 +9,22 @@ The figures are bot.stats' own (`compare`), so the app and `/stats` cannot disag
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import overview, stats
+from bot import overview, reports, stats
 from bot.errors import KeyedError
 from bot.i18n import N_, Lang
 from bot.notices import language_of
 from bot.residents import KIND_LABELS
 from bot.roles import Role, roles_of
 from bot.services import Services
-from bot.stats import Figures, Period, Stats, StatsError
+from bot.stats import Figures, Period, StatsError
 from storage import broadcasts as broadcast_store
 from storage import groups as group_store
+from storage import reports as report_store
 from storage import teams as team_store
 from storage.models import BroadcastStatus, TeamStatus, utcnow
 
@@ -54,6 +56,10 @@ class CockpitError(KeyedError):
 
 NOT_ALLOWED = N_("Dit overzicht is alleen voor de coördinator en de wijkboa.")
 COORDINATORS_ONLY = N_("Het jaarrapport is alleen voor de coördinator.")
+DETAILS_COORDINATORS_ONLY = N_("De details van een melding zijn alleen voor de coördinator.")
+ASK_COORDINATORS_ONLY = N_("Alleen de coördinator vraagt of een team of groep nog actief is.")
+# The newest reports a status lists; older ones stay in the chat's /vermoedens and exports.
+REPORTS_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,8 @@ async def trend(services: Services, who: Reader, kind: str) -> Json:
     periods = [stats.period_of(kind, stats.today_in(services))]
     while len(periods) < TREND_PERIODS[kind]:
         periods.insert(0, periods[0].previous())
-    computed: list[Stats] = [await stats.compute(services, period) for period in periods]
+    # One grouped query per figure over every period (bot.stats.trend), not a compute each.
+    computed = await stats.trend(services, periods)
     places = _places(services, who)
     return {
         "kind": kind,
@@ -167,10 +174,7 @@ async def trend(services: Services, who: Reader, kind: str) -> Json:
                 "key": key,
                 "name": name,
                 "series": {
-                    figure: [
-                        who.shown(s.of(None if key == stats.TOTAL else key)[figure])
-                        for s in computed
-                    ]
+                    figure: [who.shown(s.get(key, Counter())[figure]) for s in computed]
                     for figure in TREND_KEYS
                 },
             }
@@ -207,6 +211,8 @@ async def teams_and_groups(services: Services, who: Reader) -> Json:
                 "status": status,
                 # The same rule as /overzicht: approved and silent since the cut-off.
                 "dormant": status == TeamStatus.APPROVED and last < before,
+                # The chat's "still active?" button is the coordinator's, so is the app's.
+                "may_ask": who.city and status == TeamStatus.APPROVED and last < before,
                 "last_sign": last.isoformat(),
                 "last_sign_text": _when(who.lang, last),
             }
@@ -272,3 +278,94 @@ async def broadcasts(services: Services, who: Reader, now: datetime | None = Non
             }
         )
     return {"hidden_below": who.hide_below, "items": rows}
+
+
+async def ask_still_active(services: Services, who: Reader, kind: str, item_id: int) -> bool:
+    """The "still active?" button of /overzicht, from the app: the same service."""
+    if not who.city:
+        raise CockpitError(ASK_COORDINATORS_ONLY)
+    if kind not in ("team", "group"):
+        raise overview.OverviewError(overview.NOBODY_TO_ASK)
+    return await overview.ask_still_active(services, kind[0], item_id)
+
+
+async def report_list(services: Services, who: Reader, status: str | None) -> Json:
+    """Reports by status, never their texts: counts for everyone who may open the app, and
+    for a coordinator the newest of one status by number, category, area and dates."""
+    chosen = status or reports.ReportStatus.RECEIVED
+    if chosen not in reports.STATUSES:
+        raise reports.ReportError(N_("Die status ken ik niet."))
+    async with services.sessions() as session:
+        counts = await report_store.status_counts(
+            session=session,
+            wijken=None if who.wijken is None else list(who.wijken),
+            open_statuses=[s for s in reports.STATUSES if s != reports.CLOSED],
+            closed=reports.CLOSED,
+        )
+        lines = (
+            await report_store.lines_by_status(session=session, status=chosen, limit=REPORTS_LIMIT)
+            if who.city
+            else []  # a wijkboa sees counts in chat, never a report: so here
+        )
+    lang = who.lang
+    return {
+        "status": chosen,
+        "hidden_below": who.hide_below,
+        "statuses": [
+            {
+                "status": value,
+                "label": reports.status_label(lang, value),
+                "count": who.shown(counts.get(value, 0)),
+            }
+            for value in reports.STATUSES
+        ],
+        "items": [
+            {
+                "ref": line.ref,
+                "category": services.categories.label(line.category, lang.code),
+                "area": services.areas.area_name(line.area),
+                "status": reports.status_label(lang, line.status),
+                "filed": _when(lang, line.created_at),
+                "happened": _when(lang, line.occurred_at),
+            }
+            for line in lines
+        ],
+        "details": who.city,
+    }
+
+
+async def report_details(services: Services, who: Reader, ref: str) -> Json:
+    """One report opened on purpose: audited exactly as the chat's Details button."""
+    if not who.city:
+        raise CockpitError(DETAILS_COORDINATORS_ONLY)
+    found = await reports.view(services, ref.upper(), who.user_id)
+    lang = who.lang
+    _ = lang.gettext
+    if found.anonymous:
+        reporter = _("Melder: anoniem")
+    elif found.reporter_id is None:
+        reporter = _("Melder: heeft zijn of haar gegevens gewist")
+    else:
+        name = await reports.reporter_name(services, found.reporter_id)
+        reporter = _("Melder: {name}").format(name=name or _("melder"))
+    place = services.areas.area_name(found.area)
+    if found.street:
+        place += f", {found.street}"
+    return {
+        "ref": found.ref,
+        # Plain text for the page, which sets it as text: never markup.
+        "lines": [
+            _("Wat: {what}").format(what=services.categories.label(found.category, lang.code)),
+            _("Waar: {where}").format(where=place),
+            _("Wanneer: {when}").format(when=lang.datetime(found.occurred_at, "short")),
+            _("Beschrijving: {text}").format(text=found.description),
+            _("Foto's: {n}").format(n=len(found.photos.split())),
+            _("Status: {status}").format(status=reports.status_label(lang, found.status)),
+            *(
+                [_("Bericht aan de melder: {note}").format(note=found.status_note)]
+                if found.status_note
+                else []
+            ),
+            reporter,
+        ],
+    }

@@ -1,12 +1,18 @@
 """The coordinator's Mini App on the bot's own HTTP server (bot.web), issue 17.
 
 * `GET /app/`: the page (bot/static/miniapp, plain HTML, CSS and JS, no build step).
-* `GET /app/api/me|figures|trend|teams|broadcasts|map`: JSON for the page (`map`: the
-  wijken's polygons as SVG paths, bot.geomap, when the areas file has them). Every call
+* `GET /app/api/me|figures|trend|teams|broadcasts|reports|map`, `GET /app/api/yearly.xlsx|pdf`,
+  `POST /app/api/reports/{ref}` (one report's details, audited as the chat's Details
+  button) and `POST /app/api/teams/{kind}/{id}/ask` (the chat's "still active?"
+  button): JSON (or the file) for the page (`map`: the wijken's polygons as SVG paths,
+  bot.geomap, when the areas file has them). Every call
   carries Telegram's initData (`Authorization: tma <initData>`), checked by
   bot.initdata, and the role is looked up anew on each call (bot.cockpit): a role
   taken away an hour ago does not live on in a tab left open. No initData or a bad one
   is 401; a valid one of someone without the role is 403; both JSON with a short reason.
+
+* `GET /app/toegankelijkheid?lang=xx`: the accessibility statement, public, in the
+  reader's language (the page links to it with the language it was given).
 
 Everything is read through bot.cockpit; this module knows HTTP and nothing of storage.
 """
@@ -22,11 +28,14 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import cockpit, geomap, initdata, stats, yearly
+from bot import accessibility, cockpit, geomap, initdata, stats, yearly
 from bot.areas import Wijk
+from bot.callbacks import row_id
 from bot.cockpit import CockpitError, Reader
 from bot.i18n import N_
 from bot.initdata import InitDataError
+from bot.overview import NOBODY_TO_ASK, OverviewError
+from bot.reports import ReportError
 from bot.services import Services
 from bot.stats import StatsError
 
@@ -78,6 +87,18 @@ TEXTS: dict[str, str] = {
     "none": N_("Niets te zien."),
     "hidden": N_("Kleine aantallen (minder dan {n}) tonen we niet."),
     "yearly": N_("Jaarrapport {year} downloaden (.xlsx)"),
+    "yearly_pdf": N_("Jaarrapport {year} downloaden (PDF)"),
+    "reports": N_("Meldingen"),
+    "reports_note": N_(
+        "Alleen nummer, soort, plek en datum. De details open je apart; dat wordt vastgelegd."
+    ),
+    "details": N_("Details {ref}"),
+    "filed": N_("Gemeld"),
+    "happened": N_("Gebeurd"),
+    "ask": N_("Vraag of {name} nog actief is"),
+    "asked": N_("Vraag verstuurd."),
+    "not_reached": N_("Deze persoon is niet bereikbaar."),
+    "statement": N_("Toegankelijkheid"),
     "now_states": N_("Teams en groepen zoals ze nu zijn: van toen is niets bewaard."),
 }
 
@@ -134,9 +155,15 @@ class MiniApp:
             ("teams", self.teams),
             ("broadcasts", self.broadcasts),
             ("map", self.map),
+            ("reports", self.reports),
             ("yearly.xlsx", self.yearly),
+            ("yearly.pdf", self.yearly),
         ):
             app.router.add_get(f"{PREFIX}/api/{name}", self._guarded(handler))
+        # POST: each has an effect (an audit row, a message to someone).
+        app.router.add_post(PREFIX + "/api/reports/{ref}", self._guarded(self.details))
+        app.router.add_post(PREFIX + "/api/teams/{kind}/{id}/ask", self._guarded(self.ask))
+        app.router.add_get(PREFIX + "/toegankelijkheid", self.statement)
 
     async def index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
@@ -159,7 +186,7 @@ class MiniApp:
                 body = await handler(request, who)
             except CockpitError as error:
                 return _refuse(403, who.lang.gettext(error.key))
-            except StatsError as error:
+            except (StatsError, ReportError, OverviewError) as error:
                 return _refuse(400, who.lang.gettext(error.key))
             if isinstance(body, web.Response):
                 body.headers["Cache-Control"] = "no-store"
@@ -216,18 +243,41 @@ class MiniApp:
             self._maps[who.wijken] = geomap.svg_map(areas, shown)
         return self._maps[who.wijken]
 
+    async def reports(self, request: web.Request, who: Reader) -> dict[str, Any]:
+        return await cockpit.report_list(self.services, who, request.query.get("status"))
+
+    async def details(self, request: web.Request, who: Reader) -> dict[str, Any]:
+        return await cockpit.report_details(self.services, who, request.match_info["ref"])
+
+    async def ask(self, request: web.Request, who: Reader) -> dict[str, Any]:
+        item_id = row_id(request.match_info["id"])
+        if item_id is None:
+            raise OverviewError(NOBODY_TO_ASK)
+        sent = await cockpit.ask_still_active(
+            self.services, who, request.match_info["kind"], item_id
+        )
+        return {"ok": True, "sent": sent}
+
+    async def statement(self, request: web.Request) -> web.Response:
+        lang = self.services.translator.for_language(request.query.get("lang", ""))
+        page = accessibility.statement(lang, self.services.areas.city, RTL)
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
+
     async def yearly(self, request: web.Request, who: Reader) -> web.Response:
-        """The yearly report (every wijk in it: for the council, so coordinators only)."""
+        """The yearly report, .xlsx or PDF by the path (every wijk in it: for the council,
+        so coordinators only)."""
         if not who.city:
             raise CockpitError(cockpit.COORDINATORS_ONLY)
         today = stats.today_in(self.services)
         year = stats.period_from_code("y" + request.query.get("year", str(today.year)), today)
         if year is None:
             raise StatsError(stats.BAD_PERIOD)
-        body, name = await yearly.yearly_report(self.services, who.lang, year)
+        as_pdf = request.path.endswith(".pdf")
+        make = yearly.yearly_pdf if as_pdf else yearly.yearly_report
+        body, name = await make(self.services, who.lang, year)
         return web.Response(
             body=body,
-            content_type=XLSX,
+            content_type="application/pdf" if as_pdf else XLSX,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 

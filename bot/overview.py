@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from html import escape
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import notices
 from bot.areas import Wijk
+from bot.callbacks import Button, pack
 from bot.errors import KeyedError
-from bot.i18n import N_
+from bot.i18n import N_, Lang
+from bot.notices import Topic
 from bot.services import Services
 from storage import channels as channel_store
 from storage import groups as group_store
@@ -80,6 +86,47 @@ async def build(services: Services) -> Overview:
             )
         )
     return overview
+
+
+NOBODY_TO_ASK = N_("Er is niemand om te vragen.")
+
+
+async def ask_still_active(services: Services, kind: str, item_id: int) -> bool:
+    """Ask a sleeping team's contact (or a group's admin), with two buttons, if it still runs.
+
+    The chat's button and the Mini App's both come here; False when the message could not
+    be queued. OverviewError when the team or group does not sleep or has no one to ask.
+    """
+    data = await build(services)
+    items: dict[tuple[str, int | None], Team | Group] = {("t", t.id): t for t in data.dormant_teams}
+    items |= {("g", g.id): g for g in data.dormant_groups}
+    item = items.get((kind, item_id))
+    contact = (
+        (item.contact_user_id if isinstance(item, Team) else item.registered_by) if item else None
+    )
+    if item is None or contact is None:
+        raise OverviewError(NOBODY_TO_ASK)
+    name = item.name if isinstance(item, Team) else item.title
+    value = str(item_id)
+
+    def render(lang: Lang) -> tuple[str, InlineKeyboardMarkup]:
+        _ = lang.gettext  # the recipient's language, not the coordinator's
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Ja, we zijn actief"), callback_data=pack(Button.ALIVE, kind, value, "y")
+                    ),
+                    InlineKeyboardButton(
+                        _("Nee, we stoppen"), callback_data=pack(Button.ALIVE, kind, value, "n")
+                    ),
+                ]
+            ]
+        )
+        text = _("De coördinator vraagt: is {name} nog actief?")
+        return text.format(name=f"<b>{escape(name)}</b>"), keyboard
+
+    return await notices.tell(services, Topic.NEWS, [contact], render) > 0
 
 
 async def still_active(

@@ -265,6 +265,17 @@ async def record_states(services: Services, now: datetime | None = None) -> None
         await store.save_states(session=session, day=today_in(services, now), counts=counts)
 
 
+def _finished(
+    live: dict[int, store.WijkCounts], status: dict[int, str]
+) -> dict[int, store.WijkCounts]:
+    """The live outcomes of broadcasts that are sent with no copy waiting: final, to keep."""
+    return {
+        bid: counts
+        for bid, counts in live.items()
+        if status[bid] == BroadcastStatus.SENT and not any(c["waiting"] for c in counts.values())
+    }
+
+
 async def _broadcast_outcome(
     session: AsyncSession, sent: list[tuple[int, str]], window: dict[str, Any]
 ) -> store.WijkCounts:
@@ -277,18 +288,59 @@ async def _broadcast_outcome(
     status = dict(sent)
     missing = [bid for bid in status if bid not in kept]
     live = await store.deliveries_by_wijk(session=session, ids=missing)
-    finished = {
-        bid: counts
-        for bid, counts in live.items()
-        if status[bid] == BroadcastStatus.SENT and not any(c["waiting"] for c in counts.values())
-    }
-    await store.remember_broadcasts(session=session, figures=finished)
+    await store.remember_broadcasts(session=session, figures=_finished(live, status))
     for counts in live.values():
         for wijk, outcome in counts.items():
             per_wijk[wijk].update(
                 broadcasts=1, delivered=outcome["delivered"], failed=outcome["failed"]
             )
     return per_wijk
+
+
+async def trend(
+    services: Services, periods: list[Period], now: datetime | None = None
+) -> list[dict[str, Counter[str]]]:
+    """Residents (at each period's end), reports and announcements of consecutive periods,
+    per wijk and TOTAL: the numbers `compute` gives each period, from one grouped query per
+    figure over all of them instead of a `compute` per period."""
+    now = now or utcnow()
+    tz = services.settings.tz
+    days = [p.first for p in periods] + [periods[-1].last + timedelta(days=1)]
+    edges = [p.bounds(tz)[0] for p in periods] + [periods[-1].bounds(tz)[1]]
+    figures: list[dict[str, Counter[str]]] = [defaultdict(Counter) for _ in periods]
+    async with services.sessions() as session:
+        subscribed = Counter(await resident_store.subscribed_by_wijk(session=session))
+        events = await store.membership_per_period(session=session, edges=edges, now=now)
+        reports = await store.reports_per_period(session=session, edges=days)
+        sent = await store.broadcasts_per_period(session=session, edges=edges, kinds=KINDS)
+        kept, reached = await store.kept_per_period(session=session, edges=edges, kinds=KINDS)
+        status = {bid: state for bid, state, _index in sent}
+        live = await store.deliveries_by_wijk(
+            session=session, ids=[bid for bid in status if bid not in kept]
+        )
+        # As `compute` does: a finished broadcast is kept, so its deliveries are read once.
+        await store.remember_broadcasts(session=session, figures=_finished(live, status))
+    # Back from now, period by period: undo every join and leave after each period's end.
+    for index in reversed(range(len(periods))):
+        for wijk, counts in events.get(index + 1, {}).items():
+            came = counts["joined"] + counts["moved_in"]
+            subscribed[wijk] += counts["left"] + counts["moved_out"] - came
+        for wijk, count in subscribed.items():
+            figures[index][wijk]["subscribed"] = max(count, 0)
+    for bid, _state, index in sent:
+        for wijk in live.get(bid, {}):
+            reached[index][wijk] += 1
+    for index, place in enumerate(figures):
+        for wijk, count in reports.get(index, {}).items():
+            place[wijk]["reports"] = count
+        for wijk, count in reached.get(index, {}).items():
+            place[wijk]["broadcasts"] = count
+        total: Counter[str] = Counter()
+        for counts in place.values():
+            total.update(counts)
+        total["broadcasts"] = sum(1 for _bid, _state, at in sent if at == index)
+        place[TOTAL] = total
+    return figures
 
 
 async def compare(services: Services, period: Period) -> tuple[Stats, Stats]:

@@ -1,9 +1,11 @@
-"""The yearly report for the council (issue 17): "Jaarrapport 2026" as an .xlsx workbook.
+"""The yearly report for the council (issue 17): "Jaarrapport 2026" as an .xlsx workbook
+and as a PDF.
 
-A sheet per topic (the wijken over the year, the city per month, reports per kind and
-wijk) with typed numbers, so the city can sum and chart them, and a chart of the
-reports per month. The figures are bot.stats' own, the same as /stats and /export.
-Counts only: no name, no chat, no report text.
+The workbook has a sheet per topic (the wijken over the year, the city per month, reports
+per kind and wijk) with typed numbers, so the city can sum and chart them, and a chart of
+the reports per month. The PDF (bot.yearly_pdf) has the same tables and two bar charts.
+The figures are bot.stats' own, the same as
+/stats and /export. Counts only: no name, no chat, no report text.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ MONTH_KEYS = ("subscribed", "joined", "left", "broadcasts", "delivered", "report
 MONTH_COLUMNS = tuple(column for column in stats.COLUMNS if column[1] in MONTH_KEYS)
 # Excel's own limit on a sheet's name.
 SHEET_NAME_MAX = 31
+# fpdf2 draws Arabic unshaped and left to right without HarfBuzz (uharfbuzz, a compiled
+# extra): rather than a page nobody can read, the council's own language.
+PDF_FALLBACK = {"ar"}
 
 
 def months_of(year: Period, today: date) -> list[Period]:
@@ -89,9 +94,26 @@ def workbook(services: Services, lang: Lang, year: Stats, months: list[Stats]) -
     return buffer.getvalue()
 
 
-async def yearly_report(services: Services, lang: Lang, year: Period) -> tuple[bytes, str]:
-    """The workbook of `year` and its file name."""
+async def _year_and_months(services: Services, year: Period) -> tuple[Stats, list[Stats]]:
     today = stats.today_in(services)
     figures = await stats.compute(services, year)
-    months = [await stats.compute(services, month) for month in months_of(year, today)]
+    return figures, [await stats.compute(services, month) for month in months_of(year, today)]
+
+
+async def yearly_report(services: Services, lang: Lang, year: Period) -> tuple[bytes, str]:
+    """The workbook of `year` and its file name."""
+    figures, months = await _year_and_months(services, year)
     return workbook(services, lang, figures, months), f"jaarrapport-{year.key}.xlsx"
+
+
+async def yearly_pdf(services: Services, lang: Lang, year: Period) -> tuple[bytes, str]:
+    """The PDF of `year` (in Dutch where the reader's script would not render) and its name."""
+    if lang.code in PDF_FALLBACK:
+        lang = services.translator.for_language(services.settings.default_language)
+    # Imported here: fpdf2 (with Pillow and fontTools) costs a bot that never draws a PDF
+    # a third of a second at start, as matplotlib would (bot.charts does the same).
+    from bot import yearly_pdf
+
+    figures, months = await _year_and_months(services, year)
+    body = yearly_pdf.document(services, lang, figures, months, MONTH_COLUMNS)
+    return body, f"jaarrapport-{year.key}.pdf"

@@ -140,35 +140,14 @@ async def on_dormant(
     """Ask a sleeping team's contact (or a group's admin), with one button, if it still runs."""
     kind, value = args
     _ = (await lang_for(update, context)).gettext
-    data = await overview.build(context.services)
-    items: dict[tuple[str, str], Team | Group] = {("t", str(t.id)): t for t in data.dormant_teams}
-    items |= {("g", str(g.id)): g for g in data.dormant_groups}
-    item = items.get((kind, value))
-    contact = (
-        (item.contact_user_id if isinstance(item, Team) else item.registered_by) if item else None
-    )
-    if item is None or contact is None:
-        await query.answer(_("Er is niemand om te vragen."), show_alert=True)
+    item_id = row_id(value)
+    try:
+        if item_id is None:
+            raise OverviewError(overview.NOBODY_TO_ASK)
+        sent = await overview.ask_still_active(context.services, kind, item_id)
+    except OverviewError as error:
+        await query.answer(_(error.key), show_alert=True)
         return
-    name = item.name if isinstance(item, Team) else item.title
-
-    def render(lang: Lang) -> tuple[str, InlineKeyboardMarkup]:
-        _ = lang.gettext  # the recipient's language, not the coordinator's
-        keyboard = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        _("Ja, we zijn actief"), callback_data=pack(Button.ALIVE, kind, value, "y")
-                    ),
-                    InlineKeyboardButton(
-                        _("Nee, we stoppen"), callback_data=pack(Button.ALIVE, kind, value, "n")
-                    ),
-                ]
-            ]
-        )
-        return _("De coördinator vraagt: is {name} nog actief?").format(name=bold(name)), keyboard
-
-    sent = await notify.tell(context, contact, render)
     await query.answer(
         _("Vraag verstuurd.") if sent else _("Deze persoon is niet bereikbaar."),
         show_alert=not sent,

@@ -18,6 +18,8 @@ from handlers.keyboards import miniapp_rows, rows
 ALL = "all"  # the whole city in callback data
 # "/export 2026 excel": the workbook instead of the CSV (the word in any of our languages).
 EXCEL_WORDS = frozenset({"excel", "xlsx"})
+# "/export 2026 pdf": the yearly report as a PDF, for the council.
+PDF_WORDS = frozenset({"pdf"})
 
 
 def _keyboard(
@@ -101,15 +103,34 @@ async def stats_command(update: Update, context: BotContext) -> None:
 
 @requires(Role.COORDINATOR)
 async def export_command(update: Update, context: BotContext) -> None:
-    """/export [period] [excel]: the figures per wijk as a CSV (or Excel) file."""
+    """/export [period] [excel|pdf]: the figures per wijk as a CSV (or Excel) file; a
+    year's as the yearly PDF."""
     lang = await lang_for(update, context)
     words = list(context.args or [])
-    excel = bool(words) and words[-1].lower() in EXCEL_WORDS
+    last = words[-1].lower() if words else ""
+    excel, as_pdf = last in EXCEL_WORDS, last in PDF_WORDS
     period = await _period(
-        update, context, lang, bad=stats.BAD_EXPORT_PERIOD, words=words[:-1] if excel else words
+        update,
+        context,
+        lang,
+        bad=stats.BAD_EXPORT_PERIOD,
+        words=words[:-1] if excel or as_pdf else words,
     )
-    if period is not None:
+    if period is None:
+        return
+    if not as_pdf:
         await _send_export(update, context, lang, period, excel=excel)
+    elif period.kind != "year":
+        await show(
+            update,
+            lang.gettext("De PDF is het jaarrapport: kies een jaar, zoals /export 2026 pdf."),
+        )
+    elif (chat := update.effective_chat) is not None:
+        body, name = await yearly.yearly_pdf(context.services, lang, period)
+        caption = lang.gettext("Jaarrapport {year}. Zonder persoonsgegevens.").format(
+            year=period.key
+        )
+        await context.bot.send_document(chat.id, body, filename=name, caption=caption)
 
 
 async def _send_export(

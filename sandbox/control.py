@@ -610,6 +610,9 @@ class ControlApi:
             view = chat.to_dict()
             view["status"] = status
             view["bot_status"] = chat.bot.status if chat.type != "private" else "member"
+            if chat.type == "private":
+                # The chat's menu button as a client draws it: the page shows a web_app one.
+                view["menu_button"] = chat.menu_button or world.default_menu_button
             chats.append(view)
         bot = world.bot_user
         return {

@@ -368,3 +368,56 @@ async def state_once(*, session: AsyncSession, key: str, value: str) -> str:
     await session.commit()
     stored = await state(session=session, key=key)
     return stored if stored is not None else value
+
+
+async def status_counts(
+    *, session: AsyncSession, wijken: list[str] | None, open_statuses: list[str], closed: str
+) -> dict[str, int]:
+    """Reports per status (of these wijken; None: the whole city).
+
+    The open ones are few and counted on the status index; the closed ones are all the
+    others ever filed, so they are the report_daily counters minus the open: a million
+    closed reports are never scanned, and those erased after retention still count.
+    """
+    # IN, not !=: only a list of values lets the database walk the status index.
+    query = select(Report.status, func.count()).where(col(Report.status).in_(open_statuses))
+    filed = select(func.coalesce(func.sum(ReportDaily.count), 0))
+    if wijken is not None:
+        query = query.where(col(Report.wijk).in_(wijken))
+        filed = filed.where(col(ReportDaily.wijk).in_(wijken))
+    counts = {
+        status: int(count) for status, count in await session.exec(query.group_by(Report.status))
+    }
+    total = int((await session.exec(filed)).one())
+    counts[closed] = max(total - sum(counts.values()), 0)
+    return counts
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """A report as a list shows it: never its description, street or place on the map."""
+
+    ref: str
+    category: str
+    area: str
+    status: str
+    created_at: datetime
+    occurred_at: datetime
+
+
+async def lines_by_status(*, session: AsyncSession, status: str, limit: int) -> list[ReportLine]:
+    """The newest reports of one status, without their texts (those only on purpose)."""
+    query = (
+        select(
+            Report.ref,
+            Report.category,
+            Report.area,
+            Report.status,
+            Report.created_at,
+            Report.occurred_at,
+        )
+        .where(Report.status == status)
+        .order_by(col(Report.created_at).desc(), col(Report.id).desc())
+        .limit(limit)
+    )
+    return [ReportLine(*row) for row in await session.exec(query)]

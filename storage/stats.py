@@ -372,3 +372,106 @@ def _chunks(ids: Sequence[int], size: int = 500) -> Iterable[list[int]]:
     # A year holds a few thousand broadcasts; IN lists stay well under SQLite's limits.
     for index in range(0, len(ids), size):
         yield list(ids[index : index + size])
+
+
+# --- trends: many consecutive periods in one grouped query each -------------------------
+#
+# `edges` are the starts of consecutive periods and then the end of the last one; a row
+# falls in period i when edges[i] <= value < edges[i + 1], and in len(edges) - 1 ("later")
+# past the last. The period is computed in a subquery and grouped outside it: PostgreSQL
+# would not see two copies of a CASE with bound parameters as one GROUP BY expression.
+
+
+def _period_index(column: Any, edges: Sequence[Any]) -> Any:
+    later = len(edges) - 1
+    return case(*((column < edge, index) for index, edge in enumerate(edges[1:])), else_=later)
+
+
+async def reports_per_period(
+    *, session: AsyncSession, edges: Sequence[date]
+) -> dict[int, Counter[str]]:
+    """{period index: {wijk or "": reports}} from report_daily (local days)."""
+    day = col(ReportDaily.day)
+    inner = (
+        select(
+            _period_index(day, edges).label("period"),
+            ReportDaily.wijk.label("wijk"),  # type: ignore[attr-defined]
+            ReportDaily.count.label("n"),  # type: ignore[attr-defined]
+        )
+        .where(day >= edges[0], day < edges[-1])
+        .subquery()
+    )
+    rows = await session.exec(
+        select(inner.c.period, inner.c.wijk, func.sum(inner.c.n)).group_by(
+            inner.c.period, inner.c.wijk
+        )
+    )
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for period, wijk, n in rows:
+        counts[int(period)][wijk or ""] += int(n or 0)
+    return counts
+
+
+async def membership_per_period(
+    *, session: AsyncSession, edges: Sequence[datetime], now: datetime
+) -> dict[int, WijkCounts]:
+    """{period index: {wijk: Counter(kind)}} of the membership events from edges[0] to now;
+    index len(edges) - 1 holds those after the last period."""
+    at = col(MembershipEvent.at)
+    inner = (
+        select(
+            _period_index(at, edges).label("period"),
+            MembershipEvent.wijk.label("wijk"),  # type: ignore[attr-defined]
+            MembershipEvent.kind.label("kind"),  # type: ignore[attr-defined]
+        )
+        .where(at >= edges[0], at < max(now, edges[-1]))
+        .subquery()
+    )
+    rows = await session.exec(
+        select(inner.c.period, inner.c.wijk, inner.c.kind, func.count()).group_by(
+            inner.c.period, inner.c.wijk, inner.c.kind
+        )
+    )
+    counts: dict[int, WijkCounts] = defaultdict(lambda: defaultdict(Counter))
+    for period, wijk, kind, n in rows:
+        counts[int(period)][wijk][kind] += int(n)
+    return counts
+
+
+async def broadcasts_per_period(
+    *, session: AsyncSession, edges: Sequence[datetime], kinds: Sequence[str]
+) -> list[tuple[int, str, int]]:
+    """(id, status, period index) of the announcements started within the periods."""
+    started = col(Broadcast.started_at)
+    rows = await session.exec(
+        select(Broadcast.id, Broadcast.status, _period_index(started, edges)).where(
+            started >= edges[0], started < edges[-1], col(Broadcast.kind).in_(kinds)
+        )
+    )
+    return [(int(bid), status, int(period)) for bid, status, period in rows if bid is not None]
+
+
+async def kept_per_period(
+    *, session: AsyncSession, edges: Sequence[datetime], kinds: Sequence[str]
+) -> tuple[set[int], dict[int, Counter[str]]]:
+    """The kept broadcasts among those started within the periods, and per period and wijk
+    how many of them reached it."""
+    started = col(Broadcast.started_at)
+    inner = (
+        select(
+            BroadcastFigures.broadcast_id.label("bid"),  # type: ignore[attr-defined]
+            BroadcastFigures.wijk.label("wijk"),  # type: ignore[attr-defined]
+            _period_index(started, edges).label("period"),
+        )
+        .join(Broadcast, col(Broadcast.id) == BroadcastFigures.broadcast_id)
+        .where(started >= edges[0], started < edges[-1], col(Broadcast.kind).in_(kinds))
+        .subquery()
+    )
+    kept = await session.exec(select(inner.c.bid).distinct())
+    rows = await session.exec(
+        select(inner.c.period, inner.c.wijk, func.count()).group_by(inner.c.period, inner.c.wijk)
+    )
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for period, wijk, n in rows:
+        counts[int(period)][wijk] += int(n)
+    return {int(bid) for bid in kept}, counts

@@ -461,6 +461,10 @@ function updateChatControls() {
   $("follow").hidden = !isChannel || canPost;
   $("follow-button").textContent = chat?.status ? "Ontvolg dit kanaal" : "Volg dit kanaal";
   $("member-form").hidden = !chat || chat.type === "private" || isChannel;
+  // The bot's web_app menu button, as Telegram draws it beside the message field.
+  const menu = chat?.type === "private" ? chat.menu_button : null;
+  $("menu-button").hidden = menu?.type !== "web_app";
+  $("menu-button").textContent = menu?.type === "web_app" ? menu.text : "";
 }
 
 function openStream() {
@@ -542,6 +546,14 @@ function wire() {
     $("text").value = "";
     state.stuck = true; // your own message: go to it
     await say(text, state.chatId);
+  }));
+  // The Mini App opens in a tab of its own, with initData the sandbox signs as Telegram does.
+  $("menu-button").addEventListener("click", guarded(async () => {
+    const opened = await api("GET", `/sandbox/users/${state.userId}/webapp`);
+    // The bot chose the address: only a web page opens, never a javascript: URL.
+    const url = safeUrl(opened.url);
+    if (!url || !url.protocol.startsWith("http")) throw new Error("Geen geldig adres voor de Mini App.");
+    window.open(url.href, "_blank");
   }));
   $("photo-button").addEventListener("click", () => $("photo-file").click());
   $("photo-file").addEventListener("change", guarded(async () => {

@@ -15,11 +15,18 @@ from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 import openpyxl
+import pypdf
 import pytest
+from sqlmodel import select
 
 from bot import stats
 from bot.app import BotApplication, running
-from bot.cockpit import COORDINATORS_ONLY, NOT_ALLOWED
+from bot.cockpit import (
+    ASK_COORDINATORS_ONLY,
+    COORDINATORS_ONLY,
+    DETAILS_COORDINATORS_ONLY,
+    NOT_ALLOWED,
+)
 from bot.roles import Held, Role, Roles, grant, revoke
 from bot.services import services_of
 from bot.settings import Settings
@@ -27,8 +34,9 @@ from bot.stats import period_of
 from handlers import commands
 from sandbox import webapp
 from sandbox.client import SandboxClient
+from storage import reports as report_store
 from storage import teams as team_store
-from storage.models import Broadcast, Delivery, Group, Reply, utcnow
+from storage.models import AuditEntry, Broadcast, Delivery, Group, Reply, Report, utcnow
 from tests.journeys.resident import MakePerson
 from tests.journeys.test_broadcasts import ADMIN_ID
 from tests.journeys.test_stats import download, seed_reports
@@ -54,11 +62,13 @@ def base(app: BotApplication) -> str:
     return f"http://127.0.0.1:{web.port}"
 
 
-async def api(app: BotApplication, path: str, init_data: str | None) -> tuple[int, Any]:
+async def api(
+    app: BotApplication, path: str, init_data: str | None, method: str = "GET"
+) -> tuple[int, Any]:
     headers = {} if init_data is None else {"Authorization": f"tma {init_data}"}
     async with (
         aiohttp.ClientSession() as http,
-        http.get(base(app) + path, headers=headers) as response,
+        http.request(method, base(app) + path, headers=headers) as response,
     ):
         return response.status, await response.json()
 
@@ -541,3 +551,230 @@ async def test_export_of_a_year_sends_the_yearly_workbook_after_the_csv(
     # A week's export stays one file: the message after it answers the next command.
     assert (await coord.say("/export"))["document"]["file_name"].endswith(".csv")
     assert (await coord.say("/stats"))["text"].startswith("📊 Week ")
+
+
+async def file_of(app: BotApplication, path: str, init_data: str) -> tuple[int, str, bytes]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(base(app) + path, headers={"Authorization": f"tma {init_data}"}) as response,
+    ):
+        return response.status, response.headers["Content-Type"], await response.read()
+
+
+async def add_report(app: BotApplication, wijk: str, status: str, text: str) -> str:
+    """A report as the chat files it (counted in report_daily too); its number."""
+    async with services_of(app).sessions() as session:
+        report = await report_store.add(
+            session=session,
+            report=Report(
+                ref="",
+                category="drugs",
+                area=f"wijk:{wijk}",
+                wijk=wijk,
+                status=status,
+                description=text,
+                street="Geheime Straat 1",
+                anonymous=True,
+            ),
+            day=utcnow().date(),
+        )
+    return report.ref
+
+
+async def views(app: BotApplication) -> set[tuple[int | None, str | None]]:
+    async with services_of(app).sessions() as session:
+        rows = await session.exec(select(AuditEntry).where(AuditEntry.action == "report_view"))
+        return {(row.actor_id, row.subject) for row in rows}
+
+
+async def test_reports_by_status_without_texts_and_details_audited_as_in_chat(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    await person("Carla", user_id=ADMIN_ID)
+    open_ref = await add_report(bot, "stiphout", "received", "folie bij de deur")
+    done = await add_report(bot, "warande", "afgehandeld", "oud nieuws")
+    init_data = await signed(client, ADMIN_ID)
+    status, body = await api(bot, "/app/api/reports", init_data)
+    assert status == 200
+    counts = {s["status"]: s["count"] for s in body["statuses"]}
+    assert counts == {"received": 1, "in_behandeling": 0, "doorgezet": 0, "afgehandeld": 1}
+    assert [item["ref"] for item in body["items"]] == [open_ref]
+    listing = str(body)
+    assert "folie" not in listing
+    assert "Geheime" not in listing
+    assert await views(bot) == set()  # a list is not a view
+    _status, closed = await api(bot, "/app/api/reports?status=afgehandeld", init_data)
+    assert [item["ref"] for item in closed["items"]] == [done]
+    # Opened on purpose: the text, and a row in the audit log as the chat's button writes.
+    status, details = await api(bot, f"/app/api/reports/{open_ref}", init_data, "POST")
+    assert status == 200
+    assert "Beschrijving: folie bij de deur" in details["lines"]
+    assert "Melder: anoniem" in details["lines"]
+    assert await views(bot) == {(ADMIN_ID, f"report:{open_ref}")}
+    # Details are no GET (a prefetch would write the log) and a bad number is a sentence.
+    assert (await file_of(bot, f"/app/api/reports/{open_ref}", init_data))[0] == 405
+    status, body = await api(bot, "/app/api/reports/MV-2026-999999", init_data, "POST")
+    assert (status, body["error"]) == (400, "Die melding bestaat niet (meer).")
+    assert (await api(bot, "/app/api/reports?status=weg", init_data))[0] == 400
+
+
+async def test_a_wijkboa_sees_report_counts_of_their_wijk_and_no_details(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    boa = await person("Bas")
+    await grant(services_of(bot), boa.id, Role.WIJKBOA, "wijk:stiphout", name="Bas", by=ADMIN_ID)
+    refs = [await add_report(bot, "stiphout", "received", "x") for _ in range(4)]
+    await add_report(bot, "stiphout", "in_behandeling", "y")
+    await add_report(bot, "warande", "doorgezet", "z")
+    init_data = await signed(client, boa.id)
+    status, body = await api(bot, "/app/api/reports", init_data)
+    assert status == 200
+    counts = {s["status"]: s["count"] for s in body["statuses"]}
+    # Warande's not at all; one in behandeling hidden as in chat; none is none.
+    assert counts == {"received": 4, "in_behandeling": None, "doorgezet": 0, "afgehandeld": 0}
+    assert (body["items"], body["details"]) == ([], False)
+    status, refused = await api(bot, f"/app/api/reports/{refs[0]}", init_data, "POST")
+    assert (status, refused["error"]) == (403, DETAILS_COORDINATORS_ONLY)
+    assert await views(bot) == set()
+
+
+async def test_still_active_asks_the_contact_as_the_chats_button_does(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    await person("Carla", user_id=ADMIN_ID)
+    contact = await person("Dirk", "en", wijk="warande")
+    services = services_of(bot)
+    async with services.sessions() as session:
+        asleep = await team_store.create(
+            session=session, name="Oude Ploeg", wijk="warande", area="", contact_info="",
+            contact_user_id=contact.id,
+        )  # fmt: skip
+        asleep.status = "approved"
+        asleep.last_activity_at = utcnow() - timedelta(days=services.settings.dormant_days + 1)
+        await session.commit()
+    init_data = await signed(client, ADMIN_ID)
+    _status, teams = await api(bot, "/app/api/teams", init_data)
+    (row,) = teams["items"]
+    assert (row["dormant"], row["may_ask"]) == (True, True)
+    status, body = await api(bot, f"/app/api/teams/team/{asleep.id}/ask", init_data, "POST")
+    assert (status, body) == (200, {"ok": True, "sent": True})
+    asked = await client.wait_bot_message(contact.id, after=contact.last_id, timeout=15)
+    assert "Oude Ploeg" in asked["text"]
+    # The contact's own language, and the chat's two buttons: the same service sent it.
+    labels = [b["text"] for r in asked["reply_markup"]["inline_keyboard"] for b in r]
+    assert labels == [
+        contact.lang.gettext("Ja, we zijn actief"),
+        contact.lang.gettext("Nee, we stoppen"),
+    ]
+    # An awake team, a made-up one or a wijkboa: refused, each with its reason.
+    for path in (
+        "/app/api/teams/team/999/ask",
+        "/app/api/teams/boat/1/ask",
+        "/app/api/teams/team/abc/ask",
+    ):
+        status, body = await api(bot, path, init_data, "POST")
+        assert (status, body["error"]) == (400, "Er is niemand om te vragen."), path
+    boa = await person("Bas")
+    await grant(services, boa.id, Role.WIJKBOA, "wijk:warande", name="Bas", by=ADMIN_ID)
+    boa_data = await signed(client, boa.id)
+    _status, teams = await api(bot, "/app/api/teams", boa_data)
+    assert teams["items"][0]["may_ask"] is False
+    status, body = await api(bot, f"/app/api/teams/team/{asleep.id}/ask", boa_data, "POST")
+    assert (status, body["error"]) == (403, ASK_COORDINATORS_ONLY)
+
+
+async def test_the_yearly_pdf_opens_and_holds_the_figures(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    await person("Carla", user_id=ADMIN_ID)
+    await person("Anna", wijk="stiphout")
+    await seed_reports(bot, this_week=7, last_week=0)
+    services = services_of(bot)
+    year = stats.period_of("year", period_of("week", stats.today_in(services)).first)
+    status, kind, body = await file_of(
+        bot, f"/app/api/yearly.pdf?year={year.key}", await signed(client, ADMIN_ID)
+    )
+    assert (status, kind) == (200, "application/pdf")
+    document = pypdf.PdfReader(io.BytesIO(body))
+    text = "\n".join(page.extract_text() for page in document.pages)
+    assert f"Jaarrapport {year.key}" in text
+    assert services.areas.city in text
+    assert document.metadata is not None
+    assert document.metadata.title == f"Jaarrapport {year.key} – {services.areas.city}"
+    figures = await stats.compute(services, year)
+    stiphout = next(line for line in text.splitlines() if line.startswith("Stiphout"))
+    assert stiphout.split()[-1] == str(figures.of("stiphout")["reports"]) == "7"
+    assert "Meldingen per maand" in text
+    assert "Anna" not in text  # counts only
+    # A wijkboa gets no yearly report: it holds every wijk.
+    boa = await person("Bas")
+    await grant(services, boa.id, Role.WIJKBOA, "wijk:stiphout", name="Bas", by=ADMIN_ID)
+    refused = await api(bot, "/app/api/yearly.pdf", await signed(client, boa.id))
+    assert refused == (403, {"ok": False, "error": COORDINATORS_ONLY})
+
+
+async def test_export_pdf_in_the_chat_sends_the_yearly_pdf(
+    bot: BotApplication, person: MakePerson
+) -> None:
+    coord = await person("Carla", user_id=ADMIN_ID)
+    year = stats.today_in(services_of(bot)).year
+    sent = await coord.say(f"/export {year} pdf")
+    assert sent["document"]["file_name"] == f"jaarrapport-{year}.pdf"
+    document = pypdf.PdfReader(io.BytesIO(await download(bot, sent["document"]["file_id"])))
+    assert f"Jaarrapport {year}" in document.pages[0].extract_text()
+    week = await coord.say("/export vorige pdf")
+    assert "kies een jaar" in week["text"]
+
+
+async def test_the_accessibility_statement_in_the_readers_language(bot: BotApplication) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(base(bot) + "/app/toegankelijkheid?lang=ar") as page:
+            assert page.status == 200
+            html = await page.text()
+        assert '<html lang="ar" dir="rtl">' in html
+        assert "WCAG 2.1" in html
+        async with http.get(base(bot) + "/app/toegankelijkheid") as page:
+            html = await page.text()
+        assert '<html lang="nl" dir="ltr">' in html
+        assert "Toegankelijkheidsverklaring" in html
+        async with http.get(base(bot) + "/app/static/statement.js") as script:
+            assert script.status == 200
+
+
+async def test_the_trend_is_what_stats_computes_for_each_period(
+    bot: BotApplication, person: MakePerson, client: SandboxClient
+) -> None:
+    await person("Carla", user_id=ADMIN_ID)
+    await person("Anna", wijk="stiphout")
+    bram = await person("Bram", wijk="warande")
+    await seed_reports(bot, this_week=3, last_week=2)
+    services = services_of(bot)
+    async with services.sessions() as session:
+        sent = Broadcast(kind="witte_voetjes", status="sent", author_id=ADMIN_ID,
+                         audience='{"all": true}', started_at=utcnow() - timedelta(days=8))  # fmt: skip
+        session.add(sent)
+        await session.flush()
+        assert sent.id is not None
+        session.add(Delivery(broadcast_id=sent.id, chat_id=bram.id, recipient="user",
+                             status="sent"))  # fmt: skip
+        await session.commit()
+    # Bram leaves: the weeks before still count him, this one does not.
+    await bram.say("/stop")
+    init_data = await signed(client, ADMIN_ID)
+    for kind in ("week", "month", "year"):
+        status, body = await api(bot, f"/app/api/trend?kind={kind}", init_data)
+        assert status == 200
+        periods = [stats.period_of(kind, stats.today_in(services))]
+        while len(periods) < len(body["periods"]):
+            periods.insert(0, periods[0].previous())
+        assert [p["key"] for p in body["periods"]] == [p.key for p in periods]
+        computed = [await stats.compute(services, p) for p in periods]
+        for place in body["places"]:
+            wijk = None if place["key"] == stats.TOTAL else place["key"]
+            for figure, series in place["series"].items():
+                assert series == [c.of(wijk)[figure] for c in computed], (kind, wijk, figure)
+    _status, weeks = await api(bot, "/app/api/trend?kind=week", init_data)
+    city = weeks["places"][0]["series"]
+    assert sum(city["reports"]) == 5
+    assert sum(city["broadcasts"]) == 1
+    assert city["subscribed"][-1] == 1  # Anna; Bram left

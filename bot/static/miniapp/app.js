@@ -12,9 +12,9 @@ function initData() {
 
 const state = { auth: initData(), texts: {}, kind: "week", code: "", place: "*", figures: null, mapKey: "subscribed" };
 
-async function api(name, query) {
+async function api(name, query, method) {
   const url = "api/" + name + (query ? "?" + new URLSearchParams(query) : "");
-  const response = await fetch(url, { headers: { Authorization: "tma " + state.auth } });
+  const response = await fetch(url, { method: method || "GET", headers: { Authorization: "tma " + state.auth } });
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || response.status);
   return body;
@@ -113,12 +113,25 @@ function drawTrend(data) {
   }));
 }
 
+function askButton(item) {
+  // The chat's "still active?" button: the server asks the contact, as /overzicht does.
+  const button = el("button", { type: "button" }, t("ask").replace("{name}", item.name));
+  button.addEventListener("click", async () => {
+    try {
+      const answer = await api("teams/" + item.kind + "/" + item.id + "/ask", null, "POST");
+      say(answer.sent ? t("asked") : t("not_reached"));
+    } catch (error) { fail(error); }
+  });
+  return el("div", {}, button);
+}
+
 function drawTeams(data) {
   const items = data.items.map((item) => el("li", {},
     el("strong", {}, (item.kind === "team" ? t("team") : t("group")) + " " + item.name), " ",
     el("span", { class: "tag" }, t("status_" + item.status)), " ",
     item.dormant ? el("span", { class: "tag dormant" }, t("dormant")) : "",
-    el("div", { class: "note" }, (item.wijk_name || "?") + " · " + t("last_sign") + ": " + item.last_sign_text)));
+    el("div", { class: "note" }, (item.wijk_name || "?") + " · " + t("last_sign") + ": " + item.last_sign_text),
+    item.may_ask ? askButton(item) : ""));
   document.getElementById("teams").replaceChildren(...(items.length ? items : [el("li", {}, t("none"))]));
 }
 
@@ -132,11 +145,38 @@ function drawBroadcasts(data) {
   document.getElementById("broadcasts").replaceChildren(...(items.length ? items : [el("li", {}, t("none"))]));
 }
 
+// Reports by status, never their texts; a coordinator opens one on purpose (audited).
+async function loadReports(status) {
+  const data = await api("reports", status ? { status: status } : null);
+  state.hidden = data.hidden_below || state.hidden;
+  document.getElementById("report-statuses").replaceChildren(...data.statuses.map((s) => {
+    const button = el("button", { type: "button", "aria-pressed": String(s.status === data.status) }, s.label + " (" + n(s.count) + ")");
+    button.addEventListener("click", () => loadReports(s.status).catch(fail));
+    return button;
+  }));
+  const items = data.items.map((item) => {
+    const details = el("div", { class: "details", role: "region", "aria-label": t("details").replace("{ref}", item.ref), hidden: "" });
+    const open = el("button", { type: "button", "aria-expanded": "false" }, t("details").replace("{ref}", item.ref));
+    open.addEventListener("click", async () => {
+      try {
+        const found = await api("reports/" + encodeURIComponent(item.ref), null, "POST");
+        details.replaceChildren(...found.lines.map((line) => el("p", {}, line)));
+        details.hidden = false;
+        open.setAttribute("aria-expanded", "true");
+      } catch (error) { fail(error); }
+    });
+    return el("li", {}, el("strong", {}, item.ref), " · " + item.category + " · " + item.area,
+      el("div", { class: "note" }, t("happened") + ": " + item.happened + " · " + t("filed") + ": " + item.filed),
+      data.details ? el("div", {}, open) : "", details);
+  });
+  document.getElementById("reports").replaceChildren(...(items.length ? items : [el("li", {}, t("none"))]));
+}
+
 // The yearly report (coordinators): fetched with initData, then saved from a blob.
-async function downloadYearly(year) {
-  const response = await fetch("api/yearly.xlsx?year=" + year, { headers: { Authorization: "tma " + state.auth } });
+async function downloadYearly(year, ext) {
+  const response = await fetch("api/yearly." + ext + "?year=" + year, { headers: { Authorization: "tma " + state.auth } });
   if (!response.ok) throw new Error((await response.json()).error || response.status);
-  const link = el("a", { href: URL.createObjectURL(await response.blob()), download: "jaarrapport-" + year + ".xlsx" });
+  const link = el("a", { href: URL.createObjectURL(await response.blob()), download: "jaarrapport-" + year + "." + ext });
   document.body.append(link);
   link.click();
   link.remove();
@@ -159,15 +199,19 @@ async function start() {
     document.getElementById("next").addEventListener("click", () => state.figures.period.next && loadFigures({ period: state.figures.period.next }).catch(fail));
     await loadFigures({ kind: "week" });
     if (me.scope === "city") {
-      const yearly = document.getElementById("yearly");
-      const year = me.year;
-      yearly.textContent = t("yearly").replace("{year}", year);
-      yearly.hidden = false;
-      yearly.addEventListener("click", () => downloadYearly(year).catch(fail));
+      for (const [id, key, ext] of [["yearly", "yearly", "xlsx"], ["yearly-pdf", "yearly_pdf", "pdf"]]) {
+        const button = document.getElementById(id);
+        button.textContent = t(key).replace("{year}", me.year);
+        button.hidden = false;
+        button.addEventListener("click", () => downloadYearly(me.year, ext).catch(fail));
+      }
     }
+    // The statement in the reader's language; initData rides along for the way back.
+    document.getElementById("statement").href = "toegankelijkheid?lang=" + encodeURIComponent(me.language) + "#tgWebAppData=" + encodeURIComponent(state.auth);
     for (const option of figure.options) option.textContent = state.figures.labels[option.value] || option.value;
     drawTeams(await api("teams"));
     drawBroadcasts(await api("broadcasts"));
+    await loadReports();
     say("");
   } catch (error) { fail(error); }
   if (window.Telegram && window.Telegram.WebApp) window.Telegram.WebApp.ready();
