@@ -310,7 +310,9 @@ async def trend(
     figures: list[dict[str, Counter[str]]] = [defaultdict(Counter) for _ in periods]
     async with services.sessions() as session:
         subscribed = Counter(await resident_store.subscribed_by_wijk(session=session))
-        events = await store.membership_per_period(session=session, edges=edges, now=now)
+        events = await store.membership_per_period(
+            session=session, edges=days, today=now.astimezone(tz).date()
+        )
         reports = await store.reports_per_period(session=session, edges=days)
         sent = await store.broadcasts_per_period(session=session, edges=edges, kinds=KINDS)
         kept, reached = await store.kept_per_period(session=session, edges=edges, kinds=KINDS)

@@ -413,28 +413,30 @@ async def reports_per_period(
 
 
 async def membership_per_period(
-    *, session: AsyncSession, edges: Sequence[datetime], now: datetime
+    *, session: AsyncSession, edges: Sequence[date], today: date
 ) -> dict[int, WijkCounts]:
-    """{period index: {wijk: Counter(kind)}} of the membership events from edges[0] to now;
-    index len(edges) - 1 holds those after the last period."""
-    at = col(MembershipEvent.at)
+    """{period index: {wijk: Counter(kind)}} of joins, leaves and moves from the local day
+    edges[0] to today, from the membership_daily counters; index len(edges) - 1 holds
+    those after the last period."""
+    day = col(MembershipDaily.day)
     inner = (
         select(
-            _period_index(at, edges).label("period"),
-            MembershipEvent.wijk.label("wijk"),  # type: ignore[attr-defined]
-            MembershipEvent.kind.label("kind"),  # type: ignore[attr-defined]
+            _period_index(day, edges).label("period"),
+            MembershipDaily.wijk.label("wijk"),  # type: ignore[attr-defined]
+            MembershipDaily.kind.label("kind"),  # type: ignore[attr-defined]
+            MembershipDaily.count.label("n"),  # type: ignore[attr-defined]
         )
-        .where(at >= edges[0], at < max(now, edges[-1]))
+        .where(day >= edges[0], day <= max(today, edges[-1]))
         .subquery()
     )
     rows = await session.exec(
-        select(inner.c.period, inner.c.wijk, inner.c.kind, func.count()).group_by(
+        select(inner.c.period, inner.c.wijk, inner.c.kind, func.sum(inner.c.n)).group_by(
             inner.c.period, inner.c.wijk, inner.c.kind
         )
     )
     counts: dict[int, WijkCounts] = defaultdict(lambda: defaultdict(Counter))
     for period, wijk, kind, n in rows:
-        counts[int(period)][wijk][kind] += int(n)
+        counts[int(period)][wijk][kind] += int(n or 0)
     return counts
 
 
