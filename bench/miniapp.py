@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,9 +63,8 @@ async def measure(url: str, runs: int) -> dict[str, Any]:
     MiniApp(services, TOKEN).mount(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    sock = socket.create_server(("127.0.0.1", 0))  # a free port, read back below
-    await web.SockSite(runner, sock).start()
-    port = sock.getsockname()[1]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]  # the free port chosen
     headers = {"Authorization": "tma " + sign(TOKEN, UserRecord(id=ADMIN, first_name="Carla"))}
     figures: dict[str, Any] = {}
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:

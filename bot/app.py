@@ -133,7 +133,11 @@ def build_application(settings: Settings, *, token: str | None = None) -> BotApp
         .bot(bot)
         .application_class(
             InboxApplication,
-            {"inbox_of": lambda: services.inbox, "on_finished": services.metrics.update_finished},
+            {
+                "inbox_of": lambda: services.inbox,
+                "on_finished": services.metrics.update_finished,
+                "may_start": services.may_start,
+            },
         )
         .context_types(ContextTypes(context=BotContext))
         # Scheduling lives in scheduler/ with a durable store; PTB's in-memory JobQueue
@@ -569,11 +573,8 @@ def build_web_server(application: BotApplication) -> WebServer | None:
             role=services.role,
             leader=lambda: _leader(services, lease),
             jobs=lambda: len(services.scheduler.job_ids()) if services.scheduler else 0,
+            dispatcher=services.dispatcher,
         )
-
-    def stored() -> None:
-        if services.dispatcher is not None:
-            services.dispatcher.wake()
 
     server = WebServer(
         host=settings.listen_host,
@@ -583,7 +584,6 @@ def build_web_server(application: BotApplication) -> WebServer | None:
         state=state,
         webhook_path=settings.webhook_path if settings.webhook_mode else None,
         secret=webhook_secret(services, application.bot.token) if settings.webhook_mode else None,
-        on_stored=stored,
     )
     # The coordinator's Mini App (issue 17) on the same server: Telegram opens its URL.
     MiniApp(services, application.bot.token).mount(server.app)

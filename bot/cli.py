@@ -378,7 +378,9 @@ def _sandbox_admins(server: object, admins: frozenset[int] | set[int]) -> list[i
     return made
 
 
-def _sandbox_instructions(url: str, admins: list[int] | None = None) -> str:
+def _sandbox_instructions(
+    url: str, admins: list[int] | None = None, served: list[str] | None = None
+) -> str:
     as_admin = [
         f"  Administrator (BUURTBOT_ADMINS) ready as sandbox user {admin_id}: "
         f"send /bericht, /overzicht or /uitnodigen as {admin_id}."
@@ -391,6 +393,7 @@ def _sandbox_instructions(url: str, admins: list[int] | None = None) -> str:
             f"  Try it in a browser:   {url}/",
             f"  Bot API:               {url}/bot<token>/<method>, token {SANDBOX_TOKEN}",
             *as_admin,
+            *(served or []),
             "  Or act as a user with curl, e.g.:",
             f'    curl -s -X POST {url}/sandbox/users -d \'{{"first_name": "Anna", '
             '"language_code": "nl"}\'',
@@ -412,20 +415,30 @@ async def _serve_sandbox(settings: Settings, port: int | None) -> int:
     return 0
 
 
-def _route_webhook(server: object, application: object) -> None:
+def _route_webhook(server: object, application: object) -> list[str]:
     """Webhook mode against the local sandbox: it pushes to this bot's own port, as a
-    reverse proxy would forward the public address (sandbox.webhook)."""
+    reverse proxy would forward the public address (sandbox.webhook). Returns the lines
+    that tell where the bot's own server answers."""
     from urllib.parse import urlsplit
 
     from bot.services import services_of
 
     services = services_of(application)  # type: ignore[arg-type]
     web, url = services.web, services.settings.webhook_url
-    if web is None or url is None:
-        return
+    if web is None:
+        return []
+    local = f"http://127.0.0.1:{web.port}"
+    lines = [f"  Health and metrics:    {local}/readyz, {local}/metrics"]
+    if url is None:
+        return lines
     parts = urlsplit(url)
     routes = server.state.webhook_routes  # type: ignore[attr-defined]
-    routes[f"{parts.scheme}://{parts.netloc}"] = [f"http://127.0.0.1:{web.port}"]
+    routes[f"{parts.scheme}://{parts.netloc}"] = [local]
+    return [
+        f"  Webhook mode:          the sandbox pushes {url} to {local}{parts.path or '/'},",
+        "                         as the reverse proxy in front of the bot would.",
+        *lines,
+    ]
 
 
 async def _run(settings: Settings, *, migrate: bool) -> int:
@@ -455,8 +468,8 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
             local = settings.with_overrides(telegram_api_base_url=f"{url}/bot")
             application = build_application(local, token=SANDBOX_TOKEN)
             async with running(application, lease=lease):
-                _route_webhook(server, application)
-                print(_sandbox_instructions(url, admins), flush=True)
+                served = _route_webhook(server, application)
+                print(_sandbox_instructions(url, admins, served), flush=True)
                 await _wait_for_signal()
         return 0
     finally:

@@ -19,6 +19,15 @@ idempotent (joining the wijk one already follows records nothing). So the duplic
 window is the updates in flight at the kill: at most one per chat, at most as many as
 the bot handles at once (MAX_CONCURRENT_UPDATES).
 
+A leader that loses the lease without dying (its lock's connection cut, or the process
+stuck past the lease's idle limit and then resumed; bot.lease) is no worse. Each try of
+a stored update starts only while the lease's fence covers it (`may_start`); past it the
+update is left pending for the next leader, which leads only once that fence is over.
+A handler already running finishes, but is not tried again, nor apologised for. So the
+window is the same: the updates whose try had started when the fence ran out, at most
+one per chat and at most MAX_CONCURRENT_UPDATES, each handled at most twice
+(tests/test_replicas.py stops a leader with 32 updates queued: 8 running, 24 left).
+
 Failures. A handler that raises is tried again at once (same chat order), up to
 BUURTBOT_INBOX_MAX_ATTEMPTS tries in all; a crash while it ran counts as a try too,
 so an update that kills the bot cannot kill it forever. A message a failing try had
@@ -36,7 +45,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -114,6 +123,7 @@ class Inbox:
         raw: Mapping[int, Any] | None = None,
         *,
         handling: bool = True,
+        tried: bool | None = None,
     ) -> list[Update]:
         """Store new updates before anyone confirms them; returns those that are new.
 
@@ -122,13 +132,16 @@ class Inbox:
         `handling`: this process hands them to its handlers right after (long polling),
         so the others are replays for `is_replay` to tell the processing step. A webhook
         stores without handling: the leader takes the rows from the table (Dispatcher).
+        `tried`: whether the first try counts already (by default: when `handling`).
         """
         if not updates:
             return []
         known = raw or {}
         rows = [(u.update_id, self._seal(u, known.get(u.update_id))) for u in updates]
         async with self.sessions() as session:
-            new = await store.store(session=session, updates=rows, tried=handling)
+            new = await store.store(
+                session=session, updates=rows, tried=handling if tried is None else tried
+            )
             await session.commit()
         fresh = [u for u in updates if u.update_id in new]
         replays = [u.update_id for u in updates if u.update_id not in new]
@@ -239,15 +252,20 @@ class Inbox:
         for row in rows:
             if row.payload is None:
                 continue
-            try:
-                plain = self.keyring.open(SEAL, row.payload, bound_to=str(row.update_id))
-            except SealError:
-                # Sealed under another key (a throwaway sandbox key, or before a
-                # rotation): nobody can read it, so it can never be handled.
-                await self.failed(row.update_id, SealError(SEAL), self.max_attempts)
-                continue
-            found.append((Update.de_json(json.loads(plain), bot), row.attempts))
+            update = await self._open(bot, row.update_id, row.payload)
+            if update is not None:
+                found.append((update, row.attempts))
         return found
+
+    async def _open(self, bot: ExtBot[Any], update_id: int, payload: str) -> Update | None:
+        try:
+            plain = self.keyring.open(SEAL, payload, bound_to=str(update_id))
+        except SealError:
+            # Sealed under another key (a throwaway sandbox key, or before a rotation):
+            # nobody can read it, so it can never be handled.
+            await self.failed(update_id, SealError(SEAL), self.max_attempts)
+            return None
+        return Update.de_json(json.loads(plain), bot)
 
     def _seal(self, update: Update, raw: Any = None) -> str:
         content = raw if raw is not None else update.to_dict()
@@ -268,25 +286,65 @@ class Inbox:
         return next_try or None
 
     async def take(
-        self, bot: ExtBot[Any], *, skip: Collection[int], limit: int
+        self,
+        bot: ExtBot[Any],
+        *,
+        skip: Collection[int],
+        limit: int,
+        own: Mapping[int, Update] | None = None,
     ) -> list[tuple[Update, int]]:
         """The leader takes the pending updates not in its hands, oldest first, counting
         each one's try in one write for all (webhook mode: many small arrivals, where
         one write per update would double the database's work). Those that had all
-        their tries already (running at each crash) are buried, as in `begin_replay`."""
-        found = await self.pending(bot, skip=skip, limit=limit)
-        worn = [update.update_id for update, attempts in found if attempts >= self.max_attempts]
-        fresh = [update.update_id for update, attempts in found if attempts < self.max_attempts]
-        async with self.sessions() as session:
-            for update_id in worn:
-                await store.bury(session=session, update_id=update_id, error="Interrupted")
-            tries = await store.begin_tries(session=session, update_ids=fresh)
-            await session.commit()
+        their tries already (running at each crash) are buried, as in `begin_replay`.
+
+        `own`: updates this process stored itself with their try counted (the leader's
+        own pushes, `Dispatcher.store_own`), by id: for those only the id is read, no
+        payload opened and no try counted again.
+        """
+        if own:
+            found = await self._pending_mostly_own(bot, skip=skip, limit=limit, own=own)
+        else:
+            found = await self.pending(bot, skip=skip, limit=limit)
+        counted = {
+            update.update_id: attempts
+            for update, attempts in found
+            if update.update_id in (own or {}) and 0 < attempts < self.max_attempts
+        }
+        rest = [(update, attempts) for update, attempts in found if update.update_id not in counted]
+        worn = [update.update_id for update, attempts in rest if attempts >= self.max_attempts]
+        fresh = [update.update_id for update, attempts in rest if attempts < self.max_attempts]
+        tries: dict[int, int] = {}
+        if worn or fresh:
+            async with self.sessions() as session:
+                for update_id in worn:
+                    await store.bury(session=session, update_id=update_id, error="Interrupted")
+                tries = await store.begin_tries(session=session, update_ids=fresh)
+                await session.commit()
         for update_id in worn:
             log.warning("update %s was running at every try: dead letter", update_id)
+        tries.update(counted)
         return [
             (update, tries[update.update_id]) for update, _ in found if update.update_id in tries
         ]
+
+    async def _pending_mostly_own(
+        self, bot: ExtBot[Any], *, skip: Collection[int], limit: int, own: Mapping[int, Update]
+    ) -> list[tuple[Update, int]]:
+        """`pending`, reading and opening only the payloads of the rows not in `own`."""
+        async with self.sessions() as session:
+            rows = await store.pending_ids(session=session, skip=skip, limit=limit)
+            sealed = await store.payloads(
+                session=session, update_ids=[i for i, _ in rows if i not in own]
+            )
+        found = []
+        for update_id, attempts in rows:
+            update = own.get(update_id)
+            if update is None and update_id in sealed:
+                update = await self._open(bot, update_id, sealed[update_id])
+            if update is not None:
+                found.append((update, attempts))
+        return found
 
     async def counts(self) -> InboxCounts:
         async with self.sessions() as session:
@@ -391,18 +449,25 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
     text) and handed to `on_finished` (the metrics).
     """
 
-    __slots__ = ("_from_store", "_inbox_of", "_on_finished", "_tries", "in_hand")
+    __slots__ = (
+        "_from_store", "_inbox_of", "_may_start", "_on_finished", "_tries", "in_hand", "left"
+    )  # fmt: skip
 
     def __init__(
         self,
         *,
         inbox_of: Callable[[], Inbox | None],
         on_finished: Finished | None = None,
+        may_start: Callable[[], Awaitable[bool]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._inbox_of = inbox_of
         self._on_finished = on_finished
+        # Asked as each stored update's turn comes: whether this process still leads
+        # (bot.lease's fence). No: the update stays pending for the next leader.
+        self._may_start = may_start
+        self.left = 0  # updates left to the next leader so
         self._tries: dict[int, _Try] = {}
         # Rows the Dispatcher queued, with the tries they had: handled as stored ones.
         self._from_store: dict[int, int] = {}
@@ -428,6 +493,8 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
             return
         try:
             attempt = self._from_store.pop(update.update_id, None)
+            if not await self._still_leads(update):
+                return
             if attempt is not None:
                 await self._handle(inbox, update, attempt)
             elif not inbox.is_replay(update.update_id):
@@ -435,11 +502,25 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
         finally:
             self.in_hand.discard(update.update_id)
 
+    async def _still_leads(self, update: Update, *, started: bool = False) -> bool:
+        """Asked before each try of a stored update. A leader stopping normally keeps the
+        lease to its end, so what it queued still runs; one that lost it leaves the rest
+        pending for the next leader."""
+        if self._may_start is None or await self._may_start():
+            return True
+        if not started:
+            self.left += 1
+            log.info("update %s left to the next leader: this process lost the lease",
+                     update.update_id)  # fmt: skip
+        return False
+
     async def handle_stored(self, update: Update, attempts: int) -> None:
         """Handle an update stored before a restart (or by another replica), counting
         the try a crash cost (none for a row nobody started)."""
         inbox = self._inbox_of()
         assert inbox is not None
+        if not await self._still_leads(update):
+            return
         attempt = await inbox.begin_replay(update.update_id, attempts)
         if attempt is not None:
             await self._handle(inbox, update, attempt)
@@ -460,6 +541,11 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
                 await inbox.done(update.update_id)
                 outcome = "done" if attempt == first else "retried"
                 break
+            if not await self._still_leads(update, started=True):
+                # The lease went while it ran (a timeout after a stop, say): its row, its
+                # next try and any apology are the new leader's, which may have it done.
+                outcome = "left"
+                break
             next_try = await inbox.failed(update.update_id, current.error, attempt)
             if next_try is None:
                 if not current.final:
@@ -468,6 +554,9 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
                     await super().process_error(update, current.error)
                 break
             await asyncio.sleep(RETRY_PAUSE * attempt)
+            if not await self._still_leads(update, started=True):
+                outcome = "left"  # a try is a start too: after a lost lease, not ours
+                break
             attempt = next_try
         self._finished(update, outcome, time.monotonic() - started)
 
@@ -511,10 +600,13 @@ class Dispatcher:
     update only once the one before was answered, and the answer comes after the commit,
     so a chat's rows are in the table in their order when the leader reads them.
 
-    A row stored here wakes the dispatcher at once (`wake`); rows stored by another
-    replica are found within `every` seconds. Arrivals while it reads are taken
-    together at its next look, so a burst costs one read and one write per look. A new leader's first look finds what the
-    old one left unfinished: those were running at its death and count that try.
+    A push to the leader itself is stored with its try counted and kept in memory
+    (`store_own`), and wakes the dispatcher at once; rows stored by another replica are
+    found within `every` seconds. Each look reads the ids of the pending rows (in
+    update_id order) and opens only the payloads of rows it does not hold already, with
+    one write that counts the tries of those; arrivals while it reads are taken together
+    at its next look. A new leader's first look finds what the old one left unfinished:
+    those were running at its death, or left when it lost the lease, and count that try.
     """
 
     def __init__(
@@ -526,9 +618,35 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        # Updates pushed to this process while it leads, kept as parsed: the next look
+        # reads only their ids, never their payloads again (`store_own`).
+        self._own: dict[int, Update] = {}
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def store_own(self, update: Update, raw: Any) -> bool:
+        """A push to this replica, the leader: stored (with its first try counted) before
+        the caller answers 200, and kept in memory for the next look; whether it is new.
+
+        Kept before the commit, so that no look can read the row while it is not yet
+        kept; a look that runs before the commit does not see the row and leaves it to
+        the next. Order is safe: the look that queues it read the table after its commit,
+        so it sees every earlier update of the chat too, whichever replica stored it.
+        """
+        update_id = update.update_id
+        own = len(self._own) < MAX_IN_HAND and update_id not in self.application.in_hand
+        if own:
+            self._own[update_id] = update
+        try:
+            fresh = await self.inbox.store([update], {update_id: raw}, handling=False, tried=own)
+        except BaseException:
+            self._own.pop(update_id, None)
+            raise
+        if not fresh:
+            self._own.pop(update_id, None)  # a replay: the row (if pending) is read as stored
+        self.wake()
+        return bool(fresh)
 
     async def start(self) -> None:
         if self._task is None:
@@ -559,9 +677,12 @@ class Dispatcher:
         room = MAX_IN_HAND - len(in_hand)
         if room <= 0:
             return 0  # the rest waits in the table, not in memory
-        found = await self.inbox.take(self.application.bot, skip=set(in_hand), limit=room)
+        found = await self.inbox.take(
+            self.application.bot, skip=set(in_hand), limit=room, own=dict(self._own)
+        )
         queued = 0
         for update, attempt in found:
+            self._own.pop(update.update_id, None)
             if update.update_id not in in_hand:
                 self.application.queue_stored(update, attempt)
                 queued += 1

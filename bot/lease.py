@@ -17,6 +17,18 @@ and the scheduler.
   it does not (or cannot tell), so a leader cut off from the database stops sending.
   Needs a direct connection or a session-mode pooler (PgBouncer in transaction mode
   breaks session-level locks).
+
+The fence (PostgreSQL). A leader learns that it lost the lock only at its next check, and
+a stuck one (stopped, its loop blocked) not at all until it runs again; meanwhile a new
+leader may already work. So the lock comes with a fence: each check that finds the lock
+held also writes, on the lock's own connection (which runs statements only while it holds
+the lock), "until now + LEASE_FENCE" on the server's clock; and the process counts its
+own LEASE_FENCE seconds from the moment it sent that check. Past them it starts nothing
+before a fresh check says yes (`confirm`). A new leader reads the last fence as it takes
+the lock and waits until it has passed before it leads. So no update is started by the
+old leader after the new one began (given clocks that run at the same rate; the fence
+is long against any drift over a few seconds). A stuck leader loses the lock itself:
+its connection goes quiet, and the server ends it after LEASE_IDLE seconds.
 """
 
 from __future__ import annotations
@@ -27,9 +39,10 @@ import fcntl
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +60,15 @@ LEASE_RETRY = 2.0
 LEASE_CHECK = 2.0
 # A lease query that takes longer counts as failed: a leader that cannot tell steps down.
 LEASE_TIMEOUT = 5.0
+# How long a check that found the lock held lets the leader start work (see the fence):
+# twice LEASE_CHECK, so a healthy leader's checks renew it before it runs out. A new
+# leader waits at most this long after taking over.
+LEASE_FENCE = 2 * LEASE_CHECK
+# The server ends a lease connection quiet this long: a stuck leader's lock goes with it.
+# Well past LEASE_CHECK, so a busy but working leader keeps it.
+LEASE_IDLE = 4 * LEASE_CHECK
+
+T = TypeVar("T")
 # The advisory lock's key: the same for every buurtbot process, so one sender per database
 # (advisory locks are per database); positive and under 2**62 so its halves read plainly.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"buurtbot: the sender").digest()[:8], "big") >> 2
@@ -71,8 +93,18 @@ class Lease(Protocol):
     # file); the delivery engine then takes back every claim but its own at once.
     exclusive: bool
 
+    # Seconds the last holder's fence still ran when this process took the lease: it
+    # leads only after them (0 when nobody else could have held it).
+    inherited: float
+
     @property
     def held(self) -> bool: ...
+
+    def fresh(self) -> bool:
+        """Whether the fence of the last check still covers starting work now."""
+
+    async def confirm(self) -> bool:
+        """Whether work may start now: at once while `fresh`, else after a check."""
 
     async def prepare(self) -> None:
         """Before the bot touches Telegram: refuse (LeaseHeld) if it may not run at all."""
@@ -91,6 +123,7 @@ class FileLease:
     """SQLite: an exclusive lock on a file beside the database, for the process's life."""
 
     exclusive = True
+    inherited = 0.0
 
     def __init__(self, database: Path) -> None:
         self.database = database
@@ -127,6 +160,12 @@ class FileLease:
     async def still_held(self) -> bool:
         return self.held  # the kernel keeps it until the process ends
 
+    def fresh(self) -> bool:
+        return self.held  # nobody else can hold it meanwhile: no fence needed
+
+    async def confirm(self) -> bool:
+        return self.held
+
     async def holder(self) -> str | None:
         return None
 
@@ -142,6 +181,13 @@ class SoleLease:
 
     exclusive = True
     held = True
+    inherited = 0.0
+
+    def fresh(self) -> bool:
+        return True
+
+    async def confirm(self) -> bool:
+        return True
 
     async def prepare(self) -> None:
         return None
@@ -172,10 +218,28 @@ class AdvisoryLease:
         self._session: AsyncSession | None = None
         self._held = False
         self._failing = False
+        self.inherited = 0.0
+        # When the last check that found the lock held was sent (time.monotonic).
+        self._confirmed_at: float | None = None
+        # One query at a time on the one connection: the lease loop and `confirm` share it.
+        self._querying = asyncio.Lock()
 
     @property
     def held(self) -> bool:
         return self._held
+
+    def fresh(self) -> bool:
+        at = self._confirmed_at
+        return self._held and at is not None and time.monotonic() - at < LEASE_FENCE
+
+    async def confirm(self) -> bool:
+        if self.fresh():
+            return True
+        async with self._querying:
+            if self.fresh():  # another waiter's check just renewed it
+                return True
+        await self.still_held()
+        return self.fresh()
 
     async def prepare(self) -> None:
         return None  # any number of processes may run; they take turns in try_acquire
@@ -184,24 +248,25 @@ class AdvisoryLease:
         if self._session is None:
             if self._engine is None:
                 self._engine = lease_store.lease_engine(
-                    self.database_url, name=self.name, timeout=LEASE_TIMEOUT
+                    self.database_url, name=self.name, timeout=LEASE_TIMEOUT, idle=LEASE_IDLE
                 )
             self._connection = await self._engine.connect()
             self._session = AsyncSession(bind=self._connection)
         return self._session
 
-    async def _run(self, query: Callable[[AsyncSession], Awaitable[bool]]) -> bool:
+    async def _run(self, query: Callable[[AsyncSession], Awaitable[T]], failed: T) -> T:
         """One lease query, bounded; on any database trouble the connection is dropped
-        (with it any lock it held) and the answer is no."""
-        try:
-            session = await asyncio.wait_for(self._open(), LEASE_TIMEOUT)
-            answer = await asyncio.wait_for(query(session), LEASE_TIMEOUT)
-        except (SQLAlchemyError, OSError, TimeoutError) as error:
-            if not self._failing:
-                log.warning("sender lease: the database does not answer (%s)", _short(error))
-            self._failing = True
-            await self._drop()
-            return False
+        (with it any lock it held) and the answer is `failed`."""
+        async with self._querying:
+            try:
+                session = await asyncio.wait_for(self._open(), LEASE_TIMEOUT)
+                answer = await asyncio.wait_for(query(session), LEASE_TIMEOUT)
+            except (SQLAlchemyError, OSError, TimeoutError) as error:
+                if not self._failing:
+                    log.warning("sender lease: the database does not answer (%s)", _short(error))
+                self._failing = True
+                await self._drop()
+                return failed
         if self._failing:
             log.info("sender lease: the database answers again")
         self._failing = False
@@ -209,34 +274,55 @@ class AdvisoryLease:
 
     async def try_acquire(self) -> bool:
         if not self._held:
-            self._held = await self._run(
-                lambda session: lease_store.try_lock(session=session, key=LOCK_KEY)
-            )
+            sent = time.monotonic()
+            inherited = await self._run(self._take, None)
+            self._held = inherited is not None
+            if inherited is not None:
+                self.inherited = inherited
+                self._confirmed_at = sent
         return self._held
+
+    async def _take(self, session: AsyncSession) -> float | None:
+        """The lock if free, and then how long the last holder's fence still runs; our
+        own fence is written at once, so a successor that follows us quickly waits too."""
+        if not await lease_store.try_lock(session=session, key=LOCK_KEY):
+            return None
+        left = await lease_store.fence_left(session=session)
+        await lease_store.renew(session=session, key=LOCK_KEY, fence=LEASE_FENCE)
+        return left
 
     async def still_held(self) -> bool:
         if self._held:
+            sent = time.monotonic()
             self._held = await self._run(
-                lambda session: lease_store.holds(session=session, key=LOCK_KEY)
+                lambda session: lease_store.renew(session=session, key=LOCK_KEY, fence=LEASE_FENCE),
+                False,
             )
+            if self._held:
+                self._confirmed_at = sent
+        if not self._held:
+            self._confirmed_at = None
         return self._held
 
     async def holder(self) -> str | None:
         try:
-            session = await asyncio.wait_for(self._open(), LEASE_TIMEOUT)
-            return await asyncio.wait_for(
-                lease_store.holder(session=session, key=LOCK_KEY), LEASE_TIMEOUT
-            )
+            async with self._querying:
+                session = await asyncio.wait_for(self._open(), LEASE_TIMEOUT)
+                return await asyncio.wait_for(
+                    lease_store.holder(session=session, key=LOCK_KEY), LEASE_TIMEOUT
+                )
         except (SQLAlchemyError, OSError, TimeoutError):
             return None  # only for a log line; try_acquire reports the trouble
 
     async def release(self) -> None:
         if self._held and self._session is not None:
             with contextlib.suppress(SQLAlchemyError, OSError, TimeoutError):
+                await asyncio.wait_for(lease_store.end_fence(session=self._session), LEASE_TIMEOUT)
                 await asyncio.wait_for(
                     lease_store.unlock(session=self._session, key=LOCK_KEY), LEASE_TIMEOUT
                 )
         self._held = False
+        self._confirmed_at = None
         await self._drop()
         if self._engine is not None:
             await self._engine.dispose()
@@ -253,6 +339,7 @@ class AdvisoryLease:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.invalidate(), LEASE_TIMEOUT)
         self._held = False
+        self._confirmed_at = None
 
 
 def lease_for(database_url: str, *, name: str) -> Lease:
@@ -318,6 +405,13 @@ class Leadership:
                 )
                 self._announced = False
             return
+        if self.lease.inherited > 0:
+            # The last leader may still be finishing what it started: see the fence.
+            log.info("took the sender lease; waiting %.1f s for the last leader's fence",
+                     self.lease.inherited)  # fmt: skip
+            await asyncio.sleep(self.lease.inherited)
+            if not await self.lease.still_held():
+                return
         self.leading = True
         log.info("this process now sends and schedules (it holds the sender lease)")
         self._announced = True

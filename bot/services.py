@@ -120,6 +120,10 @@ class Services:
         """Whether this process sends and schedules (holds the sender lease)."""
         return self.leadership is not None and self.leadership.leading
 
+    async def may_start(self) -> bool:
+        """Whether an update may start here now: the lease's fence covers it (bot.lease)."""
+        return self.lease is None or await self.lease.confirm()
+
     @property
     def role(self) -> str:
         """ "sender" or "standby", as health checks and the log name it."""

@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -189,11 +190,19 @@ class Settings(BaseSettings):
     # ends TLS) and opens web_app buttons over HTTPS only.
     @field_validator("webhook_url", "miniapp_url", mode="before")
     @classmethod
-    def _https_url(cls, value: Any) -> Any:
+    def _https_url(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if not isinstance(value, str) or not re.match(r"^https://[^\s/]+(/\S*)?$", value.strip()):
-            raise ValueError(f"not an https URL: {value!r}")
+            # The first thing someone trying webhook mode locally types is http://127.0.0.1.
+            hint = (
+                "; the public address the proxy serves (in sandbox mode any https address,"
+                " e.g. https://buurtbot.example/telegram: the sandbox forwards it to"
+                " BUURTBOT_LISTEN_PORT)"
+                if info.field_name == "webhook_url"
+                else ""
+            )
+            raise ValueError(f"not an https URL: {value!r}{hint}")
         return value.strip()
 
     @field_validator("webhook_secret", mode="before")

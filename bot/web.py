@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -32,7 +31,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
-from bot.inbox import Inbox
+from bot.inbox import Dispatcher, Inbox
 from bot.metrics import Metrics
 from bot.transport import Heartbeat
 from storage import migrate
@@ -71,7 +70,6 @@ class WebServer:
         state: Callable[[], ServerState],
         webhook_path: str | None = None,
         secret: str | None = None,
-        on_stored: Callable[[], None] | None = None,
     ) -> None:
         self.host = host
         self.requested_port = port
@@ -80,7 +78,6 @@ class WebServer:
         # Looked up per request: the database, inbox and lease open after the server.
         self.state = state
         self.secret = secret
-        self.on_stored = on_stored
         self._refused: set[str] = set()
         self._asked_at: float | None = None
         self.app = web.Application(client_max_size=MAX_UPDATE_BYTES)
@@ -97,16 +94,13 @@ class WebServer:
     async def start(self) -> None:
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
-        # Bound here so port 0 (a test's free port) can be read back.
-        sock = socket.create_server((self.host, self.requested_port), reuse_port=False)
         try:
-            await web.SockSite(runner, sock).start()
+            await web.TCPSite(runner, self.host, self.requested_port).start()
         except BaseException:
-            sock.close()
             await runner.cleanup()
             raise
         self._runner = runner
-        self.port = sock.getsockname()[1]
+        self.port = int(runner.addresses[0][1])  # the one chosen for port 0 (a test's)
         log.info("listening on http://%s:%d", self.host, self.port)
 
     async def stop(self) -> None:
@@ -140,7 +134,12 @@ class WebServer:
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
         self.heartbeat.beat()  # Telegram reached us: it is up
         try:
-            fresh = await state.inbox.store([update], {update.update_id: data}, handling=False)
+            if state.dispatcher is not None:
+                # This replica leads: it keeps what it stored for its own dispatcher.
+                fresh = await state.dispatcher.store_own(update, data)
+            else:
+                stored = await state.inbox.store([update], {update.update_id: data}, handling=False)
+                fresh = bool(stored)
         except Exception as error:
             # Not stored, so not 200: Telegram keeps the update and sends it again.
             self.metrics.webhook_requests.labels("unavailable").inc()
@@ -151,8 +150,6 @@ class WebServer:
             )
             return web.json_response({"ok": False, "error": "not stored"}, status=503)
         self.metrics.webhook_requests.labels("stored" if fresh else "replay").inc()
-        if self.on_stored is not None:
-            self.on_stored()
         return web.json_response({"ok": True})
 
     def _log_refusal(self, source: str, *, missing: bool) -> None:
@@ -242,9 +239,11 @@ class ServerState:
         role: str,
         leader: Callable[[], Awaitable[str | None]],
         jobs: Callable[[], int],
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.bot = bot
         self.inbox = inbox
+        self.dispatcher = dispatcher  # while this replica leads in webhook mode
         self.engine = engine
         self.role = role
         self.leader = leader

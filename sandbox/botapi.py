@@ -301,8 +301,9 @@ class BotApi:
             if fault is not None:
                 if fault.delay > 0:
                     await asyncio.sleep(fault.delay)
-                if fault.error_code is not None:
-                    raise ApiError(fault.error_code, fault.description)
+                error = fault.error()
+                if error is not None:
+                    raise error
             result = await handler(params)
         except ApiError as exc:
             logged = params.raw if params is not None else {}

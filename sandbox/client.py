@@ -420,8 +420,10 @@ class SandboxClient:
         delay: float = 0.0,
         error_code: int | None = None,
         description: str | None = None,
+        retry_after: int | None = None,
     ) -> Json:
-        """Make the next ``times`` calls of ``method`` (to ``chat_id``) wait and/or fail."""
+        """Make the next ``times`` calls of ``method`` (to ``chat_id``) wait and/or fail
+        (``retry_after``: a 429's wait, in its ``parameters``)."""
         body = self._clean(
             {
                 "method": method,
@@ -430,6 +432,7 @@ class SandboxClient:
                 "delay": delay,
                 "error_code": error_code,
                 "description": description,
+                "retry_after": retry_after,
             }
         )
         return await self._call("POST", "/sandbox/faults", json_body=body)

@@ -576,6 +576,7 @@ class ControlApi:
             delay=_float(body.get("delay"), "delay", 0.0),
             error_code=error_code,
             description=str(body.get("description") or "Internal Server Error"),
+            retry_after=_opt_int(body.get("retry_after"), "retry_after"),
         )
         self.world.faults.append(fault)
         return fault.to_dict()

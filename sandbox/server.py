@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from aiohttp import web
@@ -84,17 +83,14 @@ class SandboxServer:
         # Long polls and waits end on their own; don't let shutdown wait for a 50 s poll.
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
-        # Binding the socket ourselves is the public way to learn the port chosen for port=0.
-        sock = socket.create_server((host, port), reuse_port=False)
         try:
-            await web.SockSite(runner, sock).start()
+            await web.TCPSite(runner, host, port).start()
         except BaseException:
-            sock.close()
             await runner.cleanup()
             raise
         self._runner = runner
         self._host = host
-        self._port = sock.getsockname()[1]
+        self._port = int(runner.addresses[0][1])  # the one chosen for port 0
 
     async def stop(self) -> None:
         if self._runner is not None:

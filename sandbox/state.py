@@ -289,6 +289,8 @@ class Fault:
     delay: float = 0.0
     error_code: int | None = None
     description: str = "Internal Server Error"
+    # With a 429: the seconds the answer asks to wait, as Telegram's `parameters` carry them.
+    retry_after: int | None = None
 
     def to_dict(self) -> Json:
         return {
@@ -298,7 +300,15 @@ class Fault:
             "delay": self.delay,
             "error_code": self.error_code,
             "description": self.description,
+            "retry_after": self.retry_after,
         }
+
+    def error(self) -> ApiError | None:
+        """What the faulty call answers, when it fails."""
+        if self.error_code is None:
+            return None
+        parameters = {"retry_after": self.retry_after} if self.retry_after is not None else None
+        return ApiError(self.error_code, self.description, parameters)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, or_, update
 from sqlmodel import col, select
@@ -60,16 +61,42 @@ async def pending(
 ) -> list[InboxUpdate]:
     """Unfinished updates, oldest first (Telegram's ids rise with arrival), but those in
     `skip` (already in the caller's hands)."""
-    statement = (
-        select(InboxUpdate)
-        .where(InboxUpdate.status == InboxStatus.PENDING)
-        .order_by(col(InboxUpdate.update_id))
+    return list(await session.exec(_pending(select(InboxUpdate), skip, limit)))
+
+
+async def pending_ids(
+    *, session: AsyncSession, skip: Collection[int] = (), limit: int | None = None
+) -> list[tuple[int, int]]:
+    """`pending` without the payloads: (update_id, attempts), oldest first."""
+    statement = _pending(select(InboxUpdate.update_id, InboxUpdate.attempts), skip, limit)
+    return [
+        (int(update_id), int(attempts)) for update_id, attempts in await session.exec(statement)
+    ]
+
+
+def _pending(statement: Any, skip: Collection[int], limit: int | None) -> Any:
+    """Narrow a select of the inbox to the pending rows, oldest first, but those in
+    `skip`, at most `limit`."""
+    statement = statement.where(InboxUpdate.status == InboxStatus.PENDING).order_by(
+        col(InboxUpdate.update_id)
     )
     if skip:
         statement = statement.where(col(InboxUpdate.update_id).not_in(sorted(skip)))
     if limit is not None:
         statement = statement.limit(limit)
-    return list(await session.exec(statement))
+    return statement
+
+
+async def payloads(*, session: AsyncSession, update_ids: Collection[int]) -> dict[int, str]:
+    """The sealed payloads of these pending updates, by id (a row without one is left out)."""
+    if not update_ids:
+        return {}
+    rows = await session.exec(
+        select(InboxUpdate.update_id, InboxUpdate.payload)
+        .where(col(InboxUpdate.update_id).in_(sorted(update_ids)))
+        .where(InboxUpdate.status == InboxStatus.PENDING)
+    )
+    return {int(update_id): payload for update_id, payload in rows if payload is not None}
 
 
 async def begin_try(*, session: AsyncSession, update_id: int) -> int:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.cli import SANDBOX_TOKEN, build_parser, main
@@ -81,27 +85,45 @@ async def wait_for_port(port: int, process: asyncio.subprocess.Process) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
-async def test_run_without_token_starts_the_sandbox_and_answers_start(tmp_path: Path) -> None:
-    """What `make run` does on a fresh machine: migrate, then the bot in sandbox mode."""
-    port = free_port()
+@dataclass
+class Run:
+    """`python -m bot run --migrate` as `make run` starts it, and what it printed."""
+
+    process: asyncio.subprocess.Process
+    stdout: str = ""
+    stderr: str = ""
+
+
+@contextlib.asynccontextmanager
+async def make_run(tmp_path: Path, sandbox_port: int, **extra: str) -> AsyncIterator[Run]:
+    """The bot in sandbox mode on a fresh machine, until the block ends (then Ctrl-C)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("TELEGRAM_", "BUURTBOT_", "DATABASE_URL"))
     }
-    # An administrator, as the README suggests for trying the coordinator's side.
-    env |= {
-        "BUURTBOT_SANDBOX_PORT": str(port),
-        "PYTHONPATH": str(ROOT),
-        "BUURTBOT_ADMINS": "100050",
-    }
+    env |= {"BUURTBOT_SANDBOX_PORT": str(sandbox_port), "PYTHONPATH": str(ROOT), **extra}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", "--migrate",
         cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    run = Run(process)
     try:
-        await wait_for_port(port, process)
+        await wait_for_port(sandbox_port, process)
+        yield run
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+        run.stdout, run.stderr = stdout.decode(), stderr.decode()
+
+
+async def test_run_without_token_starts_the_sandbox_and_answers_start(tmp_path: Path) -> None:
+    """What `make run` does on a fresh machine: migrate, then the bot in sandbox mode."""
+    port = free_port()
+    # An administrator, as the README suggests for trying the coordinator's side.
+    async with make_run(tmp_path, port, BUURTBOT_ADMINS="100050") as run:
         async with SandboxClient(f"http://127.0.0.1:{port}") as client:
             user = await client.create_user("Fatima", language_code="en")
             await client.send(user["id"], "/start")
@@ -112,15 +134,54 @@ async def test_run_without_token_starts_the_sandbox_and_answers_start(tmp_path: 
             menu = await client.commands(scope={"type": "chat", "chat_id": 100050})
             assert "uitnodigen" in [command["command"] for command in menu]
         assert "Always call 112 first" in reply["text"]
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
-    assert process.returncode == 0, stderr.decode()
-    assert "Sandbox mode" in stdout.decode()
-    assert f"token {SANDBOX_TOKEN}" in stdout.decode()
-    assert "sandbox user 100050" in stdout.decode()
+    assert run.process.returncode == 0, run.stderr
+    assert "Sandbox mode" in run.stdout
+    assert f"token {SANDBOX_TOKEN}" in run.stdout
+    assert "sandbox user 100050" in run.stdout
     # No warning (nor a traceback) about an administrator the sandbox did not know.
-    assert "has not started" not in stderr.decode()
-    assert "Traceback" not in stderr.decode()
+    assert "has not started" not in run.stderr
+    assert "Traceback" not in run.stderr
     assert (tmp_path / "data" / "buurtbot.db").exists()  # the default database, migrated
+
+
+async def test_make_run_in_webhook_mode_as_the_readme_says(tmp_path: Path) -> None:
+    """`BUURTBOT_WEBHOOK_URL=https://buurtbot.example/telegram BUURTBOT_LISTEN_PORT=8090
+    make run`: the sandbox pushes to the bot's own port, Dutch and English residents are
+    answered, and /readyz and /metrics answer on that port."""
+    port, listen = free_port(), free_port()
+    hook = "https://buurtbot.example/telegram"
+    async with (
+        make_run(
+            tmp_path, port, BUURTBOT_WEBHOOK_URL=hook, BUURTBOT_LISTEN_PORT=str(listen)
+        ) as run,
+        SandboxClient(f"http://127.0.0.1:{port}") as client,
+    ):
+        anna = await client.create_user("Anna", language_code="nl")
+        john = await client.create_user("John", language_code="en")
+        await client.send(anna["id"], "/start")
+        await client.send(john["id"], "/start")
+        dutch = await client.wait_bot_message(anna["id"], timeout=15)
+        english = await client.wait_bot_message(john["id"], timeout=15)
+        assert dutch["text"].startswith("Welkom bij Buurtbot")
+        assert english["text"].startswith("Welcome to Buurtbot")
+        assert not await client.requests("getUpdates")  # pushed, not polled
+        local = f"http://127.0.0.1:{listen}"
+        done = 'buurtbot_updates_total{kind="message",outcome="done"} 2.0'
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{local}/readyz") as response:
+                ready = await response.json()
+            metrics = ""
+            for _ in range(100):  # an update is counted once marked done, after its answer
+                async with http.get(f"{local}/metrics") as response:
+                    metrics = await response.text()
+                if done in metrics:
+                    break
+                await asyncio.sleep(0.1)
+        assert ready["ready"] is True
+        assert ready["role"] == "sender"
+        assert 'buurtbot_webhook_requests_total{answer="stored"} 2.0' in metrics
+        assert done in metrics
+    assert run.process.returncode == 0, run.stderr
+    assert f"the sandbox pushes {hook} to {local}/telegram" in run.stdout
+    assert f"{local}/readyz" in run.stdout
+    assert "Traceback" not in run.stderr

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
+from telegram import Update
 
 from bot.app import BotApplication, running
 from bot.cli import SANDBOX_TOKEN
@@ -373,3 +374,38 @@ async def test_a_mark_that_cannot_be_written_fails_its_update(
         await connection.execute(text("DROP TABLE inbox"))
     with pytest.raises(Exception, match="inbox"):
         await inbox.done(update.update_id)
+
+
+async def test_the_leader_reads_only_the_ids_of_what_it_stored_itself(
+    fetcher: tuple[InboxBot, Inbox], sessions: SessionFactory
+) -> None:
+    """Webhook mode: a push to the leader is kept in memory with its try counted; the
+    dispatcher's look takes it by id, in update_id order beside another replica's rows."""
+    bot, inbox = fetcher
+    person = {"id": 4242, "is_bot": False, "first_name": "Anna"}
+    first, second, third = (
+        Update.de_json(
+            {
+                "update_id": update_id,
+                "message": {
+                    "message_id": update_id,
+                    "date": 1_700_000_000,
+                    "chat": {"id": 4242, "type": "private"},
+                    "from": person,
+                    "text": "hallo",
+                },
+            },
+            bot,
+        )
+        for update_id in (71, 72, 73)
+    )
+    # The first went to another replica (stored, no try yet); the others to the leader.
+    await inbox.store([first], handling=False)
+    await inbox.store([second, third], handling=False, tried=True)
+    own = {second.update_id: second, third.update_id: third}
+    taken = await inbox.take(bot, skip=(), limit=10, own=own)
+    assert [(update.update_id, tries) for update, tries in taken] == [(71, 1), (72, 1), (73, 1)]
+    assert taken[1][0] is second  # not read and opened again
+    assert [row.attempts for row in await rows(sessions)] == [1, 1, 1]  # none counted twice
+    # In hand now: a later look skips them.
+    assert await inbox.take(bot, skip={71, 72, 73}, limit=10) == []

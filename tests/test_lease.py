@@ -12,21 +12,33 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import BotApplication, build_application, running, shut_down
 from bot.cli import SANDBOX_TOKEN
 from bot.delivery import Pacing
-from bot.lease import AdvisoryLease, FileLease, Leadership, LeaseHeld, SoleLease, lease_for
+from bot.lease import (
+    LEASE_FENCE,
+    LOCK_KEY,
+    AdvisoryLease,
+    FileLease,
+    Leadership,
+    LeaseHeld,
+    SoleLease,
+    lease_for,
+)
 from bot.services import services_of
 from bot.settings import Settings
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
+from storage import lease as lease_store
 from storage import migrate
 from storage.engine import create_engine, create_session_factory
 from tests.conftest import postgres_url
@@ -133,35 +145,13 @@ async def test_a_database_that_does_not_answer_is_no_lease(
     await lease.release()
 
 
-@needs_postgres
-async def test_one_advisory_lease_per_database_and_a_dropped_connection_lets_go(
-    pg_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+async def two_leases(pg_url: str) -> AsyncIterator[tuple[AdvisoryLease, AdvisoryLease]]:
+    """Two processes' leases on one database, let go at the end whatever happened."""
     first = AdvisoryLease(pg_url, name="buurtbot first")
     second = AdvisoryLease(pg_url, name="buurtbot second")
     try:
-        assert await first.try_acquire()
-        assert await first.try_acquire()  # held already: yes
-        assert not await second.try_acquire()
-        assert await second.holder() == "buurtbot first"
-        assert await first.still_held()
-
-        assert await terminate(pg_url, "buurtbot first") == 1
-        with caplog.at_level(logging.INFO, logger="bot.lease"):
-            assert not await first.still_held()  # the leader notices and lets go
-            assert await second.try_acquire()
-            assert not await first.try_acquire()  # reconnects: the database answers again
-        assert "the database does not answer" in caplog.text
-        assert "the database answers again" in caplog.text
-        assert await first.holder() == "buurtbot second"
-
-        await second.release()
-        assert await first.try_acquire()
-        # Its connection cut before it lets go: the unlock fails, the lease is let go anyway.
-        await terminate(pg_url, "buurtbot first")
-        await first.release()
-        assert not first.held
-        assert await second.try_acquire()
+        yield first, second
     finally:
         await first.release()
         await second.release()
@@ -193,6 +183,91 @@ async def test_a_lease_on_another_database_of_the_server_is_not_this_ones(pg_url
     finally:
         await elsewhere.release()
         await here.release()
+
+
+@needs_postgres
+async def test_one_advisory_lease_per_database_and_a_dropped_connection_lets_go(
+    two_leases: tuple[AdvisoryLease, AdvisoryLease], pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = two_leases
+    assert await first.try_acquire()
+    assert await first.try_acquire()  # held already: yes
+    assert not await second.try_acquire()
+    assert await second.holder() == "buurtbot first"
+    assert await first.still_held()
+
+    assert await terminate(pg_url, "buurtbot first") == 1
+    with caplog.at_level(logging.INFO, logger="bot.lease"):
+        assert not await first.still_held()  # the leader notices and lets go
+        assert await second.try_acquire()
+        assert not await first.try_acquire()  # reconnects: the database answers again
+    assert "the database does not answer" in caplog.text
+    assert "the database answers again" in caplog.text
+    assert await first.holder() == "buurtbot second"
+
+    await second.release()
+    assert await first.try_acquire()
+    # Its connection cut before it lets go: the unlock fails, the lease is let go anyway.
+    await terminate(pg_url, "buurtbot first")
+    await first.release()
+    assert not first.held
+    assert await second.try_acquire()
+
+
+@needs_postgres
+async def test_a_lost_lease_fences_its_old_holder_and_the_new_one_waits_out_the_fence(
+    two_leases: tuple[AdvisoryLease, AdvisoryLease], pg_url: str
+) -> None:
+    first, second = two_leases
+    assert await first.try_acquire()
+    assert first.inherited == 0  # nobody led before: nothing to wait for
+    assert first.fresh()
+    assert await first.confirm()
+    assert not second.fresh()
+    assert not await second.confirm()
+
+    await terminate(pg_url, "buurtbot first")
+    # Cut off, the old holder does not know yet: its fence still says yes...
+    assert first.fresh()
+    assert await second.try_acquire()
+    # ...so the new one waits for what is left of it before it leads.
+    assert 0 < second.inherited <= LEASE_FENCE
+    # The old holder's next check (due at the latest when its fence runs out) says no.
+    assert not await first.still_held()
+    assert not first.fresh()
+    assert not await first.confirm()
+
+    # Let go normally, a lease leaves no fence: the next holder leads at once.
+    await second.release()
+    assert await first.try_acquire()
+    assert first.inherited == 0
+
+
+@needs_postgres
+async def test_the_server_ends_a_quiet_lease_connection_so_a_stuck_leader_lets_go(
+    pg_url: str,
+) -> None:
+    """A leader whose checks stop (SIGSTOP, a blocked loop) loses the lock once its
+    connection was quiet for the idle limit (LEASE_IDLE; a fraction of a second here)."""
+    engine = lease_store.lease_engine(pg_url, name="buurtbot stuck", timeout=5, idle=0.2)
+    other = AdvisoryLease(pg_url, name="buurtbot other")
+    try:
+        async with engine.connect() as connection:
+            session = AsyncSession(bind=connection)
+            assert await lease_store.try_lock(session=session, key=LOCK_KEY)
+            assert not await other.try_acquire()
+            await asyncio.sleep(1.0)  # stuck, as a stopped process is
+
+            async def let_go() -> bool:
+                return await other.try_acquire()
+
+            await until(let_go, 10, "the server ends the quiet connection")
+            await session.close()
+            with pytest.raises(DBAPIError):
+                await connection.execute(text("SELECT 1"))
+    finally:
+        await other.release()
+        await engine.dispose()
 
 
 @needs_postgres

@@ -5,12 +5,15 @@ sends, and a `kill -9` loses nothing."""
 from __future__ import annotations
 
 import collections
+import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
+from bot.app import MAX_CONCURRENT_UPDATES
 from bot.delivery import Pacing
 from sandbox.client import SandboxClient
 from sandbox.server import BOT_API_KEY, SandboxServer
@@ -22,6 +25,7 @@ from tests.processes import (
     SEND_RATE,
     all_sent,
     announce,
+    answers,
     bot_environment,
     copies,
     out_by,
@@ -135,6 +139,95 @@ async def test_three_replicas_a_broadcast_and_the_leader_killed_midway(
         assert await new_leader.metric("buurtbot_outbox_depth ") == 0
     finally:
         for replica in replicas:
+            replica.process.kill()
+            await replica.process.stop()
+        await engine.dispose()
+
+
+# Residents who each send HELPS commands at once, while every answer takes SLOW seconds:
+# the leader then has one update running per chat and the rest queued behind it.
+ASKERS = 8
+HELPS = 4
+SLOW = 1.5
+
+
+@pytest.mark.timeout(240)
+async def test_a_leader_that_loses_its_lease_leaves_what_it_queued_to_the_next(
+    pg_url: str, sandbox: SandboxServer, client: SandboxClient, tmp_path: Path
+) -> None:
+    """SIGSTOP the leader with updates queued, past the lease's idle limit (the server
+    ends its connection, the lock goes), let the standby take over and handle everything,
+    then SIGCONT the old leader: it finishes only what it had started (one per chat) and
+    leaves the rest, so duplicates stay within that and none is lost."""
+    engine = create_engine(pg_url)
+    sessions = create_session_factory(engine)
+    env = bot_environment(sandbox.api_base_url, pg_url)
+    leader, standby = await start_replicas(env, tmp_path, 2)
+    stopped = False
+    try:
+        residents = await populate(client, sessions, ASKERS)
+        sandbox.state.webhook_routes[PUBLIC_ORIGIN] = [standby.origin]  # the leader only handles
+        await client.add_fault("sendMessage", delay=SLOW, times=10_000)
+        for _ in range(HELPS):
+            for uid in residents:
+                await client.send(uid, "/help")
+        total = ASKERS * HELPS
+
+        async def all_in_hand() -> bool:
+            async with sessions() as session:
+                rows = (await session.exec(select(InboxUpdate))).all()
+            # Each row's try is counted as the leader's dispatcher takes it.
+            return len(rows) == total and all(row.attempts >= 1 for row in rows)
+
+        await until(all_in_hand, 60, "the leader took every update")
+        os.kill(leader.process.pid, signal.SIGSTOP)
+        stopped = True
+        await client.clear_faults()  # the standby answers at full speed
+
+        async def taken_over() -> bool:
+            return standby.process.said("now sends and schedules")
+
+        await until(taken_over, 30, "the standby takes over from the stopped leader")
+
+        async def all_done() -> bool:
+            async with sessions() as session:
+                statuses = (await session.exec(select(InboxUpdate.status))).all()
+            return len(statuses) == total and set(statuses) == {InboxStatus.DONE}
+
+        await until(all_done, 60, "the new leader handled every update")
+        os.kill(leader.process.pid, signal.SIGCONT)
+        stopped = False
+
+        def accounted() -> tuple[int, int]:
+            handled = sum(" handled by " in line for line in leader.process.lines)
+            left = sum("left to the next leader" in line for line in leader.process.lines)
+            return handled, left
+
+        async def old_leader_settled() -> bool:
+            return sum(accounted()) == total and leader.process.said("lost the sender lease")
+
+        await until(old_leader_settled, 60, "the old leader finished or left each update")
+        handled_by_old, left = accounted()
+        got = await answers(client)
+        assert all(got[uid] >= HELPS for uid in residents), got  # none lost
+        duplicates = sum(got[uid] for uid in residents) - total
+        # The stated window: what had started when the lease went, one per chat at most.
+        assert duplicates <= min(ASKERS, MAX_CONCURRENT_UPDATES), (
+            duplicates,
+            got,
+            leader.process.log,
+            standby.process.log,
+            handled_by_old,
+            left,
+        )
+        assert handled_by_old <= ASKERS, handled_by_old
+        assert left >= total - ASKERS  # the queued ones were left, not handled twice
+        assert (await standby.ready())["role"] == "sender"
+        assert (await leader.ready())["role"] == "standby"
+    finally:
+        if stopped:
+            os.kill(leader.process.pid, signal.SIGCONT)
+        for replica in (leader, standby):
             replica.process.kill()
             await replica.process.stop()
         await engine.dispose()

@@ -81,6 +81,8 @@ def test_empty_token_means_sandbox_mode() -> None:
         ("BUURTBOT_LOG_FORMAT", "xml", "expected text or json"),
         # Telegram opens web_app buttons over HTTPS only.
         ("BUURTBOT_MINIAPP_URL", "http://buurtbot.test/app/", "not an https URL"),
+        # Trying webhook mode locally, the first address one types: the hint says what works.
+        ("BUURTBOT_WEBHOOK_URL", "http://127.0.0.1:8090/telegram", "sandbox forwards it"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str, says: str) -> None:

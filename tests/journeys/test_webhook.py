@@ -104,6 +104,35 @@ async def test_a_resident_is_answered_through_the_webhook(
     assert len(world.updates) == 0  # every push was accepted
 
 
+async def test_a_429_while_answering_a_pushed_update_is_waited_out_and_counted(
+    bot: BotApplication, client: SandboxClient
+) -> None:
+    """In webhook mode the answer goes out through the same rate limiter as when polling:
+    Telegram's 429 (with its retry_after) is waited out, and /metrics counts it."""
+    user = await client.create_user("Anna", language_code="nl")
+    await client.add_fault(
+        "sendMessage",
+        chat_id=user["id"],
+        error_code=429,
+        description="Too Many Requests: retry after 1",
+        retry_after=1,
+    )
+    await client.send(user["id"], "/start")
+    reply = await client.wait_bot_message(user["id"])
+    assert reply["text"].startswith("Welkom bij Buurtbot")
+    sent = [
+        call["status"]
+        for call in await client.requests("sendMessage")
+        if int(call["params"]["chat_id"]) == user["id"]
+    ]
+    assert sent == [429, 200]  # refused once, then sent after the wait
+    assert not await client.requests("getUpdates")  # it came by the webhook
+    _, metrics = await get(bot, "/metrics")
+    assert 'buurtbot_flood_waits_total{sender="interactive"} 1.0' in metrics
+    assert 'buurtbot_flood_wait_seconds_total{sender="interactive"} 1.0' in metrics
+    assert 'buurtbot_webhook_requests_total{answer="stored"} 1.0' in metrics
+
+
 async def test_a_missing_or_wrong_secret_is_refused_and_never_stored(
     bot: BotApplication, sessions: SessionFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
