@@ -172,6 +172,9 @@ async def test_a_lease_on_another_database_of_the_server_is_not_this_ones(pg_url
             await connection.execute(text(f'CREATE DATABASE "{other_name}"'))
     await admin.dispose()
     other_url = url.set(database=other_name).render_as_string(hide_password=False)
+    other = create_engine(other_url)
+    await migrate.upgrade(other)  # the lease keeps its fence in bot_state
+    await other.dispose()
     elsewhere = AdvisoryLease(other_url, name="buurtbot other city")
     here = AdvisoryLease(pg_url, name="buurtbot here")
     try:
