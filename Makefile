@@ -54,7 +54,7 @@ messages-compile: $(STAMP)
 	$(BIN)/pybabel compile --directory locales --domain buurtbot --statistics
 
 # Every benchmark in its quick mode, three runs each: a table against the targets, written
-# to bench/results.md and the README (about 10 minutes on 2 cores; on a quiet machine).
+# to bench/results.md and the README (about 6 minutes on 2 cores; on a quiet machine).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 

@@ -12,7 +12,7 @@ date, the commit and the machine), and copied into the README between its two
 `bench-table` markers, so the README's table is always the last full run, never typed.
 A missed target makes the exit status 1, after everything is written.
 
-    .venv/bin/python bench/run.py                   # all, 3 runs each (about 10 minutes, 2 cores)
+    .venv/bin/python bench/run.py                   # all, 3 runs each (about 6 minutes, 2 cores)
     .venv/bin/python bench/run.py --only join --runs 1
     .venv/bin/python bench/run.py --readme          # the README again from results.json
 """
