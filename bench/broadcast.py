@@ -28,7 +28,6 @@ import asyncio
 import collections
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from bench.common import (  # noqa: E402 - needs ROOT on the path
     percentile,
     pin,
     sandbox_process,
+    serve_scaled,
     write_figures,
 )
 
@@ -58,17 +58,10 @@ WIJKEN = 11
 
 async def serve(port: int, scale: float) -> None:
     from sandbox import state
-    from sandbox.config import Limits, SandboxConfig
-    from sandbox.server import SandboxServer
 
     # Both broadcasts' requests must stay in the log the figures are read from.
     state.MAX_STORED_REQUESTS = 1_000_000
-    server = SandboxServer(SandboxConfig(token=TOKEN, limits=Limits().scaled(scale)))
-    await server.start("127.0.0.1", port)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
-    await stop.wait()
-    await server.stop()
+    await serve_scaled(TOKEN, port, scale)
 
 
 # ---------------------------------------------------------------- driver (a subprocess)

@@ -105,6 +105,20 @@ def serve_unlimited(token: str, port: int) -> None:
     serve(["--token", token, "--port", str(port), "--no-limits"])
 
 
+async def serve_scaled(token: str, port: int, scale: float) -> None:
+    """The `--serve` side of sandbox_process with Telegram's limits `scale` times faster,
+    until SIGINT (the benches that measure the bot against the limits)."""
+    from sandbox.config import Limits, SandboxConfig
+    from sandbox.server import SandboxServer
+
+    server = SandboxServer(SandboxConfig(token=token, limits=Limits().scaled(scale)))
+    await server.start("127.0.0.1", port)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
 async def timed(
     figures: dict[str, Any], name: str, runs: int, work: Callable[[], Awaitable[object]]
 ) -> None:

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from bench.common import (  # noqa: E402 - needs ROOT on the path
     percentile,
     pin,
     sandbox_process,
+    serve_scaled,
     write_figures,
 )
 
@@ -65,19 +65,6 @@ def naive_processor(slots: int) -> Any:
             """Nothing to close."""
 
     return SlotFirst()
-
-
-async def serve(port: int, scale: float) -> None:
-    """The sandbox with Telegram's limits `scale` times faster, until SIGINT."""
-    from sandbox.config import Limits, SandboxConfig
-    from sandbox.server import SandboxServer
-
-    server = SandboxServer(SandboxConfig(token=TOKEN, limits=Limits().scaled(scale)))
-    await server.start("127.0.0.1", port)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
-    await stop.wait()
-    await server.stop()
 
 
 async def drive(port: int, presses: int, burst: int) -> dict[str, Any]:
@@ -173,7 +160,7 @@ def main() -> None:
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     if args.serve:
         pin(0)
-        asyncio.run(serve(args.port, args.scale))
+        asyncio.run(serve_scaled(TOKEN, args.port, args.scale))
         return
     if args.drive:
         pin(0)

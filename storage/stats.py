@@ -387,25 +387,29 @@ def _period_index(column: Any, edges: Sequence[Any]) -> Any:
     return case(*((column < edge, index) for index, edge in enumerate(edges[1:])), else_=later)
 
 
+async def _summed_per_period(
+    session: AsyncSession, model: Any, edges: Sequence[date], before: date, keys: Sequence[str]
+) -> Any:
+    """(period index, *keys, sum of count) of a day counter table over edges[0]..before."""
+    day = col(model.day)
+    inner = (
+        select(
+            _period_index(day, edges).label("period"),
+            *(getattr(model, key).label(key) for key in keys),
+            model.count.label("n"),
+        )
+        .where(day >= edges[0], day < before)
+        .subquery()
+    )
+    grouped = [inner.c.period, *(inner.c[key] for key in keys)]
+    return await session.exec(select(*grouped, func.sum(inner.c.n)).group_by(*grouped))
+
+
 async def reports_per_period(
     *, session: AsyncSession, edges: Sequence[date]
 ) -> dict[int, Counter[str]]:
     """{period index: {wijk or "": reports}} from report_daily (local days)."""
-    day = col(ReportDaily.day)
-    inner = (
-        select(
-            _period_index(day, edges).label("period"),
-            ReportDaily.wijk.label("wijk"),  # type: ignore[attr-defined]
-            ReportDaily.count.label("n"),  # type: ignore[attr-defined]
-        )
-        .where(day >= edges[0], day < edges[-1])
-        .subquery()
-    )
-    rows = await session.exec(
-        select(inner.c.period, inner.c.wijk, func.sum(inner.c.n)).group_by(
-            inner.c.period, inner.c.wijk
-        )
-    )
+    rows = await _summed_per_period(session, ReportDaily, edges, edges[-1], ["wijk"])
     counts: dict[int, Counter[str]] = defaultdict(Counter)
     for period, wijk, n in rows:
         counts[int(period)][wijk or ""] += int(n or 0)
@@ -418,22 +422,8 @@ async def membership_per_period(
     """{period index: {wijk: Counter(kind)}} of joins, leaves and moves from the local day
     edges[0] to today, from the membership_daily counters; index len(edges) - 1 holds
     those after the last period."""
-    day = col(MembershipDaily.day)
-    inner = (
-        select(
-            _period_index(day, edges).label("period"),
-            MembershipDaily.wijk.label("wijk"),  # type: ignore[attr-defined]
-            MembershipDaily.kind.label("kind"),  # type: ignore[attr-defined]
-            MembershipDaily.count.label("n"),  # type: ignore[attr-defined]
-        )
-        .where(day >= edges[0], day <= max(today, edges[-1]))
-        .subquery()
-    )
-    rows = await session.exec(
-        select(inner.c.period, inner.c.wijk, inner.c.kind, func.sum(inner.c.n)).group_by(
-            inner.c.period, inner.c.wijk, inner.c.kind
-        )
-    )
+    before = max(today, edges[-1]) + timedelta(days=1)
+    rows = await _summed_per_period(session, MembershipDaily, edges, before, ["wijk", "kind"])
     counts: dict[int, WijkCounts] = defaultdict(lambda: defaultdict(Counter))
     for period, wijk, kind, n in rows:
         counts[int(period)][wijk][kind] += int(n or 0)
