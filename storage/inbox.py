@@ -138,10 +138,14 @@ async def finish_many(*, session: AsyncSession, update_ids: Sequence[int]) -> No
 
 
 async def record_failure(*, session: AsyncSession, update_id: int, error: str) -> None:
-    """Remember the name of the last failure; the row stays pending for the next try."""
+    """Remember the name of the last failure; the row stays pending for the next try.
+
+    Pending rows only, as `bury`: another replica may have finished the update meanwhile,
+    and a done row must not carry an error it did not end with."""
     await session.exec(
         update(InboxUpdate)  # type: ignore[call-overload]
         .where(col(InboxUpdate.update_id) == update_id)
+        .where(col(InboxUpdate.status) == InboxStatus.PENDING)
         .values(error=error[:ERROR_MAX])
     )
 

@@ -24,6 +24,7 @@ from bot.keys import Keyring
 from bot.services import services_of
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
+from storage import inbox as inbox_store
 from storage.engine import SessionFactory
 from storage.models import InboxStatus, InboxUpdate, MembershipEvent, User, utcnow
 
@@ -326,6 +327,25 @@ async def test_finished_rows_are_forgotten_after_their_time(sessions: SessionFac
     assert [row.update_id for row in await rows(sessions)] == [2, 4, 5]
     counts = await inbox.counts()
     assert (counts.pending, counts.dead) == (1, 1)
+
+
+async def test_a_failure_is_written_on_pending_rows_only(sessions: SessionFactory) -> None:
+    """A replica whose try failed after another replica finished the update must not write
+    its error onto the done row (nor onto a dead letter's)."""
+    async with sessions() as session:
+        for update_id, status in (
+            (1, InboxStatus.PENDING),
+            (2, InboxStatus.DONE),
+            (3, InboxStatus.DEAD),
+        ):
+            session.add(InboxUpdate(update_id=update_id, status=status, payload=None, error=None))
+        await session.commit()
+        for update_id in (1, 2, 3):
+            await inbox_store.record_failure(session=session, update_id=update_id, error="TimedOut")
+        await session.commit()
+    assert [(row.update_id, row.error) for row in await rows(sessions)] == [
+        (1, "TimedOut"), (2, None), (3, None),
+    ]  # fmt: skip
 
 
 async def test_an_update_that_was_never_stored_still_gets_its_apology(
