@@ -272,6 +272,13 @@ class Inbox:
         plain = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
         return self.keyring.seal(SEAL, plain, bound_to=str(update.update_id))
 
+    async def give_back(self, update_id: int) -> None:
+        """The try counted when this process took the update never ran (it lost the lease
+        first): uncounted, so failovers alone cannot make it a dead letter."""
+        async with self.sessions() as session:
+            await store.give_back_try(session=session, update_id=update_id)
+            await session.commit()
+
     async def begin_replay(self, update_id: int, attempts: int) -> int | None:
         """A stored update is about to be handled again: its try number, or None when it
         had all its tries already (it was running each time the bot died) and is buried."""
@@ -493,16 +500,20 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
             return
         try:
             attempt = self._from_store.pop(update.update_id, None)
-            if not await self._still_leads(update):
+            # A replay was stored (and its try counted) before: none of ours to give back.
+            replay = attempt is None and inbox.is_replay(update.update_id)
+            if not await self._still_leads(update, counted=not replay):
                 return
             if attempt is not None:
                 await self._handle(inbox, update, attempt)
-            elif not inbox.is_replay(update.update_id):
+            elif not replay:
                 await self._handle(inbox, update, 1)
         finally:
             self.in_hand.discard(update.update_id)
 
-    async def _still_leads(self, update: Update, *, started: bool = False) -> bool:
+    async def _still_leads(
+        self, update: Update, *, started: bool = False, counted: bool = True
+    ) -> bool:
         """Asked before each try of a stored update. A leader stopping normally keeps the
         lease to its end, so what it queued still runs; one that lost it leaves the rest
         pending for the next leader."""
@@ -512,6 +523,9 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
             self.left += 1
             log.info("update %s left to the next leader: this process lost the lease",
                      update.update_id)  # fmt: skip
+            inbox = self._inbox_of()
+            if inbox is not None and counted:
+                await inbox.give_back(update.update_id)
         return False
 
     async def handle_stored(self, update: Update, attempts: int) -> None:
@@ -519,7 +533,7 @@ class InboxApplication(Application[Any, Any, Any, Any, Any, Any]):
         the try a crash cost (none for a row nobody started)."""
         inbox = self._inbox_of()
         assert inbox is not None
-        if not await self._still_leads(update):
+        if not await self._still_leads(update, counted=False):  # begin_replay counts below
             return
         attempt = await inbox.begin_replay(update.update_id, attempts)
         if attempt is not None:

@@ -112,6 +112,17 @@ async def begin_try(*, session: AsyncSession, update_id: int) -> int:
     return int(attempts or 0)
 
 
+async def give_back_try(*, session: AsyncSession, update_id: int) -> None:
+    """Uncount a try that never ran (a leader that lost the lease left the update)."""
+    await session.exec(
+        update(InboxUpdate)  # type: ignore[call-overload]
+        .where(col(InboxUpdate.update_id) == update_id)
+        .where(col(InboxUpdate.status) == InboxStatus.PENDING)
+        .where(col(InboxUpdate.attempts) > 0)
+        .values(attempts=col(InboxUpdate.attempts) - 1)
+    )
+
+
 async def begin_tries(*, session: AsyncSession, update_ids: Sequence[int]) -> dict[int, int]:
     """`begin_try` for many pending updates in one statement: id -> tries started."""
     if not update_ids:

@@ -348,6 +348,25 @@ async def test_a_failure_is_written_on_pending_rows_only(sessions: SessionFactor
     ]  # fmt: skip
 
 
+async def test_a_try_that_never_ran_is_given_back(sessions: SessionFactory) -> None:
+    """A leader that lost the lease leaves what it had taken: the try it counted is given
+    back, so failovers alone never make an update a dead letter."""
+    inbox = Inbox(sessions, Keyring.generate(), max_attempts=3)
+    update = Update.de_json({"update_id": 7, "message": {"message_id": 1, "date": 1,
+                             "chat": {"id": 5, "type": "private"}, "text": "/help"}}, None)  # fmt: skip
+    assert await inbox.store([update]) == [update]  # taken for handling: one try counted
+    assert [row.attempts for row in await rows(sessions)] == [1]
+    await inbox.give_back(7)
+    await inbox.give_back(7)  # never below none
+    assert [(row.attempts, row.status) for row in await rows(sessions)] == [
+        (0, InboxStatus.PENDING)
+    ]
+    await inbox.begin_replay(7, 0)
+    await inbox.done(7)
+    await inbox.give_back(7)  # a finished row keeps its count
+    assert [(row.attempts, row.status) for row in await rows(sessions)] == [(1, InboxStatus.DONE)]
+
+
 async def test_an_update_that_was_never_stored_still_gets_its_apology(
     bot: BotApplication, client: SandboxClient, sandbox: SandboxServer, sessions: SessionFactory
 ) -> None:
