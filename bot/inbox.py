@@ -620,7 +620,8 @@ class Dispatcher:
     update_id order) and opens only the payloads of rows it does not hold already, with
     one write that counts the tries of those; arrivals while it reads are taken together
     at its next look. A new leader's first look finds what the old one left unfinished:
-    those were running at its death, or left when it lost the lease, and count that try.
+    those were running at its death (that try counts) or left when it lost the lease
+    (their tries given back: failovers alone never make a dead letter).
     """
 
     def __init__(
