@@ -13,7 +13,7 @@ from bot.services import services_of
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Group, Invite, RoleGrant, Team, utcnow
-from tests.journeys.resident import MakePerson, Resident, buttons, invite_link
+from tests.journeys.resident import MakePerson, Resident, buttons, invite_link, next_message
 
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
 REFUSED = "Dat mag je niet. Kijk bij /help wat je wel kunt."
@@ -131,7 +131,7 @@ async def test_a_team_contact_registers_a_team_that_gets_approved(
     sent = await tom.tap(summary, tom._("Aanmelden"))
     assert tom._("Aangemeld! De coördinator kijkt ernaar. Je hoort het hier.") in sent["text"]
 
-    news = await client.wait_bot_message(ADMIN_ID, after=admin.last_id)
+    news = await next_message(client, ADMIN_ID, after=admin.last_id)
     admin.last_id = news["message_id"]
     assert admin._("Nieuw team aangemeld:") in news["text"]
     assert "De Uilen" in news["text"]
@@ -323,7 +323,7 @@ async def test_overzicht_shows_wijken_pending_uncovered_and_dormant(
     assert forged["text"] == "Dat team beheer jij niet."
     thanks = await tom.tap(question, "Ja, we zijn actief")
     assert "Dank je! Genoteerd." in thanks["text"]
-    news = await client.wait_bot_message(coordinator.id, after=screen["message_id"])
+    news = await next_message(client, coordinator.id, after=screen["message_id"])
     assert "Oude Ploeg is nog actief." in news["text"]
     again = await coordinator.say("/overzicht")
     assert "💤" not in again["text"]
