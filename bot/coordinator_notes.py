@@ -14,8 +14,9 @@ the note. So a kill loses no note, sends none twice, and a restart sends none ea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, tzinfo
 from html import escape
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,6 +29,8 @@ from bot.roles import coordinator_ids
 from bot.services import Services
 from storage import reports as state_store
 from storage.models import Report, utcnow
+
+log = logging.getLogger(__name__)
 
 ON, OFF = "on", "off"
 # Where the switch was pressed: under a note (answered in a pop-up) or in /vermoedens.
@@ -113,24 +116,21 @@ async def report_filed(services: Services, report: Report) -> int:
     return await _send(services, _report_note(services, report), details=report.ref)
 
 
-def full_hour(services: Services, now: datetime) -> datetime:
+def full_hour(tz: tzinfo, now: datetime) -> datetime:
     """The start of the hour `now` is in, in the city's time zone (as UTC)."""
-    local = now.astimezone(services.settings.tz)
+    local = now.astimezone(tz)
     return local.replace(minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
-
-
-def next_full_hour(services: Services, now: datetime) -> datetime:
-    return full_hour(services, now) + timedelta(hours=1)
 
 
 async def release(services: Services, now: datetime | None = None) -> int:
     """The held notes of anonymous reports filed before this hour began; how many reports.
 
     Hourly on the hour, and once at start for an hour passed while the bot was down."""
-    before = full_hour(services, now or utcnow())
+    before = full_hour(services.settings.tz, now or utcnow())
     async with services.sessions() as session:
         mark = await state_store.state(session=session, key=HELD_MARK)
         if mark is None:
+            log.info("held notes released: 0")
             return 0  # no anonymous report since notes were held
         held = await state_store.anonymous_after(session=session, after_id=int(mark), before=before)
     released = 0
@@ -139,6 +139,7 @@ async def release(services: Services, now: datetime | None = None) -> int:
             break  # another run (a replica starting) released it first
         mark = str(report.id)
         released += 1
+    log.info("held notes released: %d", released)
     return released
 
 
