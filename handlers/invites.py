@@ -336,4 +336,4 @@ async def on_allow_sending(
 MAY_SEND = N_(
     "Je mag nu berichten sturen aan de wijk van je team. Begin met /bericht. De coördinator kan dit weer intrekken."
 )
-ENDED = N_("Je rol als {role} is beëindigd. Vragen? Neem contact op met de coördinator.")
+ENDED = N_("Je rol als {role} is gestopt. Vragen? Stel ze aan de coördinator.")

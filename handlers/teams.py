@@ -286,7 +286,7 @@ async def on_team(
             )
             await show(
                 update,
-                _("Weet je het zeker? Het team wordt dan opgeheven en verdwijnt uit de bot."),
+                _("Weet je het zeker? Dan stopt het team en verdwijnt het uit de bot."),
                 confirm,
             )
         elif action == "gone":
@@ -375,9 +375,7 @@ async def on_decision(
             told = (
                 _("Goed nieuws: je team {team} is goedgekeurd. Met /team beheer je het.")
                 if approved
-                else _(
-                    "Je team {team} is niet goedgekeurd. Vragen? Neem contact op met de coördinator."
-                )
+                else _("Je team {team} is niet goedgekeurd. Vragen? Stel ze aan de coördinator.")
             )
             return told.format(team=bold(decided.name)), None
 

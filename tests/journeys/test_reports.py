@@ -218,12 +218,12 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
         assert "Anouk" not in text
 
     # A status with a message reaches the anonymous reporter, in English.
-    ask = await coordinator.tap(details, "⬜ doorgezet naar politie of partner")
+    ask = await coordinator.tap(details, "⬜ doorgestuurd naar politie of partner")
     assert "Zonder bericht" in buttons(ask)
     before = anouk.last_id
     await coordinator.say("Politie is op de hoogte & kijkt mee.")
     told = await next_message(client, anouk.id, after=before)
-    assert anouk._("doorgezet naar politie of partner") in told["text"]
+    assert anouk._("doorgestuurd naar politie of partner") in told["text"]
     assert "Politie is op de hoogte &amp; kijkt mee." not in told["text"]  # escaped, shown plain
     assert "Politie is op de hoogte & kijkt mee." in told["text"]
     assert secret_ref in told["text"]
@@ -428,7 +428,7 @@ async def test_bad_input_rate_limit_and_drafts(
     future = (utcnow() + timedelta(days=2)).astimezone(services.settings.tz)
     later = await eva.say(future.strftime("%d-%m %H:%M"))
     assert later["text"] in (
-        "Dat moment moet al voorbij zijn.",
+        "Dat moment is nog niet geweest. Meld alleen wat al gebeurd is.",
         "Dat is meer dan 30 dagen geleden. Meld alleen wat kort geleden was.",
     )
     del other

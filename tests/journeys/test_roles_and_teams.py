@@ -268,7 +268,7 @@ async def test_rollen_revokes_a_role_and_tells_the_holder(
     number = next(line.split(".")[0] for line in listing["text"].splitlines() if "Bram" in line)
     await coordinator.tap(listing, f"Intrekken {number}")
     told = await boa.next_reply()
-    assert "Je rol als wijkboa is beëindigd." in told["text"]
+    assert "Je rol als wijkboa is gestopt." in told["text"]
     async with sessions() as session:
         held = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == boa.id))).one()
     assert held.revoked_at is not None
