@@ -28,7 +28,7 @@ STATUS_LABELS = {
     TeamStatus.APPROVED: N_("actief"),
     TeamStatus.PAUSED: N_("gepauzeerd"),
     TeamStatus.REJECTED: N_("afgewezen"),
-    TeamStatus.DISSOLVED: N_("opgeheven"),
+    TeamStatus.DISSOLVED: N_("gestopt"),
 }
 # The typed questions; the wijk and the confirmation are asked with buttons.
 QUESTIONS = {
@@ -77,7 +77,7 @@ def manage_keyboard(lang: Lang, team: Team) -> InlineKeyboardMarkup:
             [InlineKeyboardButton(_("Hervatten"), callback_data=pack(Button.TEAM, "resume", tid))]
         )
     rows.append(
-        [InlineKeyboardButton(_("Team opheffen"), callback_data=pack(Button.TEAM, "dissolve", tid))]
+        [InlineKeyboardButton(_("Team stoppen"), callback_data=pack(Button.TEAM, "dissolve", tid))]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -276,7 +276,7 @@ async def on_team(
                 [
                     [
                         InlineKeyboardButton(
-                            _("Ja, opheffen"), callback_data=pack(Button.TEAM, "gone", value)
+                            _("Ja, stop het team"), callback_data=pack(Button.TEAM, "gone", value)
                         ),
                         InlineKeyboardButton(
                             _("Nee"), callback_data=pack(Button.TEAM, "keep", value)
@@ -292,7 +292,7 @@ async def on_team(
         elif action == "gone":
             ended = await teams.dissolve(context.services, user.id, team_id)
             await query.answer()
-            await show(update, _("Het team {team} is opgeheven.").format(team=bold(ended.name)))
+            await show(update, _("Het team {team} is gestopt.").format(team=bold(ended.name)))
         elif action == "keep":
             await query.answer()
             await _show_team(

@@ -199,9 +199,9 @@ async def test_a_team_contact_edits_pauses_and_dissolves_their_team(
     assert "Status: gepauzeerd" in paused["text"]
     resumed = await tom.tap(paused, "Hervatten")
     assert "Status: actief" in resumed["text"]
-    confirm = await tom.tap(resumed, "Team opheffen")
-    gone = await tom.tap(confirm, "Ja, opheffen")
-    assert "Het team De Nachtuilen is opgeheven." in gone["text"]
+    confirm = await tom.tap(resumed, "Team stoppen")
+    gone = await tom.tap(confirm, "Ja, stop het team")
+    assert "Het team De Nachtuilen is gestopt." in gone["text"]
     async with sessions() as session:
         stored = await session.get(Team, team_id)
         active = (
