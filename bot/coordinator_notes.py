@@ -57,14 +57,19 @@ async def switch(services: Services, user_id: int, on: bool) -> None:
 
 
 async def _letters(
-    services: Services, render: Callable[[Lang], str], details: str | None
+    services: Services,
+    render: Callable[[Lang], str],
+    details: str | None,
+    *,
+    besides: int | None = None,
 ) -> list[tuple[int, Lang, notices.Letter]]:
-    """The note for every coordinator who wants notes, each in their own language."""
+    """The note for every coordinator who wants notes (but `besides`, who did it), each
+    in their own language."""
     if not services.settings.coordinator_notes:
         return []
     letters = []
     for user_id in await coordinator_ids(services):
-        if not await wanted(services, user_id):
+        if user_id == besides or not await wanted(services, user_id):
             continue
         lang = await notices.language_of(services, user_id)
         _ = lang.gettext
@@ -85,9 +90,13 @@ async def _letters(
 
 
 async def _send(
-    services: Services, render: Callable[[Lang], str], details: str | None = None
+    services: Services,
+    render: Callable[[Lang], str],
+    details: str | None = None,
+    *,
+    besides: int | None = None,
 ) -> int:
-    letters = await _letters(services, render, details)
+    letters = await _letters(services, render, details, besides=besides)
     await notices.queue(services, notices.Topic.NEWS, letters)
     return len(letters)
 
@@ -160,11 +169,12 @@ async def _release_one(services: Services, report: Report, mark: str) -> bool:
     return moved
 
 
-async def invite_used(services: Services, what: Callable[[Lang], str]) -> int:
-    """An invite was used: which role, for which scope (`what`, rendered per language)."""
+async def invite_used(services: Services, what: Callable[[Lang], str], user_id: int) -> int:
+    """An invite was used: which role, for which scope (`what`, rendered per language).
+    Not to whoever used it, when the role it gave makes them a coordinator too."""
 
     def render(lang: Lang) -> str:
         text = lang.gettext("Een uitnodiging is gebruikt: {role}. Zie /rollen.")
         return "🔑 " + text.format(role=escape(what(lang)))
 
-    return await _send(services, render)
+    return await _send(services, render, besides=user_id)

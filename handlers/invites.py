@@ -224,7 +224,7 @@ async def redeem(update: Update, context: BotContext, code: str) -> None:
             label += f" ({scope_label(reader, context, held.scope, names)})"
         return label
 
-    await coordinator_notes.invite_used(context.services, used)
+    await coordinator_notes.invite_used(context.services, used, user.id)
     lines = [
         _("Welkom! Je rol: {role}.").format(role=bold(what)),
         _("Kijk bij /help wat je kunt doen."),

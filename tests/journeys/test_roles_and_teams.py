@@ -8,9 +8,11 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app import BotApplication
+from bot.notices import Topic
 from bot.roles import Role, grant
 from bot.services import services_of
 from sandbox.client import SandboxClient
+from storage import notices as notice_store
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Group, Invite, RoleGrant, Team, utcnow
 from tests.journeys.resident import MakePerson, Resident, buttons, invite_link, next_message
@@ -45,6 +47,10 @@ async def test_an_administrator_appoints_a_coordinator_by_invite(
         held = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == carla.id))).one()
     assert (held.role, held.name, held.granted_by) == ("coordinator", "Carla", ADMIN_ID)
     assert await audit_actions(sessions) == ["invite", "grant"]
+    # The note that the invite was used goes to the administrator, not to Carla herself.
+    async with sessions() as session:
+        noted = await notice_store.of_topic(session=session, topic=Topic.NEWS)
+    assert [row.chat_id for row in noted] == [ADMIN_ID]
     menu = await client.commands(scope={"type": "chat", "chat_id": carla.id})
     assert {"overzicht", "uitnodigen", "rollen"} <= {c["command"] for c in menu}
     help_text = await carla.say("/help")
