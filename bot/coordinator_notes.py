@@ -122,7 +122,10 @@ async def report_filed(services: Services, report: Report) -> int:
         async with services.sessions() as session:
             await state_store.state_once(session=session, key=HELD_MARK, value=str(report.id - 1))
         return 0
-    return await _send(services, _report_note(services, report), details=report.ref)
+    # A coordinator who reports with their name needs no note of it.
+    return await _send(
+        services, _report_note(services, report), details=report.ref, besides=report.reporter_id
+    )
 
 
 def full_hour(tz: tzinfo, now: datetime) -> datetime:

@@ -17,7 +17,7 @@ from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import Broadcast, Group, Reply, utcnow
-from tests.journeys.resident import Json, MakePerson, Resident, buttons, next_message
+from tests.journeys.resident import Json, MakePerson, Resident, buttons, next_message, next_messages
 
 ADMIN_ID = 900001
 
@@ -64,8 +64,8 @@ async def compose(
         coord.id, coord.id, step["message_id"], buttons(step)[coord._("Zonder foto")]
     )
     await coord.client.callback_answer(pressed["callback_query_id"])
-    intro, preview, actions = await coord.client.wait_bot_messages(
-        coord.id, 3, after=step["message_id"]
+    intro, preview, actions = await next_messages(
+        coord.client, coord.id, 3, after=step["message_id"]
     )
     coord.last_id = actions["message_id"]
     if preview_checks:
@@ -371,8 +371,8 @@ async def test_a_date_without_a_year_reads_back_with_it_and_a_past_one_is_refuse
         coord.id, coord.id, step["message_id"], buttons(step)["Zonder foto"]
     )
     await coord.client.callback_answer(pressed["callback_query_id"])
-    _intro, preview, actions = await coord.client.wait_bot_messages(
-        coord.id, 3, after=step["message_id"]
+    _intro, preview, actions = await next_messages(
+        coord.client, coord.id, 3, after=step["message_id"]
     )
     assert f"{ahead.day} " in preview["text"]
     assert str(ahead.year) in preview["text"]
@@ -662,8 +662,8 @@ async def test_a_photo_goes_with_the_announcement_and_a_moved_buurttent_is_told(
     async with sessions() as session:
         assert (await session.exec(select(Broadcast))).all() == []
     sent_photo = await client.send_photo(coord.id, PNG)
-    _intro, preview, actions = await client.wait_bot_messages(
-        coord.id, 3, after=sent_photo["message_id"]
+    _intro, preview, actions = await next_messages(
+        client, coord.id, 3, after=sent_photo["message_id"]
     )
     assert preview["photo"]
     assert "Steenweg 12" in preview["caption"]
@@ -781,7 +781,7 @@ async def test_a_team_contact_the_coordinator_allows_sends_to_their_own_wijk_onl
     step = await tom.tap(step, "Verder")
     pressed = await client.press(tom.id, tom.id, step["message_id"], buttons(step)["Zonder foto"])
     await client.callback_answer(pressed["callback_query_id"])
-    _intro, _preview, actions = await client.wait_bot_messages(tom.id, 3, after=step["message_id"])
+    _intro, _preview, actions = await next_messages(client, tom.id, 3, after=step["message_id"])
     tom.last_id = actions["message_id"]
 
     # A coordinator's draft is not the team contact's to send, whatever the button says.
@@ -845,9 +845,7 @@ async def test_optional_answers_and_a_reason_are_left_out_with_a_button(
         coord.id, coord.id, step["message_id"], buttons(step)["Zonder foto"]
     )
     await client.callback_answer(pressed["callback_query_id"])
-    _intro, preview, _actions = await client.wait_bot_messages(
-        coord.id, 3, after=step["message_id"]
-    )
+    _intro, preview, _actions = await next_messages(client, coord.id, 3, after=step["message_id"])
     assert "Met het team" not in preview["text"]
 
     tent = await compose(coord, "buurttent", ["Stiphout"])

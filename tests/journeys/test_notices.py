@@ -20,7 +20,13 @@ from storage import notices as notice_store
 from storage import stats as stats_store
 from storage.engine import SessionFactory
 from storage.models import Broadcast, Delivery, User
-from tests.journeys.resident import MakePerson, entrepreneur, file_report, next_message
+from tests.journeys.resident import (
+    MakePerson,
+    entrepreneur,
+    file_report,
+    next_message,
+    next_messages,
+)
 from tests.journeys.test_broadcasts import wait_for
 from tests.journeys.test_reports import ADMIN_ID
 
@@ -155,7 +161,7 @@ async def test_the_digests_go_out_through_the_outbox(
             (gone.id, "blocked"),
         ]
     )
-    got = await client.wait_bot_messages(coordinator.id, 2, after=marks[coordinator.id])
+    got = await next_messages(client, coordinator.id, 2, after=marks[coordinator.id])
     assert any("photo" in message for message in got)
     text = await next_message(client, boa.id, after=marks[boa.id])
     assert "photo" not in text

@@ -15,7 +15,7 @@ from bot.areas import load_areas
 from bot.services import BotContext, services_of
 from handlers import commands
 from sandbox.client import SandboxClient
-from tests.journeys.resident import next_message
+from tests.journeys.resident import next_message, next_messages
 
 
 async def test_start_answers_in_dutch(bot: BotApplication, client: SandboxClient) -> None:
@@ -96,7 +96,7 @@ async def test_a_failing_handler_gets_an_apology_and_the_loop_lives_on(
             await client.send(user["id"], "/kapot")
             # The test's handler sits before the bot's own, whose fallback then also
             # answers the unknown /kapot: two messages, the apology first.
-            apology, _unknown = await client.wait_bot_messages(user["id"], 2)
+            apology, _unknown = await next_messages(client, user["id"], 2)
         assert apology["text"] == "Sorry, something went wrong. Please try again in a moment."
         assert any(
             "error while handling update" in record.getMessage() and record.exc_info
@@ -128,7 +128,7 @@ async def test_a_button_that_fails_after_its_answer_gets_the_apology_in_the_chat
         user = await client.create_user("Ewa", language_code="en")
         await client.send(user["id"], "/knop")
         # The offer, then the bot's own answer to the unknown /knop (as above).
-        offer, unknown = await client.wait_bot_messages(user["id"], 2)
+        offer, unknown = await next_messages(client, user["id"], 2)
         press = await client.press(user["id"], user["id"], offer["message_id"], "y")
         assert await client.callback_answer(press["callback_query_id"]) == {
             "text": "",

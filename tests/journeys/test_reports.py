@@ -38,6 +38,7 @@ from tests.journeys.resident import (
     entrepreneur,
     file_report,
     next_message,
+    next_messages,
     press_new,
     start_report,
 )
@@ -113,7 +114,7 @@ async def test_an_entrepreneur_reports_with_location_and_photo(
         "Die plek ligt buiten {city}. Meldingen gaan alleen over {city}. Kies het terrein of de wijk met de knoppen."
     ).format(city="Helmond")
     sent = await client.send_location(eva.id, *BZOB)
-    placed, when = await client.wait_bot_messages(eva.id, 2, after=sent["message_id"])
+    placed, when = await next_messages(client, eva.id, 2, after=sent["message_id"])
     assert placed["text"] == "📍 BZOB"
     eva.last_id = when["message_id"]
     await eva.tap(when, _("Nu net"))
