@@ -625,6 +625,7 @@ async function start() {
   const wanted = Number(new URLSearchParams(location.search).get("user"));
   const user = users.find((u) => u.id === wanted) ?? users[0];
   state.world.users = users;
+  if (!users.length) $("menu").open = true; // nobody yet: the form to make someone
   if (user) await selectUser(user.id);
   else { await speak(null); openStream(); }
 }
