@@ -30,7 +30,7 @@ from telegram.ext import (
 )
 
 from bot import broadcasts as broadcast_service
-from bot import keys, notices
+from bot import coordinator_notes, keys, notices
 from bot import reports as report_service
 from bot import stats as stats_service
 from bot.areas import load_areas
@@ -524,6 +524,11 @@ def _install_jobs(application: BotApplication, services: Services) -> None:
     scheduler.soon("stats:states-now", record_states)
     # A digest due while the bot was down goes out now (once: the run is recorded).
     scheduler.soon("stats:catch-up", functools.partial(stats_service.catch_up_digest, services))
+    # Notes about anonymous reports wait for the full hour (bot.coordinator_notes); an
+    # hour that passed while the bot was down is released at start, never one early.
+    release_notes = functools.partial(coordinator_notes.release, services)
+    scheduler.every("notes:anonymous", release_notes, minute=0, second=0)
+    scheduler.soon("notes:anonymous-now", release_notes)
 
 
 async def _stop_workers(application: BotApplication) -> None:

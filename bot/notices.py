@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from bot.delivery import Counts, Outgoing
@@ -92,13 +93,27 @@ def decode(content: str) -> Outgoing:
 
 
 async def queue(
-    services: Services, topic: Topic, letters: Sequence[tuple[int, Lang, Letter]]
+    services: Services,
+    topic: Topic,
+    letters: Sequence[tuple[int, Lang, Letter]],
+    *,
+    guard: Callable[[AsyncSession], Awaitable[bool]] | None = None,
 ) -> int | None:
-    """One notice to these recipients, each their own letter; its id (None: nobody)."""
-    if not letters:
+    """One notice to these recipients, each their own letter; its id (None: nobody).
+
+    `guard` runs first, in the same transaction: False queues nothing. What it writes is
+    committed with the notice (or alone, for nobody), so a kill cannot keep one without
+    the other."""
+    if not letters and guard is None:
         return None
     rows = [(user_id, lang.code, encode(letter)) for user_id, lang, letter in letters]
     async with services.sessions() as session:
+        if guard is not None and not await guard(session):
+            await session.rollback()
+            return None
+        if not rows:
+            await session.commit()
+            return None
         notice = await store.create(session=session, topic=topic, rows=rows)
     if services.delivery is not None:
         services.delivery.queued()

@@ -64,7 +64,7 @@ STATUSES: tuple[ReportStatus, ...] = tuple(ReportStatus)
 STATUS_LABELS: dict[str, str] = {
     ReportStatus.RECEIVED: N_("ontvangen"),
     ReportStatus.IN_PROGRESS: N_("in behandeling"),
-    ReportStatus.PASSED_ON: N_("doorgezet naar politie of partner"),
+    ReportStatus.PASSED_ON: N_("doorgestuurd naar politie of partner"),
     ReportStatus.CLOSED: N_("afgehandeld"),
 }
 CLOSED = ReportStatus.CLOSED
@@ -322,7 +322,7 @@ def parse_moment(services: Services, draft: Draft, text: str, *, today_only: boo
             N_("Dat moment kan ik niet lezen. Schrijf het zo: {example}."), example=moment_example
         ) from None
     if moment > now + timedelta(minutes=5):
-        raise ReportError(N_("Dat moment moet al voorbij zijn."))
+        raise ReportError(N_("Dat moment is nog niet geweest. Meld alleen wat al gebeurd is."))
     if moment < now - timedelta(days=30):
         raise ReportError(N_("Dat is meer dan 30 dagen geleden. Meld alleen wat kort geleden was."))
     draft.occurred_at = moment.astimezone(utcnow().tzinfo).isoformat()

@@ -224,7 +224,7 @@ async def redeem(update: Update, context: BotContext, code: str) -> None:
             label += f" ({scope_label(reader, context, held.scope, names)})"
         return label
 
-    await coordinator_notes.invite_used(context.services, used)
+    await coordinator_notes.invite_used(context.services, used, user.id)
     lines = [
         _("Welkom! Je rol: {role}.").format(role=bold(what)),
         _("Kijk bij /help wat je kunt doen."),
@@ -336,4 +336,4 @@ async def on_allow_sending(
 MAY_SEND = N_(
     "Je mag nu berichten sturen aan de wijk van je team. Begin met /bericht. De coördinator kan dit weer intrekken."
 )
-ENDED = N_("Je rol als {role} is beëindigd. Vragen? Neem contact op met de coördinator.")
+ENDED = N_("Je rol als {role} is gestopt. Vragen? Stel ze aan de coördinator.")

@@ -156,7 +156,11 @@ def channel_or_here(lang: Lang, url: str, wijk_slug: str) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(
         [
             [InlineKeyboardButton(_("Volg het wijkkanaal"), url=url)],
-            [InlineKeyboardButton(_("Abonneer hier"), callback_data=pack(Button.HERE, wijk_slug))],
+            [
+                InlineKeyboardButton(
+                    _("Berichten hier krijgen"), callback_data=pack(Button.HERE, wijk_slug)
+                )
+            ],
         ]
     )
 

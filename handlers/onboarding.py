@@ -121,7 +121,9 @@ async def _offer_channel(
             wijk=bold(wijk.name), channel=bold(channel.title)
         ),
         _("Volg het kanaal: één tik. De gemeente ziet niet wie het kanaal volgt."),
-        _("Of abonneer je hier: in je eigen taal, met herinneringen en je eigen ‘ik doe mee’."),
+        _(
+            "Of krijg de berichten hier: in je eigen taal, met herinneringen en je eigen ‘ik doe mee’."
+        ),
         _("Is er nu gevaar? Bel altijd eerst 112."),  # this replaces the welcome on screen
     ]
     await show(update, "\n\n".join(lines), keyboards.channel_or_here(lang, channel.url, wijk.slug))

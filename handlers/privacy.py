@@ -42,10 +42,10 @@ async def privacy(update: Update, context: BotContext) -> None:
             + _("Meldingen (Meld een Vermoeden)")
             + "</b> "
             + _(
-                "Een melding bewaren we met wat je invulde en je foto's, tot {n} dagen nadat de coördinator haar heeft afgehandeld; dan wissen we haar. Daarna blijft alleen een telling per dag, gebied en soort, zonder naam."
+                "We bewaren een melding met je antwoorden en foto's. Is de melding klaar? Dan wissen we haar na {n} dagen. Daarna tellen we alleen hoeveel meldingen er waren, per dag, gebied en soort. Zonder naam."
             ).format(n=context.services.settings.report_retention_days),
             _(
-                "Bij een anonieme melding bewaren we niets dat naar jou wijst. Alleen de knop in je eigen gesprek, en een versleuteld kenmerk, brengen je bericht over de status. Na /verwijder blijven meldingen met je naam bestaan voor de afhandeling, maar zonder jou."
+                "Bij een anonieme melding bewaren we niets dat naar jou wijst. Nieuws over je melding krijg je via de knop in je eigen gesprek en een geheime code. Na /verwijder blijven meldingen met je naam bestaan, zodat de coördinator ze kan afmaken. Je naam staat er dan niet meer bij."
             ),
             "<b>"
             + _("Wat weet Telegram?")

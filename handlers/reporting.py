@@ -98,7 +98,7 @@ def _ask_what(lang: Lang, context: BotContext, draft: Draft) -> tuple[str, Rows]
             + _("Is het nu aan de hand en is er gevaar? Bel 112.")
             + "</b> "
             + _("(Tik op de kaart Alarmnummer 112 om te bellen.)"),
-            _("Meld een Vermoeden is voor signalen, niet voor noodgevallen."),
+            _("Meld een Vermoeden is voor dingen die niet kloppen, niet voor noodgevallen."),
             "<b>" + _("Wat heb je gezien?") + "</b>",
         ]
     )
@@ -379,7 +379,7 @@ async def _offer_wider(update: Update, context: BotContext, draft: Draft) -> Non
     _ = lang.gettext
     areas = context.services.areas
     text = _(
-        "Let op: weinig mensen melden over {area}. Dan is het makkelijker te raden dat jij dit meldt, ook anoniem. Meld je het liever onder een groter gebied? Dan laat ik de precieze plek weg."
+        "Let op: weinig mensen melden over {area}. Dan is het makkelijker te raden dat jij dit meldt, ook anoniem. Meld je het liever onder een groter gebied? Dan laat ik weg waar het precies was."
     ).format(area=escape(areas.area_name(draft.area or "")))
     choices = []
     wijk = areas.wijk(draft.wijk) if draft.wijk else None

@@ -28,7 +28,7 @@ STATUS_LABELS = {
     TeamStatus.APPROVED: N_("actief"),
     TeamStatus.PAUSED: N_("gepauzeerd"),
     TeamStatus.REJECTED: N_("afgewezen"),
-    TeamStatus.DISSOLVED: N_("opgeheven"),
+    TeamStatus.DISSOLVED: N_("gestopt"),
 }
 # The typed questions; the wijk and the confirmation are asked with buttons.
 QUESTIONS = {
@@ -77,7 +77,7 @@ def manage_keyboard(lang: Lang, team: Team) -> InlineKeyboardMarkup:
             [InlineKeyboardButton(_("Hervatten"), callback_data=pack(Button.TEAM, "resume", tid))]
         )
     rows.append(
-        [InlineKeyboardButton(_("Team opheffen"), callback_data=pack(Button.TEAM, "dissolve", tid))]
+        [InlineKeyboardButton(_("Team stoppen"), callback_data=pack(Button.TEAM, "dissolve", tid))]
     )
     return InlineKeyboardMarkup(rows)
 
@@ -276,7 +276,7 @@ async def on_team(
                 [
                     [
                         InlineKeyboardButton(
-                            _("Ja, opheffen"), callback_data=pack(Button.TEAM, "gone", value)
+                            _("Ja, stop het team"), callback_data=pack(Button.TEAM, "gone", value)
                         ),
                         InlineKeyboardButton(
                             _("Nee"), callback_data=pack(Button.TEAM, "keep", value)
@@ -286,13 +286,13 @@ async def on_team(
             )
             await show(
                 update,
-                _("Weet je het zeker? Het team wordt dan opgeheven en verdwijnt uit de bot."),
+                _("Weet je het zeker? Dan stopt het team en verdwijnt het uit de bot."),
                 confirm,
             )
         elif action == "gone":
             ended = await teams.dissolve(context.services, user.id, team_id)
             await query.answer()
-            await show(update, _("Het team {team} is opgeheven.").format(team=bold(ended.name)))
+            await show(update, _("Het team {team} is gestopt.").format(team=bold(ended.name)))
         elif action == "keep":
             await query.answer()
             await _show_team(
@@ -375,9 +375,7 @@ async def on_decision(
             told = (
                 _("Goed nieuws: je team {team} is goedgekeurd. Met /team beheer je het.")
                 if approved
-                else _(
-                    "Je team {team} is niet goedgekeurd. Vragen? Neem contact op met de coördinator."
-                )
+                else _("Je team {team} is niet goedgekeurd. Vragen? Stel ze aan de coördinator.")
             )
             return told.format(team=bold(decided.name)), None
 

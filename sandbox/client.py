@@ -445,3 +445,7 @@ class SandboxClient:
 
     async def reset(self) -> None:
         await self._call("POST", "/sandbox/reset")
+
+    async def page_strings(self, lang: str) -> Json:
+        """The page's own words in a language: lang, dir, time_locale, strings."""
+        return await self._call("GET", "/sandbox/strings", params={"lang": lang})

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from sandbox import webapp
+from sandbox import page_strings, webapp
 from sandbox.botapi import BotApi, Params, json_response
 from sandbox.config import Limits
 from sandbox.errors import ApiError, ControlError
@@ -156,6 +156,7 @@ class ControlApi:
             web.post("/sandbox/faults", w(self.add_fault)),
             web.delete("/sandbox/faults", w(self.clear_faults)),
             web.post("/sandbox/reset", w(self.reset)),
+            web.get("/sandbox/strings", w(self.page_strings)),
             # Raw answers, not JSON envelopes: the page's event stream and its downloads.
             web.get("/sandbox/events", self.events),
             web.get("/sandbox/files/{file_id}", self.file),
@@ -584,6 +585,10 @@ class ControlApi:
     async def clear_faults(self, request: web.Request) -> bool:
         self.world.faults.clear()
         return True
+
+    async def page_strings(self, request: web.Request) -> Json:
+        """The page's own words in a language (?lang=pl); Dutch for one the bot lacks."""
+        return page_strings.strings(request.query.get("lang"))
 
     async def reset(self, request: web.Request) -> bool:
         self.world.reset()

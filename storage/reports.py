@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import case, delete, func, text, update
 from sqlmodel import col, select
@@ -91,6 +92,22 @@ async def recent_count(*, session: AsyncSession, category: str, area: str, since
         )
     )
     return int(result.one())
+
+
+async def anonymous_after(
+    *, session: AsyncSession, after_id: int, before: datetime
+) -> list[Report]:
+    """Anonymous reports with an id above `after_id` filed before `before`, in id order."""
+    result = await session.exec(
+        select(Report)
+        .where(
+            col(Report.anonymous).is_(True),
+            col(Report.id) > after_id,
+            col(Report.created_at) < before,
+        )
+        .order_by(col(Report.id))
+    )
+    return list(result)
 
 
 async def by_ref(*, session: AsyncSession, ref: str) -> Report | None:
@@ -355,6 +372,17 @@ async def put_state(
     if actor_id is not None:
         audit(session, actor_id=actor_id, action="setting", subject=key, detail=value)
     await session.commit()
+
+
+async def move_state(*, session: AsyncSession, key: str, old: str, new: str) -> bool:
+    """Set the key from `old` to `new`, only if it still holds `old` (no commit): of two
+    runs that read the same value, one moves it and the other learns it lost."""
+    moved: Any = await session.exec(
+        update(BotState)  # type: ignore[call-overload]
+        .where(col(BotState.key) == key, col(BotState.value) == old)
+        .values(value=new)
+    )
+    return int(moved.rowcount or 0) == 1
 
 
 async def state_once(*, session: AsyncSession, key: str, value: str) -> str:

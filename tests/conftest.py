@@ -106,9 +106,6 @@ def settings(database_url: str, sandbox: SandboxServer) -> Settings:
             "DATABASE_URL": database_url,
             "TELEGRAM_API_BASE_URL": sandbox.api_base_url,
             "BUURTBOT_ADMINS": "900001",
-            # A journey reads a coordinator's answers in order; a note arriving unasked in
-            # between would be read as the answer. The notes' own journeys switch them on.
-            "BUURTBOT_COORDINATOR_NOTES": "false",
         }
     )
 

@@ -16,6 +16,43 @@ const state = {
   source: null,
 };
 
+// ------------------------------------------------------------------ the page's words
+
+// Dutch in the source; GET /sandbox/strings gives them in the language of whoever the
+// page acts as, from the bot's catalogs (sandbox/page_strings.py finds every t("…") here
+// and every data-t in index.html). A missing word shows in Dutch.
+const words = {lang: "nl", dir: "ltr", timeLocale: "nl-NL", table: {}};
+
+function t(text, values = {}) {
+  let out = words.table[text] || text;
+  for (const [name, value] of Object.entries(values)) out = out.replaceAll(`{${name}}`, value);
+  return out;
+}
+
+// The marked texts of index.html, translated; their Dutch stays in data-source.
+function translatePage() {
+  for (const el of document.querySelectorAll("[data-t]")) {
+    el.dataset.source ??= el.textContent.trim();
+    el.textContent = t(el.dataset.source);
+  }
+  for (const el of document.querySelectorAll("[data-t-attrs]")) {
+    for (const name of el.dataset.tAttrs.split(/\s+/)) {
+      const key = "source" + name.replace(/(^|-)(\w)/g, (_, __, c) => c.toUpperCase());
+      el.dataset[key] ??= el.getAttribute(name) || "";
+      el.setAttribute(name, t(el.dataset[key]));
+    }
+  }
+  document.documentElement.lang = words.lang;
+  document.documentElement.dir = words.dir;
+}
+
+async function speak(languageCode) {
+  const found = await api("GET", `/sandbox/strings?lang=${encodeURIComponent(languageCode || "")}`);
+  Object.assign(words, {lang: found.lang, dir: found.dir, timeLocale: found.time_locale,
+    table: found.strings});
+  translatePage();
+}
+
 // ------------------------------------------------------------------ control API
 
 async function api(method, path, body) {
@@ -118,7 +155,7 @@ function spoiler() {
   span.className = "spoiler";
   span.tabIndex = 0;
   span.setAttribute("role", "button");
-  span.setAttribute("aria-label", "Verborgen tekst, tik om te tonen");
+  span.setAttribute("aria-label", t("Verborgen tekst, tik om te tonen"));
   const show = () => { span.classList.add("shown"); span.removeAttribute("aria-label"); };
   span.addEventListener("click", show);
   span.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") show(); });
@@ -184,14 +221,15 @@ function formatted(text, entities) {
 // ------------------------------------------------------------------ messages
 
 const SERVICE = {
-  group_chat_created: () => "Groep gemaakt",
-  supergroup_chat_created: () => "Supergroep gemaakt",
-  new_chat_members: (m) => `${m.new_chat_members.map((u) => u.first_name).join(", ")} kwam erbij`,
-  left_chat_member: (m) => `${m.left_chat_member.first_name} ging weg`,
-  new_chat_title: (m) => `Nieuwe naam: ${m.new_chat_title}`,
-  migrate_to_chat_id: () => "Deze groep is nu een supergroep",
-  migrate_from_chat_id: () => "Supergroep gemaakt uit een groep",
-  pinned_message: () => "Bericht vastgezet",
+  group_chat_created: () => t("Groep gemaakt"),
+  supergroup_chat_created: () => t("Supergroep gemaakt"),
+  new_chat_members: (m) => t("{names} kwam erbij",
+    {names: m.new_chat_members.map((u) => u.first_name).join(", ")}),
+  left_chat_member: (m) => t("{name} ging weg", {name: m.left_chat_member.first_name}),
+  new_chat_title: (m) => t("Nieuwe naam: {title}", {title: m.new_chat_title}),
+  migrate_to_chat_id: () => t("Deze groep is nu een supergroep"),
+  migrate_from_chat_id: () => t("Supergroep gemaakt uit een groep"),
+  pinned_message: () => t("Bericht vastgezet"),
 };
 
 function fileUrl(fileId) { return `/sandbox/files/${encodeURIComponent(fileId)}`; }
@@ -215,14 +253,14 @@ function media(message) {
     const biggest = message.photo[message.photo.length - 1];
     const img = element("img", "photo");
     img.src = fileUrl(biggest.file_id);
-    img.alt = message.caption ? "Foto: " + message.caption : "Foto";
+    img.alt = message.caption ? t("Foto: {caption}", {caption: message.caption}) : t("Foto");
     img.width = biggest.width; img.height = biggest.height;
     parts.push(img);
   }
   if (message.sticker) {
     const img = element("img", "photo");
     img.src = fileUrl(message.sticker.file_id);
-    img.alt = "Sticker " + (message.sticker.emoji || "");
+    img.alt = t("Sticker {emoji}", {emoji: message.sticker.emoji || ""});
     img.width = 128; img.height = 128;
     parts.push(img);
   }
@@ -230,8 +268,8 @@ function media(message) {
     const doc = message.document;
     const a = element("a", "file");
     a.href = fileUrl(doc.file_id);
-    a.download = doc.file_name || "bestand";
-    a.append(element("span", "", "📄 " + (doc.file_name || "bestand")),
+    a.download = doc.file_name || t("bestand");
+    a.append(element("span", "", "📄 " + (doc.file_name || t("bestand"))),
       element("span", "size", sizeText(doc.file_size)));
     parts.push(a);
   }
@@ -305,7 +343,7 @@ function bubble(message) {
   const name = senderName(message);
   if (name && !mine) div.append(element("div", "sender", name));
   if (message.deleted) {
-    div.append(element("div", "body", "Bericht verwijderd"));
+    div.append(element("div", "body", t("Bericht verwijderd")));
     return div;
   }
   if (message.reply_to_message) {
@@ -321,8 +359,8 @@ function bubble(message) {
   }
   const keyboard = inlineKeyboard(message);
   if (keyboard) div.append(keyboard);
-  const time = new Date(message.date * 1000).toLocaleTimeString("nl-NL", {hour: "2-digit", minute: "2-digit"});
-  div.append(element("div", "meta", time + (message.edited ? " · bewerkt" : "")));
+  const time = new Date(message.date * 1000).toLocaleTimeString(words.timeLocale, {hour: "2-digit", minute: "2-digit"});
+  div.append(element("div", "meta", time + (message.edited ? " · " + t("bewerkt") : "")));
   return div;
 }
 
@@ -372,7 +410,7 @@ function updateReplyKeyboard() {
       markup = null; // a one-time keyboard folds away after the user answers
     }
   }
-  $("text").placeholder = markup?.input_field_placeholder || "Bericht, bijv. /start";
+  $("text").placeholder = markup?.input_field_placeholder || t("Bericht, bijv. /start");
   const key = markup ? JSON.stringify(markup.keyboard) : "";
   if (box.dataset.key === key) return;
   box.dataset.key = key;
@@ -418,9 +456,9 @@ function toggleLocation(open) {
 // ------------------------------------------------------------------ menus and stream
 
 function chatLabel(chat) {
-  if (chat.type === "private") return `${state.world.bot.first_name || "Bot"} (privé)`;
-  const kind = chat.type === "channel" ? "kanaal" : "groep";
-  const mark = chat.status ? "" : " · niet gevolgd";
+  if (chat.type === "private") return t("{bot} (privé)", {bot: state.world.bot.first_name || "Bot"});
+  const kind = chat.type === "channel" ? t("kanaal") : t("groep");
+  const mark = chat.status ? "" : " · " + t("niet gevolgd");
   return `${chat.title} (${kind}${mark})`;
 }
 
@@ -459,7 +497,7 @@ function updateChatControls() {
   $("composer").hidden = state.userId === null || !canPost;
   // Followers and passers-by of a channel get the button; its creator and admins post.
   $("follow").hidden = !isChannel || canPost;
-  $("follow-button").textContent = chat?.status ? "Ontvolg dit kanaal" : "Volg dit kanaal";
+  $("follow-button").textContent = chat?.status ? t("Ontvolg dit kanaal") : t("Volg dit kanaal");
   $("member-form").hidden = !chat || chat.type === "private" || isChannel;
   // The bot's web_app menu button, as Telegram draws it beside the message field.
   const menu = chat?.type === "private" ? chat.menu_button : null;
@@ -480,7 +518,7 @@ function openStream() {
     state.messages.clear();
     const log = $("log");
     log.replaceChildren(element("p", "empty",
-      state.userId === null ? "Maak eerst een gebruiker aan." : "Nog geen berichten. Stuur /start."));
+      state.userId === null ? t("Maak eerst een gebruiker aan.") : t("Nog geen berichten. Stuur /start.")));
     $("to-bottom").hidden = true;
     state.stuck = true;
     updateReplyKeyboard();
@@ -489,10 +527,14 @@ function openStream() {
   source.addEventListener("msg", (event) => applyMessage(JSON.parse(event.data)));
 }
 
-function selectUser(userId) {
+// The page speaks the language of the phone it plays, as the bot does.
+const selectUser = guarded(async (userId) => {
   state.userId = userId;
+  const user = state.world.users.find((u) => u.id === userId);
+  if (user) await speak(user.language_code);
+  state.chatId = null; // opened again below, its bubbles in the new words
   selectChat(userId);
-}
+});
 
 function selectChat(chatId) {
   if (chatId === state.chatId && state.source) return;
@@ -511,15 +553,17 @@ function wire() {
     const user = await api("POST", "/sandbox/users",
       {first_name: $("user-name").value.trim() || "Anna", language_code: $("user-lang").value});
     $("menu").open = false;
-    toast(`${user.first_name} gemaakt (taal ${user.language_code || "geen"}).`);
-    selectUser(user.id);
+    state.world.users.push(user);
+    await selectUser(user.id);
+    const language = user.language_code || t("geen");
+    toast(t("{name} gemaakt (taal {lang}).", {name: user.first_name, lang: language}));
   }));
   $("chat-type").addEventListener("change", () => {
     $("chat-bot-admin").checked = $("chat-type").value === "channel";
   });
   $("chat-form").addEventListener("submit", guarded(async (event) => {
     event.preventDefault();
-    if (state.userId === null) throw new Error("Maak eerst een gebruiker aan.");
+    if (state.userId === null) throw new Error(t("Maak eerst een gebruiker aan."));
     const type = $("chat-type").value;
     const chat = await api("POST", "/sandbox/chats",
       {type, title: $("chat-title").value.trim(), creator_id: state.userId});
@@ -552,7 +596,7 @@ function wire() {
     const opened = await api("GET", `/sandbox/users/${state.userId}/webapp`);
     // The bot chose the address: only a web page opens, never a javascript: URL.
     const url = safeUrl(opened.url);
-    if (!url || !url.protocol.startsWith("http")) throw new Error("Geen geldig adres voor de Mini App.");
+    if (!url || !url.protocol.startsWith("http")) throw new Error(t("Geen geldig adres voor de Mini App."));
     window.open(url.href, "_blank");
   }));
   $("photo-button").addEventListener("click", () => $("photo-file").click());
@@ -592,8 +636,10 @@ async function start() {
   // ?user=ID opens the page as that user (a link to hand someone, or a test).
   const wanted = Number(new URLSearchParams(location.search).get("user"));
   const user = users.find((u) => u.id === wanted) ?? users[0];
-  if (user) selectUser(user.id);
-  else openStream();
+  state.world.users = users;
+  if (!users.length) $("menu").open = true; // nobody yet: the form to make someone
+  if (user) await selectUser(user.id);
+  else { await speak(null); openStream(); }
 }
 
 start().catch((error) => toast(error.message, true));

@@ -31,7 +31,7 @@ async def start_as_new_user(page: Page, name: str, code: str) -> None:
     await page.locator("#user-lang").select_option(code)
     await page.get_by_role("button", name="Maak gebruiker").click()
     await page.locator("#text").fill("/start")
-    await page.get_by_role("button", name="Stuur").click()
+    await page.locator("#send").click()  # by id: the page now speaks the user's language
     welcome = page.locator(".msg:not(.mine) .inline-keyboard").first
     await welcome.wait_for()
     choice = page.locator(".inline-keyboard button", has_text=language_name(code))
@@ -43,7 +43,7 @@ async def test_on_a_phone_nothing_is_too_wide_too_small_or_too_hard_to_tap(
     bot: BotApplication, open_page: Any
 ) -> None:
     page = await open_page()
-    assert await page.locator("#menu").get_attribute("open") is not None  # nobody yet
+    await page.locator("#menu[open]").wait_for()  # nobody yet: the menu opens by itself
     await start_as_new_user(page, "Anna", "nl")
     await page.locator(".inline-keyboard button", has_text="Helmond-West").wait_for()
     await page.locator("#menu summary").click()  # the menu open too
@@ -67,6 +67,33 @@ async def test_arabic_bubbles_run_right_to_left(bot: BotApplication, open_page: 
     assert await arabic.evaluate("el => getComputedStyle(el).direction") == "rtl"
     mine = page.locator(".msg.mine", has_text="/start")
     assert await mine.evaluate("el => el.matches(':dir(ltr)')")
+
+
+@pytest.mark.parametrize(
+    ("code", "send", "follow"),
+    [
+        ("nl", "Stuur", "Nieuwe gebruiker, groep of kanaal"),
+        ("pl", "Wyślij", "Nowy użytkownik, grupa lub kanał"),
+        ("ar", "إرسال", "مستخدم أو مجموعة أو قناة جديدة"),
+    ],
+)
+async def test_the_page_speaks_the_language_of_the_user_it_plays(
+    client: SandboxClient, open_page: Any, code: str, send: str, follow: str
+) -> None:
+    """Its own buttons and menus too, from the bot's catalogs; Dutch for a phone in German."""
+    user = await client.create_user("Ola", language_code=code)
+    page = await open_page(user["id"])
+    await page.get_by_role("button", name=send, exact=True).wait_for()
+    assert await page.locator("#menu summary").inner_text() == follow
+    assert await page.locator("html").get_attribute("lang") == code
+    assert await page.locator("html").get_attribute("dir") == ("rtl" if code == "ar" else "ltr")
+    # Switched to someone whose phone speaks German: the page falls back to Dutch.
+    other = await client.create_user("Jonas", language_code="de")
+    await page.locator("#user option", has_text="Jonas").wait_for(state="attached")
+    await page.locator("#user").select_option(str(other["id"]))
+    await page.get_by_role("button", name="Stuur", exact=True).wait_for()
+    assert await page.locator("#text").get_attribute("placeholder") == "Bericht, bijv. /start"
+    assert await page.locator("html").get_attribute("dir") == "ltr"
 
 
 async def test_updates_keep_the_reader_where_they_are_and_never_swallow_a_tap(

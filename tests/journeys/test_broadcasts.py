@@ -17,7 +17,7 @@ from bot.settings import Settings
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import Broadcast, Group, Reply, utcnow
-from tests.journeys.resident import Json, MakePerson, Resident, buttons
+from tests.journeys.resident import Json, MakePerson, Resident, buttons, next_message, next_messages
 
 ADMIN_ID = 900001
 
@@ -64,8 +64,8 @@ async def compose(
         coord.id, coord.id, step["message_id"], buttons(step)[coord._("Zonder foto")]
     )
     await coord.client.callback_answer(pressed["callback_query_id"])
-    intro, preview, actions = await coord.client.wait_bot_messages(
-        coord.id, 3, after=step["message_id"]
+    intro, preview, actions = await next_messages(
+        coord.client, coord.id, 3, after=step["message_id"]
     )
     coord.last_id = actions["message_id"]
     if preview_checks:
@@ -102,7 +102,7 @@ async def test_each_kind_is_composed_previewed_and_sent(
     far = await person("Ver", "nl", wijk="brandevoort")
     group = await client.create_group("Buurtapp Dorp", creator_id=anna.id)
     await client.add_bot(group["id"], by=anna.id)
-    intro = await client.wait_bot_message(group["id"])  # the bot introduces itself
+    intro = await next_message(client, group["id"])  # the bot introduces itself
     async with sessions() as session:  # registered and approved (tests/journeys/test_groups.py)
         stored = (await session.exec(select(Group))).one()
         stored.wijk, stored.status = "stiphout", "approved"
@@ -122,7 +122,7 @@ async def test_each_kind_is_composed_previewed_and_sent(
 
     await wait_for(done)
     for reader in (anna, ewa):
-        got = await client.wait_bot_message(reader.id, after=reader.last_id)
+        got = await next_message(client, reader.id, after=reader.last_id)
         assert reader._("Is er nu gevaar? Bel altijd eerst 112.") in got["text"]
     polish = (await client.bot_messages(ewa.id))[-1]["text"]
     assert "Bel altijd" not in polish  # the fixed parts in Polish
@@ -148,7 +148,7 @@ async def test_replies_count_once_and_can_be_taken_back(
     anna = await person("Anna", wijk="stiphout")
     actions = await compose(coord, "witte_voetjes", ["Stiphout"])
     await coord.tap(actions, "Nu versturen")
-    post = await client.wait_bot_message(anna.id, after=anna.last_id)
+    post = await next_message(client, anna.id, after=anna.last_id)
     answers, labels = [], []
     for edits in (1, 2, 3):
         answers.append(await anna.press_data(post, buttons(post)["Ik doe mee"]))
@@ -188,7 +188,7 @@ async def buurttent_sent(
         return await status_of(sessions, bid) == "sent"
 
     await wait_for(sent)
-    copies = {r.id: await client.wait_bot_message(r.id, after=r.last_id) for r in readers}
+    copies = {r.id: await next_message(client, r.id, after=r.last_id) for r in readers}
     for reader in readers:
         reader.last_id = copies[reader.id]["message_id"]
     return coord, readers, bid, copies
@@ -214,7 +214,7 @@ async def test_a_buurttent_called_off_reaches_everyone_who_got_it(
     done = await coord.tap(confirm, "Versturen")
     assert done["text"] == "De wijziging gaat naar 2 ontvangers."
     for reader in (anna, bram):
-        update = await client.wait_bot_message(reader.id, after=reader.last_id)
+        update = await next_message(client, reader.id, after=reader.last_id)
         assert reader._("Gaat niet door") in update["text"]
         assert "Slecht weer" in update["text"]
 
@@ -242,7 +242,7 @@ async def test_a_buurttent_called_off_is_final_reminder_buttons_and_all(
     await coord.say("Slecht weer")
     await coord.tap(await coord.next_reply(), "Versturen")
     for reader in (anna, bram):
-        notice = await client.wait_bot_message(reader.id, after=reader.last_id)
+        notice = await next_message(client, reader.id, after=reader.last_id)
         assert "Slecht weer" in notice["text"]
         # The copy itself: its buttons give way to one that says it does not go ahead.
         # (Anna's copy was edited once already: her tick on "Herinner me".)
@@ -292,7 +292,7 @@ async def test_a_weekly_broadcast_goes_out_two_weeks_running_without_a_restart(
             session.add(due)
             await session.commit()
         broadcast_service.plan_send(services, due)
-        got = await client.wait_bot_message(anna.id, after=anna.last_id)
+        got = await next_message(client, anna.id, after=anna.last_id)
         anna.last_id = got["message_id"]
 
         async def next_planned(after: int = current) -> bool:
@@ -371,8 +371,8 @@ async def test_a_date_without_a_year_reads_back_with_it_and_a_past_one_is_refuse
         coord.id, coord.id, step["message_id"], buttons(step)["Zonder foto"]
     )
     await coord.client.callback_answer(pressed["callback_query_id"])
-    _intro, preview, actions = await coord.client.wait_bot_messages(
-        coord.id, 3, after=step["message_id"]
+    _intro, preview, actions = await next_messages(
+        coord.client, coord.id, 3, after=step["message_id"]
     )
     assert f"{ahead.day} " in preview["text"]
     assert str(ahead.year) in preview["text"]
@@ -454,9 +454,9 @@ async def test_missed_while_down_a_little_is_sent_a_lot_is_asked(
     await shut_down(app)  # the bot goes down; one sender per database
     restarted = build_application(settings, token=SANDBOX_TOKEN)
     async with running(restarted, poll_timeout=1):
-        got = await client.wait_bot_message(anna.id, after=anna.last_id)
+        got = await next_message(client, anna.id, after=anna.last_id)
         assert "Even laat" in got["text"]
-        question = await client.wait_bot_message(ADMIN_ID, after=coord.last_id)
+        question = await next_message(client, ADMIN_ID, after=coord.last_id)
         assert "Nu nog versturen?" in question["text"]
         coord.last_id = question["message_id"]
         await coord.tap(question, "Niet meer versturen")
@@ -472,14 +472,14 @@ async def test_a_channel_post_counts_presses_and_links_reminders_privately(
         "Stiphout Veilig", creator_id=ADMIN_ID, username="stiphout_veilig"
     )
     await client.add_bot(channel["id"], by=ADMIN_ID, admin=True)
-    question = await client.wait_bot_message(ADMIN_ID, after=coord.last_id)
+    question = await next_message(client, ADMIN_ID, after=coord.last_id)
     coord.last_id = question["message_id"]
     await coord.tap(question, "Stiphout")  # linked as in tests/journeys/test_channels.py
     follower = await client.create_user("Volger", language_code="nl")
     await client.follow(channel["id"], follower["id"])
     actions = await compose(coord, "buurttent", ["Stiphout"])
     await coord.tap(actions, "Nu versturen")
-    post = await client.wait_bot_message(channel["id"])
+    post = await next_message(client, channel["id"])
     assert "Steenweg 12" in post["text"]
     pressed = await client.press(
         follower["id"], channel["id"], post["message_id"], buttons(post)["Ik kom"]
@@ -560,7 +560,7 @@ async def test_a_weekly_broadcast_plans_its_next_week_and_reminders_reach_who_as
     await shut_down(app)
     restarted = build_application(settings, token=SANDBOX_TOKEN)
     async with running(restarted, poll_timeout=1):
-        post = await client.wait_bot_message(anna.id, after=anna.last_id)
+        post = await next_message(client, anna.id, after=anna.last_id)
         anna.last_id = post["message_id"]
 
         async def planned_again() -> bool:
@@ -578,7 +578,7 @@ async def test_a_weekly_broadcast_plans_its_next_week_and_reminders_reach_who_as
         edited = await client.wait_edited(anna.id, post["message_id"], edits=1)
         assert list(buttons(edited)) == ["Ik kom", "✓ Herinner me"]
         await broadcast_service.remind(services_of(restarted), bid)
-        reminder = await client.wait_bot_message(anna.id, after=anna.last_id)
+        reminder = await next_message(client, anna.id, after=anna.last_id)
         assert "Herinnering: vandaag staat de BuurtTent" in reminder["text"]
     async with sessions() as session:
         again = (await session.exec(select(Broadcast).where(Broadcast.status == "scheduled"))).one()
@@ -622,7 +622,7 @@ async def test_kinds_switched_off_and_quiet_hours_are_respected(
     actions = await compose(coord, "nieuws", ["Stiphout"])
     assert "Dit gaat naar 2 ontvangers" in actions["text"]  # not the one without news
     await coord.tap(actions, "Nu versturen")
-    got = await client.wait_bot_message(wants.id, after=wants.last_id)
+    got = await next_message(client, wants.id, after=wants.last_id)
     assert "Nieuwe wijkboa" in got["text"]
     async with sessions() as session:
         held = (await session.exec(select(Delivery).where(Delivery.chat_id == sleeping.id))).one()
@@ -657,19 +657,19 @@ async def test_a_photo_goes_with_the_announcement_and_a_moved_buurttent_is_told(
     assert "Stuur hem nu" in ask["text"]
     # Over Telegram's 10 MB: refused with the reason, and the draft waits for another photo.
     too_big = await client.send_photo(coord.id, PNG, file_size=10 * 1024 * 1024 + 1)
-    refused = await client.wait_bot_message(coord.id, after=too_big["message_id"])
+    refused = await next_message(client, coord.id, after=too_big["message_id"])
     assert refused["text"] == coord._("Die foto is te groot (hoogstens 10 MB). Stuur een kleinere.")
     async with sessions() as session:
         assert (await session.exec(select(Broadcast))).all() == []
     sent_photo = await client.send_photo(coord.id, PNG)
-    _intro, preview, actions = await client.wait_bot_messages(
-        coord.id, 3, after=sent_photo["message_id"]
+    _intro, preview, actions = await next_messages(
+        client, coord.id, 3, after=sent_photo["message_id"]
     )
     assert preview["photo"]
     assert "Steenweg 12" in preview["caption"]
     coord.last_id = actions["message_id"]
     await coord.tap(actions, "Nu versturen")
-    got = await client.wait_bot_message(anna.id, after=anna.last_id)
+    got = await next_message(client, anna.id, after=anna.last_id)
     assert got["photo"]
     assert "Tips tegen inbraak." in got["caption"]
     anna.last_id = got["message_id"]
@@ -687,7 +687,7 @@ async def test_a_photo_goes_with_the_announcement_and_a_moved_buurttent_is_told(
     preview = await coord.say(f"{day(5)} 11:00-15:00")
     assert "Nieuwe datum of tijd" in preview["text"]
     await coord.tap(await coord.next_reply(), "Versturen")
-    update = await client.wait_bot_message(anna.id, after=anna.last_id)
+    update = await next_message(client, anna.id, after=anna.last_id)
     assert "Nieuwe datum of tijd" in update["text"]
     assert "11:00" in update["text"]
 
@@ -781,7 +781,7 @@ async def test_a_team_contact_the_coordinator_allows_sends_to_their_own_wijk_onl
     step = await tom.tap(step, "Verder")
     pressed = await client.press(tom.id, tom.id, step["message_id"], buttons(step)["Zonder foto"])
     await client.callback_answer(pressed["callback_query_id"])
-    _intro, _preview, actions = await client.wait_bot_messages(tom.id, 3, after=step["message_id"])
+    _intro, _preview, actions = await next_messages(client, tom.id, 3, after=step["message_id"])
     tom.last_id = actions["message_id"]
 
     # A coordinator's draft is not the team contact's to send, whatever the button says.
@@ -792,7 +792,7 @@ async def test_a_team_contact_the_coordinator_allows_sends_to_their_own_wijk_onl
     assert await status_of(sessions, bid_of(theirs)) == "draft"
 
     await tom.tap(actions, "Nu versturen")
-    got = await client.wait_bot_message(anna.id, after=anna.last_id)
+    got = await next_message(client, anna.id, after=anna.last_id)
     assert "Vanaf maandag is Sanne de wijkboa van Stiphout." in got["text"]
     bid = bid_of(actions)
 
@@ -845,9 +845,7 @@ async def test_optional_answers_and_a_reason_are_left_out_with_a_button(
         coord.id, coord.id, step["message_id"], buttons(step)["Zonder foto"]
     )
     await client.callback_answer(pressed["callback_query_id"])
-    _intro, preview, _actions = await client.wait_bot_messages(
-        coord.id, 3, after=step["message_id"]
-    )
+    _intro, preview, _actions = await next_messages(client, coord.id, 3, after=step["message_id"])
     assert "Met het team" not in preview["text"]
 
     tent = await compose(coord, "buurttent", ["Stiphout"])
@@ -858,13 +856,13 @@ async def test_optional_answers_and_a_reason_are_left_out_with_a_button(
         return await status_of(sessions, bid) == "sent"
 
     await wait_for(sent)
-    anna.last_id = (await client.wait_bot_message(anna.id, after=anna.last_id))["message_id"]
+    anna.last_id = (await next_message(client, anna.id, after=anna.last_id))["message_id"]
     report = await coord.say("/verzonden")
     ask = await coord.tap(report, labelled(report, "Gaat niet door: "))
     preview = await coord.tap(ask, "Zonder reden")
     assert preview["text"].startswith("Voorbeeld: zo lezen de ontvangers het.")
     await coord.tap(await coord.next_reply(), "Versturen")
-    notice = await client.wait_bot_message(anna.id, after=anna.last_id)
+    notice = await next_message(client, anna.id, after=anna.last_id)
     assert "gaat niet door" in notice["text"]
 
 
@@ -885,7 +883,7 @@ async def test_a_previewed_change_not_sent_changes_nothing(
         return await status_of(sessions, bid) == "sent"
 
     await wait_for(sent)
-    anna.last_id = (await client.wait_bot_message(anna.id, after=anna.last_id))["message_id"]
+    anna.last_id = (await next_message(client, anna.id, after=anna.last_id))["message_id"]
     report = await coord.say("/verzonden")
     tent_day = format_date(datetime.now() + timedelta(days=3), "d MMM", locale="nl")
     assert f"Gaat niet door: {tent_day}" in buttons(report)
@@ -961,6 +959,6 @@ async def test_the_last_progress_state_comes_even_when_the_edit_is_refused(
         error_code=400,
         description="Bad Request: message to edit not found",
     )
-    final = await client.wait_bot_message(coord.id, after=progress["message_id"])
+    final = await next_message(client, coord.id, after=progress["message_id"])
     assert final["text"] == "Klaar: 1 van 1 bezorgd. Mislukt: 0. Geblokkeerd of verdwenen: 0."
     await client.clear_faults()

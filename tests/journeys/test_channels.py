@@ -25,7 +25,7 @@ FOLLOW = "Volg het wijkkanaal"
 ALREADY_FOLLOW = "Ik volg het kanaal al"
 HAS_CHANNEL = "{wijk} heeft ook een wijkkanaal: {channel}."
 OFFER = "{wijk} heeft een wijkkanaal: {channel}."
-HERE = "Abonneer hier"
+HERE = "Berichten hier krijgen"
 LINKED = "Gekoppeld: {title} is nu het kanaal van {wijk}."
 NO_LINK = "Het kanaal heeft nog geen openbare naam of uitnodigingslink. Maak die eerst."
 JOINED = "Gelukt! Je volgt nu {wijk}."
@@ -129,7 +129,7 @@ async def test_a_coordinator_links_a_channel_and_new_residents_see_both_ways(
     )
     assert (
         fatima._(
-            "Of abonneer je hier: in je eigen taal, met herinneringen en je eigen ‘ik doe mee’."
+            "Of krijg de berichten hier: in je eigen taal, met herinneringen en je eigen ‘ik doe mee’."
         )
         in offer["text"]
     )

@@ -18,7 +18,7 @@ from bot.services import services_of
 from bot.updates import PerChatUpdateProcessor
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tests.journeys.resident import MakePerson
+from tests.journeys.resident import MakePerson, next_message
 
 PRESSES = 1000
 PER_HELP = 50
@@ -49,7 +49,7 @@ async def test_a_thousand_presses_in_one_chat_leave_another_users_help_fast(
     async def timed_help() -> float:
         start = time.perf_counter()
         sent = await client.send(other.id, "/help")
-        reply = await client.wait_bot_message(other.id, after=sent["message_id"])
+        reply = await next_message(client, other.id, after=sent["message_id"])
         assert other._("Wat kun je hier doen?") in reply["text"]
         return time.perf_counter() - start
 

@@ -19,7 +19,7 @@ from bot.services import services_of
 from sandbox.client import SandboxClient
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Group, RoleGrant, Team, User
-from tests.journeys.resident import Json, Resident, buttons
+from tests.journeys.resident import Json, Resident, buttons, next_message
 
 COORDINATOR_ID = 900001
 REGISTER = "Groep aanmelden"
@@ -107,7 +107,7 @@ async def add_bot(client: SandboxClient, admin: Admin, title: str) -> tuple[int,
     """A group whose admin adds the bot; the bot's introduction in it."""
     group = await client.create_group(title, creator_id=admin.id)
     await client.add_bot(group["id"], by=admin.id)
-    return group["id"], await client.wait_bot_message(group["id"])
+    return group["id"], await next_message(client, group["id"])
 
 
 async def register(admin: Admin, chat_id: int, welcome: Json, wijk: str, team: str) -> Json:
@@ -201,7 +201,7 @@ async def test_a_group_admin_registers_the_group_and_the_coordinator_approves(
 
     # The group hears it in one line, in the language its admin chose with the bot, and
     # otherwise the city's default (Gert never wrote to the bot in private).
-    told = await client.wait_bot_message(chat_id, after=done["message_id"])
+    told = await next_message(client, chat_id, after=done["message_id"])
     assert told["text"] == dutch.gettext("De coördinator heeft deze groep goedgekeurd. Welkom!")
 
     # Pressing again (the old button, or forged) says it is done already.
@@ -233,7 +233,7 @@ async def test_the_coordinator_rejects_and_a_second_decision_is_refused(
     rejected = await coord.tap(news, coord._("Afwijzen"))
     assert coord._("Afgewezen: {title}.").format(title="Buurtapp Stiphout") in rejected["text"]
     assert (await group_row(sessions, chat_id)).status == "rejected"  # type: ignore[union-attr]
-    told = await client.wait_bot_message(chat_id, after=done["message_id"])
+    told = await next_message(client, chat_id, after=done["message_id"])
     assert told["text"] == dutch.gettext(
         "De coördinator heeft de aanmelding van deze groep afgewezen."
     )
@@ -285,7 +285,7 @@ async def test_someone_who_is_no_group_admin_cannot_add_the_bot(
     await client.add_member(group["id"], piet.id, by=gert.id)
     await client.add_bot(group["id"], by=piet.id)
 
-    refusal = await client.wait_bot_message(group["id"])
+    refusal = await next_message(client, group["id"])
     assert refusal["text"] == piet._(ONLY_ADMINS_ADD)
     assert buttons(refusal) == {}
 
@@ -419,7 +419,7 @@ async def test_a_migrated_group_keeps_its_registration_under_the_new_id(
 
     # The decision reaches the supergroup.
     await coord.tap(news, coord._("Goedkeuren"))
-    told = await client.wait_bot_message(new_id)
+    told = await next_message(client, new_id)
     assert told["text"] == dutch.gettext("De coördinator heeft deze groep goedgekeurd. Welkom!")
     assert (await group_row(sessions, new_id)).status == "approved"  # type: ignore[union-attr]
 
@@ -451,7 +451,7 @@ async def test_removing_the_bot_makes_the_group_inactive_and_adding_it_again_sta
     assert group.wijk == "helmond-oost"  # kept for the overview
 
     await client.add_bot(chat_id, by=gert.id)
-    hello = await client.wait_bot_message(chat_id, after=welcome["message_id"])
+    hello = await next_message(client, chat_id, after=welcome["message_id"])
     assert set(buttons(hello)) == {gert._(REGISTER)}
     assert (await group_row(sessions, chat_id)).status == "new"  # type: ignore[union-attr]
     assert len(await client.bot_messages(chat_id)) == 2  # the two introductions, nothing else
@@ -485,7 +485,7 @@ async def test_a_decision_stands_when_the_group_cannot_be_told(
         session.add(group)
         await session.commit()
         await session.refresh(group)
-    home = await client.wait_bot_message(COORDINATOR_ID)
+    home = await next_message(client, COORDINATOR_ID)
     await coord.press_data(home, f"r1:gdec:ok:{group.id}")
     done = await client.wait_edited(
         COORDINATOR_ID, home["message_id"], edits=home["edit_count"] + 1
@@ -539,7 +539,7 @@ async def test_a_private_button_forged_in_a_group_changes_nothing_there(
     group = await client.create_group("Buurtapp Stiphout", creator_id=anna["id"])
     await client.add_member(group["id"], bob["id"], by=anna["id"])
     await client.add_bot(group["id"], by=anna["id"])
-    post = await client.wait_bot_message(group["id"])
+    post = await next_message(client, group["id"])
     pressed = await client.press_forged(bob["id"], group["id"], post["message_id"], data)
     answer = await client.callback_answer(pressed["callback_query_id"])
     assert answer == {"text": "Deze knop werkt niet meer. Tik op /start.", "show_alert": True}

@@ -20,9 +20,15 @@ from storage import notices as notice_store
 from storage import stats as stats_store
 from storage.engine import SessionFactory
 from storage.models import Broadcast, Delivery, User
-from tests.journeys.resident import MakePerson
+from tests.journeys.resident import (
+    MakePerson,
+    entrepreneur,
+    file_report,
+    next_message,
+    next_messages,
+)
 from tests.journeys.test_broadcasts import wait_for
-from tests.journeys.test_reports import ADMIN_ID, entrepreneur, file_by_buttons
+from tests.journeys.test_reports import ADMIN_ID
 
 
 async def rows_of(sessions: SessionFactory, topic: Topic) -> list[Delivery]:
@@ -52,7 +58,7 @@ async def test_a_hotspot_alert_goes_out_through_the_outbox(
     await grant(services, boa.id, Role.WIJKBOA, "wijk:brouwhuis", name="Boa", by=ADMIN_ID)
     eva = await entrepreneur(person, coordinator, "Eva")
     for _ in range(3):  # the third in 24 hours is a hotspot
-        await file_by_buttons(eva, bot, what="drugs")
+        await file_report(eva, bot, what="drugs")
     rows = await settled(sessions, Topic.HOTSPOT, 2)
     assert {(row.chat_id, row.status) for row in rows} == {
         (coordinator.id, "sent"),
@@ -74,11 +80,11 @@ async def test_a_named_reporter_hears_of_the_status_through_the_outbox(
     services = services_of(bot)
     coordinator = await person("Carla", user_id=ADMIN_ID)
     eva = await entrepreneur(person, coordinator, "Eva")
-    ref, _ = await file_by_buttons(eva, bot)
+    ref, _ = await file_report(eva, bot)
     before = eva.last_id
     changed = await service.set_status(services, ref, "in_behandeling", "We kijken.", ADMIN_ID)
     assert await service.send_status(services, changed) is True
-    told = await client.wait_bot_message(eva.id, after=before)
+    told = await next_message(client, eva.id, after=before)
     assert ref in told["text"]
     assert "We kijken." in told["text"]
     (row,) = await settled(sessions, Topic.STATUS, 1)
@@ -92,12 +98,12 @@ async def test_an_anonymous_reporters_status_leaves_nothing_linkable(
     services = services_of(bot)
     coordinator = await person("Carla", user_id=ADMIN_ID)
     piet = await entrepreneur(person, coordinator, "Piet")
-    ref, _ = await file_by_buttons(piet, bot, anonymous=True)
+    ref, _ = await file_report(piet, bot, anonymous=True)
     before = piet.last_id
     changed = await service.set_status(services, ref, "afgehandeld", None, ADMIN_ID)
     assert changed.reporter_id is None
     assert await service.send_status(services, changed) is True
-    told = await client.wait_bot_message(piet.id, after=before)
+    told = await next_message(client, piet.id, after=before)
     assert ref in told["text"]
     await settled(sessions, Topic.STATUS, 1)
     async with sessions() as session:
@@ -114,7 +120,7 @@ async def test_a_reporter_who_blocked_the_bot_is_recorded_like_for_broadcasts(
     services = services_of(bot)
     coordinator = await person("Carla", user_id=ADMIN_ID)
     eva = await entrepreneur(person, coordinator, "Eva")
-    ref, _ = await file_by_buttons(eva, bot)
+    ref, _ = await file_report(eva, bot)
     await client.block(eva.id)
     changed = await service.set_status(services, ref, "in_behandeling", None, ADMIN_ID)
     assert await service.send_status(services, changed) is False
@@ -155,9 +161,9 @@ async def test_the_digests_go_out_through_the_outbox(
             (gone.id, "blocked"),
         ]
     )
-    got = await client.wait_bot_messages(coordinator.id, 2, after=marks[coordinator.id])
+    got = await next_messages(client, coordinator.id, 2, after=marks[coordinator.id])
     assert any("photo" in message for message in got)
-    text = await client.wait_bot_message(boa.id, after=marks[boa.id])
+    text = await next_message(client, boa.id, after=marks[boa.id])
     assert "photo" not in text
 
 
@@ -195,7 +201,7 @@ async def test_news_with_buttons_arrives_and_a_crash_leaves_no_message_behind(
         lambda lang: ("<b>Nieuw</b>", keyboard),
     )
     assert told == 1  # one copy each
-    got = await client.wait_bot_message(coordinator.id, after=before)
+    got = await next_message(client, coordinator.id, after=before)
     assert got["text"] == "Nieuw"
     assert got["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "r1:x"
     await settled(sessions, Topic.NEWS, 1)

@@ -15,12 +15,13 @@ from bot.areas import load_areas
 from bot.services import BotContext, services_of
 from handlers import commands
 from sandbox.client import SandboxClient
+from tests.journeys.resident import next_message, next_messages
 
 
 async def test_start_answers_in_dutch(bot: BotApplication, client: SandboxClient) -> None:
     user = await client.create_user("Anna", language_code="nl")
     await client.send(user["id"], "/start")
-    reply = await client.wait_bot_message(user["id"])
+    reply = await next_message(client, user["id"])
     assert reply["text"].startswith("Welkom bij Buurtbot, de buurtpreventie van Helmond.")
     assert "Bel altijd eerst 112." in reply["text"]
     # The city name is bold through HTML entities, which the sandbox parsed like Telegram.
@@ -32,7 +33,7 @@ async def test_start_answers_in_english_for_an_english_telegram(
 ) -> None:
     user = await client.create_user("John", language_code="en-GB")
     await client.send(user["id"], "/start")
-    reply = await client.wait_bot_message(user["id"])
+    reply = await next_message(client, user["id"])
     assert reply["text"].startswith("Welcome to Buurtbot, the neighbourhood watch of Helmond.")
     assert "Always call 112 first." in reply["text"]
 
@@ -50,7 +51,7 @@ async def test_another_citys_areas_file_shows_its_name(
     async with running(app, poll_timeout=1):
         user = await client.create_user("Piet", language_code="nl")
         await client.send(user["id"], "/start")
-        reply = await client.wait_bot_message(user["id"])
+        reply = await next_message(client, user["id"])
     assert "de buurtpreventie van Deurne." in reply["text"]
 
 
@@ -95,14 +96,14 @@ async def test_a_failing_handler_gets_an_apology_and_the_loop_lives_on(
             await client.send(user["id"], "/kapot")
             # The test's handler sits before the bot's own, whose fallback then also
             # answers the unknown /kapot: two messages, the apology first.
-            apology, _unknown = await client.wait_bot_messages(user["id"], 2)
+            apology, _unknown = await next_messages(client, user["id"], 2)
         assert apology["text"] == "Sorry, something went wrong. Please try again in a moment."
         assert any(
             "error while handling update" in record.getMessage() and record.exc_info
             for record in caplog.records
         )
         sent = await client.send(user["id"], "/start")
-        greeting = await client.wait_bot_message(user["id"], after=sent["message_id"])
+        greeting = await next_message(client, user["id"], after=sent["message_id"])
         assert greeting["text"].startswith("Welcome to Buurtbot")
 
 
@@ -112,7 +113,7 @@ async def test_a_failing_button_answers_the_press_with_an_alert(
     async with running(broken_app, poll_timeout=1):
         user = await client.create_user("Ewa", language_code="pl")
         await client.send(user["id"], "/knop")
-        offer = await client.wait_bot_message(user["id"])
+        offer = await next_message(client, user["id"])
         press = await client.press(user["id"], user["id"], offer["message_id"], "x")
         answer = await client.callback_answer(press["callback_query_id"])
     assert answer is not None
@@ -127,13 +128,13 @@ async def test_a_button_that_fails_after_its_answer_gets_the_apology_in_the_chat
         user = await client.create_user("Ewa", language_code="en")
         await client.send(user["id"], "/knop")
         # The offer, then the bot's own answer to the unknown /knop (as above).
-        offer, unknown = await client.wait_bot_messages(user["id"], 2)
+        offer, unknown = await next_messages(client, user["id"], 2)
         press = await client.press(user["id"], user["id"], offer["message_id"], "y")
         assert await client.callback_answer(press["callback_query_id"]) == {
             "text": "",
             "show_alert": False,
         }
-        apology = await client.wait_bot_message(user["id"], after=unknown["message_id"])
+        apology = await next_message(client, user["id"], after=unknown["message_id"])
     # A press can be answered once: the apology came as a message instead.
     assert apology["text"] == "Sorry, something went wrong. Please try again in a moment."
 
@@ -178,7 +179,7 @@ async def test_an_administrator_who_never_wrote_gets_one_warning_line_and_a_menu
             ]
             admin = await client.create_user("Carla", user_id=900001, language_code="nl")
             sent = await client.send(admin["id"], "/start")
-            await client.wait_bot_message(admin["id"], after=sent["message_id"])
+            await next_message(client, admin["id"], after=sent["message_id"])
             menu = await client.commands({"type": "chat", "chat_id": admin["id"]})
     assert "uitnodigen" in [command["command"] for command in menu]
 

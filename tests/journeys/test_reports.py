@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from bot import coordinator_notes
 from bot import reports as service
 from bot.app import BotApplication, build_application, running
 from bot.cli import SANDBOX_TOKEN
@@ -28,91 +29,25 @@ from storage.models import (
     ReportFollowUp,
     utcnow,
 )
-from tests.journeys.resident import Json, MakePerson, Resident, buttons, invite_link
+from tests.journeys.resident import (
+    Json,
+    MakePerson,
+    alert_of,
+    buttons,
+    category,
+    entrepreneur,
+    file_report,
+    next_message,
+    next_messages,
+    press_new,
+    start_report,
+)
 
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
 REFUSED = "Dat mag je niet. Kijk bij /help wat je wel kunt."
 BZOB = (51.4560, 5.7000)  # on the BZOB business park, in Brouwhuis
 PARIS = (48.8566, 2.3522)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-async def entrepreneur(
-    person: MakePerson, coordinator: Resident, name: str, code: str = "nl", park: str = "BZOB"
-) -> Resident:
-    """A coordinator's invite link for the park, opened by a new entrepreneur."""
-    _ = coordinator._
-    code_ = await invite_link(coordinator, _("ondernemer"), park, "1", _("1 dag"))
-    someone = await person(name, code)
-    welcome = await someone.say(f"/start inv-{code_}")
-    assert someone._("Meld een vermoeden") in buttons(welcome)
-    return someone
-
-
-async def start_report(someone: Resident) -> Json:
-    """/melding: the 112 card to tap and call, then the first question."""
-    sent = await someone.client.send(someone.id, "/melding")
-    card, question = await someone.client.wait_bot_messages(someone.id, 2, after=sent["message_id"])
-    assert card["contact"]["phone_number"] == "112"
-    someone.last_id = question["message_id"]
-    return question
-
-
-async def press_new(someone: Resident, message: Json, label: str, count: int = 1) -> list[Json]:
-    """Press a button that makes the bot send new messages (not edit); return them."""
-    data = buttons(message)[label]
-    pressed = await someone.client.press(someone.id, someone.id, message["message_id"], data)
-    await someone.client.callback_answer(pressed["callback_query_id"])
-    sent = await someone.client.wait_bot_messages(
-        someone.id, count, after=max(someone.last_id, message["message_id"])
-    )
-    someone.last_id = sent[-1]["message_id"]
-    return sent
-
-
-async def alert_of(someone: Resident, message: Json, label: str) -> str:
-    """Press a button whose answer is a pop-up; return its text."""
-    data = buttons(message)[label]
-    pressed = await someone.client.press(someone.id, someone.id, message["message_id"], data)
-    answer = await someone.client.callback_answer(pressed["callback_query_id"])
-    assert answer is not None
-    return str(answer.get("text"))
-
-
-def category(someone: Resident, slug: str, bot: BotApplication) -> str:
-    found = services_of(bot).categories.get(slug)
-    assert found is not None
-    return f"{found.icon} {found.label(someone.lang.code)}"
-
-
-async def file_by_buttons(
-    someone: Resident,
-    bot: BotApplication,
-    *,
-    what: str = "voertuig",
-    where: str = "BZOB",
-    text: str = "Een bestelbus rijdt steeds rondjes langs de loodsen.",
-    anonymous: bool = False,
-    few: str = "Toch onder {area}",
-) -> tuple[str, Json]:
-    """The shortest journey: all buttons but the description; returns (ref, confirmation).
-
-    Anonymous from a place few people report about, `few` answers the warning."""
-    _ = someone._
-    step = await start_report(someone)
-    step = await someone.tap(step, category(someone, what, bot))
-    step = await someone.tap(step, where)
-    step = await someone.tap(step, _("Nu net"))
-    assert _("Beschrijf wat iemand doet, niet hoe iemand eruitziet.") in step["text"]
-    step = await someone.say(text)
-    step = await someone.tap(step, _("Geen foto"))
-    step = await someone.tap(step, "🕶 " + _("Anoniem") if anonymous else "👤 " + _("Met mijn naam"))
-    if anonymous and any(":mvk:" in data for data in buttons(step).values()):
-        step = await someone.tap(step, _(few).format(area=where, city="Helmond"))
-    done = await someone.tap(step, "✅ " + _("Versturen"))
-    found = re.search(r"MV-\d{4}-\d{6}", done["text"])
-    assert found, done["text"]
-    return found.group(0), done
 
 
 def parsed_moment(typed: str, services: Services) -> datetime:
@@ -179,7 +114,7 @@ async def test_an_entrepreneur_reports_with_location_and_photo(
         "Die plek ligt buiten {city}. Meldingen gaan alleen over {city}. Kies het terrein of de wijk met de knoppen."
     ).format(city="Helmond")
     sent = await client.send_location(eva.id, *BZOB)
-    placed, when = await client.wait_bot_messages(eva.id, 2, after=sent["message_id"])
+    placed, when = await next_messages(client, eva.id, 2, after=sent["message_id"])
     assert placed["text"] == "📍 BZOB"
     eva.last_id = when["message_id"]
     await eva.tap(when, _("Nu net"))
@@ -230,8 +165,8 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     await grant(services_of(bot), coordinator.id, Role.COORDINATOR, None, name="Carla", by=ADMIN_ID)
     eva = await entrepreneur(person, coordinator, "Eva")
     anouk = await entrepreneur(person, coordinator, "Anouk", "en")
-    named, _ = await file_by_buttons(eva, bot)
-    secret_ref, confirmation = await file_by_buttons(
+    named, _ = await file_report(eva, bot)
+    secret_ref, confirmation = await file_report(
         anouk,
         bot,
         what="ondermijning",
@@ -284,12 +219,12 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
         assert "Anouk" not in text
 
     # A status with a message reaches the anonymous reporter, in English.
-    ask = await coordinator.tap(details, "⬜ doorgezet naar politie of partner")
+    ask = await coordinator.tap(details, "⬜ doorgestuurd naar politie of partner")
     assert "Zonder bericht" in buttons(ask)
     before = anouk.last_id
     await coordinator.say("Politie is op de hoogte & kijkt mee.")
-    told = await client.wait_bot_message(anouk.id, after=before)
-    assert anouk._("doorgezet naar politie of partner") in told["text"]
+    told = await next_message(client, anouk.id, after=before)
+    assert anouk._("doorgestuurd naar politie of partner") in told["text"]
     assert "Politie is op de hoogte &amp; kijkt mee." not in told["text"]  # escaped, shown plain
     assert "Politie is op de hoogte & kijkt mee." in told["text"]
     assert secret_ref in told["text"]
@@ -308,7 +243,7 @@ async def test_anonymous_for_real_and_both_reporters_hear_the_status(
     ask = await coordinator.tap(again, "⬜ afgehandeld")
     before = eva.last_id
     await coordinator.tap(ask, "Zonder bericht")
-    told = await client.wait_bot_message(eva.id, after=before)
+    told = await next_message(client, eva.id, after=before)
     assert named in told["text"]
     assert "Status: afgehandeld" in told["text"]
     assert told["text"].count("Dank") == 1  # thanked once
@@ -332,7 +267,7 @@ async def test_forged_coordinator_buttons_are_refused(
 ) -> None:
     coordinator = await person("Carla", user_id=ADMIN_ID)
     eva = await entrepreneur(person, coordinator, "Eva")
-    ref, confirmation = await file_by_buttons(eva, bot)
+    ref, confirmation = await file_report(eva, bot)
     code = ref.lower()
     for data in (
         f"r1:mvd:{code}",
@@ -376,16 +311,16 @@ async def test_hotspot_alert_and_daily_digest_show_the_right_counts(
     eva = await entrepreneur(person, coordinator, "Eva")
     piet = await entrepreneur(person, coordinator, "Piet")
 
-    await file_by_buttons(eva, bot, what="drugs")
-    await file_by_buttons(piet, bot, what="drugs", anonymous=True)
+    await file_report(eva, bot, what="drugs")
+    await file_report(piet, bot, what="drugs", anonymous=True)
     before_boa, before_coordinator = boa.last_id, coordinator.last_id
-    await file_by_buttons(eva, bot, what="drugs")  # the third in 24 hours: a hotspot
-    alert = await client.wait_bot_message(coordinator.id, after=before_coordinator)
+    await file_report(eva, bot, what="drugs")  # the third in 24 hours: a hotspot
+    alert = await next_message(client, coordinator.id, after=before_coordinator)
     assert "Opvallend veel meldingen" in alert["text"]
     assert "3 meldingen van “Drugs” in BZOB in de afgelopen 24 uur." in alert["text"]
-    boa_alert = await client.wait_bot_message(boa.id, after=before_boa)
+    boa_alert = await next_message(client, boa.id, after=before_boa)
     assert "3 meldingen" in boa_alert["text"]
-    await file_by_buttons(piet, bot, what="drugs")  # a fourth: no second alert
+    await file_report(piet, bot, what="drugs")  # a fourth: no second alert
     coordinator_alerts = [
         m for m in await client.bot_messages(coordinator.id) if "Opvallend" in m.get("text", "")
     ]
@@ -423,14 +358,14 @@ async def test_hotspot_alert_and_daily_digest_show_the_right_counts(
     }
     sent = await service.send_digest(services)
     assert sent == 3
-    digest = await client.wait_bot_message(coordinator.id, after=marks[coordinator.id])
+    digest = await next_message(client, coordinator.id, after=marks[coordinator.id])
     assert "Verdacht voertuig: 2 (−3)" in digest["text"]  # BZOB, coordinators see all
     assert "Verdacht voertuig: 1 (+1)" in digest["text"]  # Stiphout
     assert "Drugs" not in digest["text"]  # today's reports are in tomorrow's digest
-    boa_digest = await client.wait_bot_message(boa.id, after=marks[boa.id])
+    boa_digest = await next_message(client, boa.id, after=marks[boa.id])
     assert "Verdacht voertuig: <3" in boa_digest["text"]
     assert "Stiphout" not in boa_digest["text"]
-    stip_digest = await client.wait_bot_message(other_boa.id, after=marks[other_boa.id])
+    stip_digest = await next_message(client, other_boa.id, after=marks[other_boa.id])
     assert "Verdacht voertuig: <3" in stip_digest["text"]
     assert "BZOB" not in stip_digest["text"]
 
@@ -441,8 +376,8 @@ async def test_retention_erases_reports_and_follow_ups_and_keeps_the_counts(
     services = services_of(bot)
     coordinator = await person("Carla", user_id=ADMIN_ID)
     eva = await entrepreneur(person, coordinator, "Eva")
-    old, _ = await file_by_buttons(eva, bot, anonymous=True)
-    kept, _ = await file_by_buttons(eva, bot, what="overlast")
+    old, _ = await file_report(eva, bot, anonymous=True)
+    kept, _ = await file_report(eva, bot, what="overlast")
     await service.set_status(services, old, "afgehandeld", None, coordinator.id)
     await service.set_status(services, kept, "afgehandeld", None, coordinator.id)
     async with sessions() as session:
@@ -494,7 +429,7 @@ async def test_bad_input_rate_limit_and_drafts(
     future = (utcnow() + timedelta(days=2)).astimezone(services.settings.tz)
     later = await eva.say(future.strftime("%d-%m %H:%M"))
     assert later["text"] in (
-        "Dat moment moet al voorbij zijn.",
+        "Dat moment is nog niet geweest. Meld alleen wat al gebeurd is.",
         "Dat is meer dan 30 dagen geleden. Meld alleen wat kort geleden was.",
     )
     del other
@@ -533,7 +468,7 @@ async def test_bad_input_rate_limit_and_drafts(
 
     # The rate limit: a polite refusal, at the start and at sending.
     services.settings = services.settings.with_overrides(reports_per_hour=2)
-    await file_by_buttons(eva, bot)
+    await file_report(eva, bot)
     refused = await eva.say("/melding")
     assert refused["text"].startswith(
         "Je hebt het afgelopen uur al 2 meldingen gedaan. Dank je wel!"
@@ -564,7 +499,7 @@ async def test_residents_report_only_when_the_coordinator_allows_it(
             await session.exec(select(AuditEntry).where(AuditEntry.action == "setting"))
         )
     assert [(a.actor_id, a.detail) for a in settings] == [(ADMIN_ID, "1")]
-    ref, _ = await file_by_buttons(bram, bot, where="Stiphout", what="overlast")
+    ref, _ = await file_report(bram, bot, where="Stiphout", what="overlast")
     assert ref.startswith("MV-")
     not_yet = await stranger.say("/melding")
     assert (
@@ -624,7 +559,7 @@ async def test_photos_places_and_sending_refused_at_the_wrong_moment(
 
     # The hour's quota runs out while she was busy: refused at sending, draft kept.
     services.settings = services.settings.with_overrides(reports_per_hour=1)
-    await file_by_buttons(coordinator, bot)
+    await file_report(coordinator, bot)
     services.report_quota.record(eva.id)
     refused = await alert_of(eva, summary, "✅ Versturen")
     assert refused.startswith("Je hebt het afgelopen uur al 1 meldingen gedaan.")
@@ -692,7 +627,6 @@ async def test_coordinators_get_a_short_note_of_a_report_and_an_invite_and_can_s
     bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
 ) -> None:
     services = services_of(bot)
-    services.settings = services.settings.with_overrides(coordinator_notes=True)
     coordinator = await person("Carla", user_id=ADMIN_ID)
     before = coordinator.last_id
     anouk = await entrepreneur(person, coordinator, "Anouk", "en")
@@ -701,15 +635,28 @@ async def test_coordinators_get_a_short_note_of_a_report_and_an_invite_and_can_s
     assert used["text"] == "🔑 Een uitnodiging is gebruikt: ondernemer (BZOB). Zie /rollen."
     coordinator.last_id = used["message_id"]
 
-    # An anonymous report: number, category and area; not its text, nor who sent it.
-    ref, _ = await file_by_buttons(
+    # An anonymous report: number, category and area; not its text, nor who sent it,
+    # nor when: the note waits for the next full hour (the hourly job, run here by hand).
+    assert services.scheduler is not None
+    services.scheduler.forget("notes:anonymous")
+    queued = await notices_queued(sessions)
+    ref, _ = await file_report(
         anouk,
         bot,
         what="ondermijning",
         text="Ramen van unit 4 dichtgeplakt met folie.",
         anonymous=True,
     )
+    assert await notices_queued(sessions) == queued
+    filed = (await report_rows(sessions))[-1]
+    assert await coordinator_notes.release(services, filed.created_at + timedelta(minutes=59)) == 0
+    assert await notices_queued(sessions) == queued
+    assert await coordinator_notes.release(services, filed.created_at + timedelta(hours=1)) == 1
+    # Once only: a second run (a restart in the same hour) finds nothing left to send.
+    assert await coordinator_notes.release(services, filed.created_at + timedelta(hours=1)) == 0
+    assert await notices_queued(sessions) == queued + 1
     note = await next_starting(client, coordinator.id, coordinator.last_id, "📥")
+    assert not re.search(r"\d:\d\d", note["text"]), note["text"]  # no time in the text
     assert note["text"].startswith(f"📥 Nieuwe melding {ref}: ")
     assert "Ondermijning" in note["text"]
     assert note["text"].endswith(" in BZOB.")
@@ -732,7 +679,7 @@ async def test_coordinators_get_a_short_note_of_a_report_and_an_invite_and_can_s
     listing = await coordinator.say("/vermoedens")
     assert "⬜ Berichtje bij een nieuwe melding of uitnodiging" in buttons(listing)
     queued = await notices_queued(sessions)
-    await file_by_buttons(anouk, bot)  # the note is queued (or not) before the confirmation
+    await file_report(anouk, bot)  # the note is queued (or not) before the confirmation
     assert await notices_queued(sessions) == queued
     # And on again from /vermoedens.
     on = await coordinator.tap(listing, "⬜ Berichtje bij een nieuwe melding of uitnodiging")
@@ -742,3 +689,7 @@ async def test_coordinators_get_a_short_note_of_a_report_and_an_invite_and_can_s
             await session.exec(select(AuditEntry).where(AuditEntry.action == "setting"))
         )
     assert [e.detail for e in switched if "coordinator_notes" in (e.subject or "")] == ["1", "0"]
+    # A report with a name may say when it came: its note goes out at once.
+    named, _ = await file_report(anouk, bot)
+    note = await next_starting(client, coordinator.id, coordinator.last_id, "📥")
+    assert note["text"].startswith(f"📥 Nieuwe melding {named}: ")

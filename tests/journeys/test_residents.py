@@ -22,7 +22,7 @@ from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage.engine import SessionFactory
 from storage.models import MembershipEvent, User
-from tests.journeys.resident import MakeResident, buttons
+from tests.journeys.resident import MakeResident, buttons, next_message
 
 WELCOME = "Welkom bij Buurtbot, de buurtpreventie van {city}."
 CALL_112 = "Is er nu gevaar? Bel altijd eerst 112."
@@ -455,10 +455,10 @@ async def test_private_commands_in_a_group_point_to_the_private_chat(
     gert = await resident("Gert", code)
     group = await client.create_group("Buurtapp Houtsdonk", creator_id=gert.id)
     await client.add_bot(group["id"], by=gert.id)
-    await client.wait_bot_message(group["id"])  # the bot introduces itself (test_groups.py)
+    await next_message(client, group["id"])  # the bot introduces itself (test_groups.py)
     for command in ("/start", "/verwijder", "/mijngegevens"):
         sent = await client.send(gert.id, command, chat_id=group["id"])
-        reply = await client.wait_bot_message(group["id"], after=sent["message_id"])
+        reply = await next_message(client, group["id"], after=sent["message_id"])
         assert reply["text"] == gert._("Dit regel je in een privégesprek met mij.")
         assert buttons(reply) == {
             gert._("Open een privégesprek"): "https://t.me/buurtbot_sandbox_bot"

@@ -8,12 +8,14 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app import BotApplication
+from bot.notices import Topic
 from bot.roles import Role, grant
 from bot.services import services_of
 from sandbox.client import SandboxClient
+from storage import notices as notice_store
 from storage.engine import SessionFactory
 from storage.models import AuditEntry, Group, Invite, RoleGrant, Team, utcnow
-from tests.journeys.resident import MakePerson, Resident, buttons, invite_link
+from tests.journeys.resident import MakePerson, Resident, buttons, invite_link, next_message
 
 ADMIN_ID = 900001  # BUURTBOT_ADMINS in tests/conftest.py
 REFUSED = "Dat mag je niet. Kijk bij /help wat je wel kunt."
@@ -45,6 +47,10 @@ async def test_an_administrator_appoints_a_coordinator_by_invite(
         held = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == carla.id))).one()
     assert (held.role, held.name, held.granted_by) == ("coordinator", "Carla", ADMIN_ID)
     assert await audit_actions(sessions) == ["invite", "grant"]
+    # The note that the invite was used goes to the administrator, not to Carla herself.
+    async with sessions() as session:
+        noted = await notice_store.of_topic(session=session, topic=Topic.NEWS)
+    assert [row.chat_id for row in noted] == [ADMIN_ID]
     menu = await client.commands(scope={"type": "chat", "chat_id": carla.id})
     assert {"overzicht", "uitnodigen", "rollen"} <= {c["command"] for c in menu}
     help_text = await carla.say("/help")
@@ -131,7 +137,7 @@ async def test_a_team_contact_registers_a_team_that_gets_approved(
     sent = await tom.tap(summary, tom._("Aanmelden"))
     assert tom._("Aangemeld! De coördinator kijkt ernaar. Je hoort het hier.") in sent["text"]
 
-    news = await client.wait_bot_message(ADMIN_ID, after=admin.last_id)
+    news = await next_message(client, ADMIN_ID, after=admin.last_id)
     admin.last_id = news["message_id"]
     assert admin._("Nieuw team aangemeld:") in news["text"]
     assert "De Uilen" in news["text"]
@@ -199,9 +205,9 @@ async def test_a_team_contact_edits_pauses_and_dissolves_their_team(
     assert "Status: gepauzeerd" in paused["text"]
     resumed = await tom.tap(paused, "Hervatten")
     assert "Status: actief" in resumed["text"]
-    confirm = await tom.tap(resumed, "Team opheffen")
-    gone = await tom.tap(confirm, "Ja, opheffen")
-    assert "Het team De Nachtuilen is opgeheven." in gone["text"]
+    confirm = await tom.tap(resumed, "Team stoppen")
+    gone = await tom.tap(confirm, "Ja, stop het team")
+    assert "Het team De Nachtuilen is gestopt." in gone["text"]
     async with sessions() as session:
         stored = await session.get(Team, team_id)
         active = (
@@ -268,7 +274,7 @@ async def test_rollen_revokes_a_role_and_tells_the_holder(
     number = next(line.split(".")[0] for line in listing["text"].splitlines() if "Bram" in line)
     await coordinator.tap(listing, f"Intrekken {number}")
     told = await boa.next_reply()
-    assert "Je rol als wijkboa is beëindigd." in told["text"]
+    assert "Je rol als wijkboa is gestopt." in told["text"]
     async with sessions() as session:
         held = (await session.exec(select(RoleGrant).where(RoleGrant.user_id == boa.id))).one()
     assert held.revoked_at is not None
@@ -323,7 +329,7 @@ async def test_overzicht_shows_wijken_pending_uncovered_and_dormant(
     assert forged["text"] == "Dat team beheer jij niet."
     thanks = await tom.tap(question, "Ja, we zijn actief")
     assert "Dank je! Genoteerd." in thanks["text"]
-    news = await client.wait_bot_message(coordinator.id, after=screen["message_id"])
+    news = await next_message(client, coordinator.id, after=screen["message_id"])
     assert "Oude Ploeg is nog actief." in news["text"]
     again = await coordinator.say("/overzicht")
     assert "💤" not in again["text"]

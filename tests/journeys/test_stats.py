@@ -21,7 +21,7 @@ from sandbox.client import SandboxClient
 from storage import stats as store
 from storage.engine import SessionFactory
 from storage.models import DigestRun, utcnow
-from tests.journeys.resident import Json, MakePerson, Resident, buttons
+from tests.journeys.resident import Json, MakePerson, Resident, buttons, next_message, next_messages
 from tests.journeys.test_broadcasts import ADMIN_ID, wait_for
 
 
@@ -43,7 +43,7 @@ async def press(who: Resident, message: Json, label: str) -> Json:
     """Press a button that answers with a new message (a photo, a file), not an edit."""
     pressed = await who.client.press(who.id, who.id, message["message_id"], buttons(message)[label])
     await who.client.callback_answer(pressed["callback_query_id"])
-    got = await who.client.wait_bot_message(who.id, after=who.last_id, timeout=15)
+    got = await next_message(who.client, who.id, after=who.last_id, timeout=15)
     who.last_id = got["message_id"]
     return got
 
@@ -239,8 +239,8 @@ async def test_the_digest_arrives_at_its_time_after_a_restart(
         jobs = services_of(restarted).scheduler.job_ids()  # type: ignore[union-attr]
         assert {"stats:weekly", "stats:states"} <= set(jobs)
         assert await _digest_runs(sessions) == []  # not before its time
-        text, photo = await client.wait_bot_messages(coord.id, 2, after=coord.last_id, timeout=15)
-        told = await client.wait_bot_message(boa.id, after=boa.last_id, timeout=15)
+        text, photo = await next_messages(client, coord.id, 2, after=coord.last_id, timeout=15)
+        told = await next_message(client, boa.id, after=boa.last_id, timeout=15)
         chart = await download(restarted, photo["photo"][-1]["file_id"])
     assert text["date"] >= int(due.timestamp())
     last_week = period_of("week", due.date()).previous()
@@ -274,8 +274,8 @@ async def test_a_digest_missed_while_down_is_sent_at_start_once(
     await shut_down(bot)
     first = build_application(late, token=SANDBOX_TOKEN)
     async with running(first, poll_timeout=1):
-        got = await client.wait_bot_messages(coord.id, 2, after=coord.last_id, timeout=15)
-        told = await client.wait_bot_message(boa.id, after=boa.last_id, timeout=15)
+        got = await next_messages(client, coord.id, 2, after=coord.last_id, timeout=15)
+        told = await next_message(client, boa.id, after=boa.last_id, timeout=15)
     assert f"Week {last_week.first.isocalendar()[1]} (" in got[0]["text"]
     assert "photo" in got[1]
     again = build_application(late, token=SANDBOX_TOKEN)

@@ -24,6 +24,7 @@ from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage.engine import SessionFactory
 from storage.models import InboxUpdate
+from tests.journeys.resident import next_message
 
 PUBLIC = "https://buurtbot.test"
 HOOK = f"{PUBLIC}/telegram"
@@ -92,7 +93,7 @@ async def test_a_resident_is_answered_through_the_webhook(
 ) -> None:
     user = await client.create_user("Anna", language_code="nl")
     await client.send(user["id"], "/start")
-    reply = await client.wait_bot_message(user["id"])
+    reply = await next_message(client, user["id"])
     assert reply["text"].startswith("Welkom bij Buurtbot")
     world = sandbox.state
     assert world.webhook is not None
@@ -184,7 +185,7 @@ async def test_no_200_when_the_inbox_cannot_store(
 async def test_health_readiness_and_metrics(bot: BotApplication, client: SandboxClient) -> None:
     user = await client.create_user("Anna", language_code="nl")
     await client.send(user["id"], "/start")
-    await client.wait_bot_message(user["id"])
+    await next_message(client, user["id"])
     status, body = await get(bot, "/healthz")
     assert status == 200
     assert '"ok"' in body

@@ -145,3 +145,27 @@ async def test_the_page_and_its_files_are_served(server: SandboxServer, http: An
         response = await http.get(server.url + asset)
         assert response.status == 200
         assert kind in response.headers["Content-Type"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "lang", "send", "direction", "clock"),
+    [
+        ("pl", "pl", "Wyślij", "ltr", "pl-PL"),
+        ("ar", "ar", "إرسال", "rtl", "ar"),
+        ("en-US", "en", "Send", "ltr", "en-GB"),
+        ("de", "nl", "Stuur", "ltr", "nl-NL"),  # a language the bot lacks: the Dutch page
+        ("", "nl", "Stuur", "ltr", "nl-NL"),
+    ],
+)
+async def test_the_pages_own_words_come_from_the_bots_catalogs(
+    client: SandboxClient, asked: str, lang: str, send: str, direction: str, clock: str
+) -> None:
+    found = await client.page_strings(asked)
+    assert (found["lang"], found["dir"], found["time_locale"]) == (lang, direction, clock)
+    words = found["strings"]
+    assert words["Stuur"] == send
+    # Both the script's t("…") and the HTML's data-t marks, every one translated.
+    assert {"Groep gemaakt", "{name} ging weg", "Maak gebruiker", "Foto sturen"} <= set(words)
+    if lang != "nl":
+        assert not [source for source, said in words.items() if not said]
+        assert words["{name} ging weg"].count("{name}") == 1
