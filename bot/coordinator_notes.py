@@ -22,7 +22,7 @@ from html import escape
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import notices
+from bot import notices, reports
 from bot.callbacks import Button, pack
 from bot.i18n import N_, Lang
 from bot.roles import coordinator_ids
@@ -169,6 +169,12 @@ async def _release_one(services: Services, report: Report, mark: str) -> bool:
     # A coordinator who wants no notes still moves the mark: no stale note later on.
     letters = await _letters(services, _report_note(services, report), report.ref)
     await notices.queue(services, notices.Topic.NEWS, letters, guard=advance)
+    if moved:
+        # Its hotspot alert waited too (handlers.reporting); a crash just before this
+        # line loses that alert, never sends it early.
+        count = await reports.hotspot_rule(services, report)
+        if count is not None:
+            await reports.send_hotspot(services, report, count)
     return moved
 
 

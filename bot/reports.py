@@ -643,11 +643,18 @@ async def hotspot_rule(services: Services, report: Report) -> int | None:
     """The count, when this report is the one that makes its category and area a hotspot.
 
     Exactly at the threshold, so one hotspot gives one alert, not one per report after.
+    Counted up to this report, so the answer holds when asked again at the hour (an
+    anonymous report's alert waits for it, as its note does: bot.coordinator_notes).
     """
+    assert report.id is not None
     since = report.created_at - timedelta(hours=services.settings.hotspot_hours)
     async with services.sessions() as session:
         count = await store.recent_count(
-            session=session, category=report.category, area=report.area, since=since
+            session=session,
+            category=report.category,
+            area=report.area,
+            since=since,
+            up_to_id=report.id,
         )
     return count if count == services.settings.hotspot_count else None
 

@@ -483,7 +483,9 @@ async def _send(
     await coordinator_notes.report_filed(services, filed.report)
     text, keyboard = _confirmation(lang, filed.report.ref, filed.token)
     await show(update, text, keyboard)
-    if filed.hotspot is not None:
+    # An anonymous report's alert, like its note, waits for the next full hour: its minute
+    # in the coordinators' chats would be finer than the hour the database keeps.
+    if filed.hotspot is not None and not filed.report.anonymous:
         await reports.send_hotspot(services, filed.report, filed.hotspot)
 
 

@@ -80,8 +80,11 @@ async def add(
     return report
 
 
-async def recent_count(*, session: AsyncSession, category: str, area: str, since: datetime) -> int:
-    """Reports of one category in one area since a moment (ix_reports_category_area_created)."""
+async def recent_count(
+    *, session: AsyncSession, category: str, area: str, since: datetime, up_to_id: int
+) -> int:
+    """Reports of one category in one area since a moment, up to and including one report
+    (ix_reports_category_area_created): the same count when asked again later."""
     result = await session.exec(
         select(func.count())
         .select_from(Report)
@@ -89,6 +92,7 @@ async def recent_count(*, session: AsyncSession, category: str, area: str, since
             Report.category == category,
             Report.area == area,
             col(Report.created_at) >= since,
+            col(Report.id) <= up_to_id,
         )
     )
     return int(result.one())

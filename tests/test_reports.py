@@ -214,7 +214,7 @@ async def test_digest_counts_compare_two_weeks_from_the_daily_counters(
         )
         since = datetime(2026, 11, 20, tzinfo=utcnow().tzinfo)
         recent = await store.recent_count(
-            session=session, category="drugs", area="park:bzob", since=since
+            session=session, category="drugs", area="park:bzob", since=since, up_to_id=10**9
         )
     assert everything == [
         DigestCount("park:bzob", "drugs", 2, 1),

@@ -623,6 +623,34 @@ async def test_the_welcome_button_shows_the_112_card_first_then_the_question(
     assert eva._("Wat heb je gezien?") in question["text"]
 
 
+async def test_a_hotspot_an_anonymous_report_makes_is_told_at_the_next_full_hour(
+    bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
+) -> None:
+    """The alert would show the minute of the report that crossed the threshold; for an
+    anonymous one it waits, as its note does, and comes once at the hour."""
+    services = services_of(bot)
+    assert services.scheduler is not None
+    services.scheduler.forget("notes:anonymous")  # the hourly job, run here by hand
+    coordinator = await person("Carla", user_id=ADMIN_ID)
+    eva = await entrepreneur(person, coordinator, "Eva")
+    await file_report(eva, bot, what="drugs")
+    await file_report(eva, bot, what="drugs")
+    queued = await notices_queued(sessions)
+    await file_report(eva, bot, what="drugs", anonymous=True)  # the third in 24 hours
+
+    assert await notices_queued(sessions) == queued
+    assert not [
+        m for m in await client.bot_messages(coordinator.id) if "Opvallend" in m.get("text", "")
+    ]
+    filed = (await report_rows(sessions))[-1]
+    assert await coordinator_notes.release(services, filed.created_at + timedelta(minutes=59)) == 0
+    assert await coordinator_notes.release(services, filed.created_at + timedelta(hours=1)) == 1
+    assert await coordinator_notes.release(services, filed.created_at + timedelta(hours=1)) == 0
+    assert await notices_queued(sessions) == queued + 2  # the note and the alert, once
+    alert = await next_starting(client, coordinator.id, coordinator.last_id, "⚠️")
+    assert "3 meldingen van “Drugs” in BZOB in de afgelopen 24 uur." in alert["text"]
+
+
 async def test_coordinators_get_a_short_note_of_a_report_and_an_invite_and_can_stop_it(
     bot: BotApplication, person: MakePerson, client: SandboxClient, sessions: SessionFactory
 ) -> None:
