@@ -263,6 +263,10 @@ async def broadcasts(services: Services, who: Reader, now: datetime | None = Non
                 "state": broadcast_state(item.status, item.called_off_at is not None),
                 "when": when.isoformat(),
                 "when_text": _when(who.lang, when),
+                # The calendar's day, in the city's time: the page puts a day's items
+                # under one heading (newest first, the planned ones on top).
+                "day": (day := when.astimezone(services.settings.tz).date()).isoformat(),
+                "day_text": who.lang.date(day, "EEEE d MMMM y"),
                 "wijken": None if wijken is None else [names.get(w, w) for w in wijken],
                 "delivered": who.shown(copies.get("sent", 0)),
                 "failed": who.shown(sum(copies.get(s, 0) for s in FAILED)),

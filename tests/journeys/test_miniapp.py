@@ -301,6 +301,13 @@ async def test_broadcasts_planned_sent_and_called_off_with_their_counts(
     assert (tent["delivered"], tent["failed"], tent["waiting"]) == (0, 0, 0)
     assert body["items"][1]["wijken"] is None
     assert tent["replies"] == []
+    # A calendar: each item under its day in the city's time, in the reader's words.
+    tz = services.settings.tz
+    assert tent["day"] == (now + timedelta(days=2)).astimezone(tz).date().isoformat()
+    assert body["items"][1]["day"] == (now - timedelta(days=1)).astimezone(tz).date().isoformat()
+    weekdays = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+    assert tent["day_text"].split()[0] in weekdays
+    assert tent["day_text"].endswith(tent["day"][:4])
 
 
 async def test_a_sent_broadcast_shows_its_copies_and_replies(

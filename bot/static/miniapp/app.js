@@ -137,12 +137,21 @@ function drawTeams(data) {
 
 function drawBroadcasts(data) {
   state.hidden = data.hidden_below || state.hidden;
-  const items = data.items.map((item) => el("li", {},
+  // A calendar as an agenda: one heading per day, the day's announcements under it.
+  const days = [];
+  for (const item of data.items) {
+    const last = days[days.length - 1];
+    if (last && last.day === item.day) last.items.push(item);
+    else days.push({ day: item.day, text: item.day_text, items: [item] });
+  }
+  const list = (items) => items.map((item) => el("li", {},
     el("strong", {}, item.kind_name), " ", el("span", { class: "tag " + item.state }, t("state_" + item.state)),
     el("div", { class: "note" }, item.when_text + " · " + (item.wijken ? item.wijken.join(", ") : t("everyone"))),
     el("div", {}, t("delivered") + " " + n(item.delivered) + " · " + t("failed_count") + " " + n(item.failed) + " · " + t("waiting") + " " + n(item.waiting)),
     item.replies.length ? el("div", {}, t("replies") + ": " + item.replies.map((r) => r.label + " " + n(r.count)).join(" · ")) : ""));
-  document.getElementById("broadcasts").replaceChildren(...(items.length ? items : [el("li", {}, t("none"))]));
+  const groups = days.map((group) => el("li", { class: "day" },
+    el("h3", {}, group.text), el("ul", { class: "list" }, ...list(group.items))));
+  document.getElementById("broadcasts").replaceChildren(...(groups.length ? groups : [el("li", {}, t("none"))]));
 }
 
 // Reports by status, never their texts; a coordinator opens one on purpose (audited).
