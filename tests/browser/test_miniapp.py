@@ -126,6 +126,13 @@ async def test_a_coordinator_opens_the_app_from_the_menu_button(
     ref = await add_report(bot, "stiphout", "received", "folie bij de deur")
     app = await open_app(open_page, ADMIN_ID, viewport)
     await accessible(app, viewport)
+    # The map is coloured by reports per category too: this week, one about drugs.
+    await app.locator("#map-figure").select_option("cat:drugs")
+    assert await app.locator("#map-figure option[value='cat:drugs']").text_content() == "Drugs"
+    assert (await app.locator("#map button", has_text="Stiphout").text_content() or "").endswith(
+        "1"
+    )
+    assert (await app.locator("#map button", has_text="Warande").text_content() or "").endswith("0")
     await tap_wijk_and_switch_periods(app, "Stiphout", viewport)
 
     # A report by number only; its text after a tap on Details, and the view audited.

@@ -217,6 +217,10 @@ async function start() {
     }
     // The statement in the reader's language; initData rides along for the way back.
     document.getElementById("statement").href = "toegankelijkheid?lang=" + encodeURIComponent(me.language) + "#tgWebAppData=" + encodeURIComponent(state.auth);
+    // Reports per category too: one choice for each category the figures know.
+    for (const key of Object.keys(state.figures.labels)) {
+      if (key.startsWith("cat:") && ![...figure.options].some((option) => option.value === key)) figure.append(el("option", { value: key }, key));
+    }
     for (const option of figure.options) option.textContent = state.figures.labels[option.value] || option.value;
     drawTeams(await api("teams"));
     drawBroadcasts(await api("broadcasts"));
