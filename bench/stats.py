@@ -72,6 +72,7 @@ async def fill(url: str, args: argparse.Namespace) -> dict[str, float]:
         Team,
         User,
     )
+    from storage.residents import membership_daily_rows
 
     services = _services(url)
     engine = services.engine
@@ -108,7 +109,7 @@ async def fill(url: str, args: argparse.Namespace) -> dict[str, float]:
             events.append({"at": joined + (now - joined) * rng.random(), "wijk": wijk, "kind": "left"})  # fmt: skip
     await add(User, users)
     await add(MembershipEvent, events)
-    await add(MembershipDaily, store.membership_daily_rows(events, services.settings.tz))
+    await add(MembershipDaily, membership_daily_rows(events, services.settings.tz))
     teams = [{"id": i + 1, "name": f"Team {i}", "wijk": rng.choice(wijken), "status": rng.choice(["approved"] * 4 + ["pending", "paused"]),
               "created_at": ago(DAYS), "last_activity_at": ago(rng.uniform(0, 200))} for i in range(50)]  # fmt: skip
     await add(Team, teams)

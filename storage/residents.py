@@ -7,8 +7,9 @@ service in bot.residents, so a crash leaves all of it or nothing."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlmodel import col, select
@@ -18,26 +19,30 @@ from storage import dialect
 from storage.models import MembershipDaily, MembershipEvent, User, utcnow
 
 
+def membership_daily_rows(events: Iterable[dict[str, Any]], tz: tzinfo) -> list[dict[str, Any]]:
+    """The membership_daily rows that count `events` ({at, wijk, kind}), each under the
+    city's local day; sorted, so two moves in opposite directions lock their counter rows
+    in one order (PostgreSQL would otherwise be free to deadlock them)."""
+    counts = Counter((e["at"].astimezone(tz).date(), e["wijk"], e["kind"]) for e in events)
+    return [
+        {"day": day, "wijk": wijk, "kind": kind, "count": n}
+        for (day, wijk, kind), n in sorted(counts.items())
+    ]
+
+
 async def record_membership(
     *, session: AsyncSession, at: datetime, changes: Sequence[tuple[str, str]], tz: tzinfo
 ) -> None:
     """Record (wijk, kind) membership events at `at`, and count them in membership_daily
     under the city's local day, in the caller's transaction."""
-    counts = Counter(changes)
-    for wijk, kind in changes:
-        session.add(MembershipEvent(at=at, wijk=wijk, kind=kind))
-    day = at.astimezone(tz).date()
-    # Sorted, so two moves in opposite directions lock their counter rows in one order
-    # (PostgreSQL would otherwise be free to deadlock them).
-    rows = [
-        {"day": day, "wijk": wijk, "kind": kind, "count": n}
-        for (wijk, kind), n in sorted(counts.items())
-    ]
+    events = [{"at": at, "wijk": wijk, "kind": kind} for wijk, kind in changes]
+    session.add_all([MembershipEvent(**event) for event in events])
     statement = dialect.insert(session, MembershipDaily)
     statement = statement.on_conflict_do_update(
         index_elements=["day", "wijk", "kind"],
         set_={"count": col(MembershipDaily.count) + statement.excluded.count},
     )
+    rows = membership_daily_rows(events, tz)
     await session.exec(statement, params=rows)  # type: ignore[call-overload]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, insert
@@ -28,7 +28,6 @@ from storage.models import (
     Group,
     GroupStatus,
     MembershipDaily,
-    MembershipEvent,
     Reply,
     Report,
     ReportDaily,
@@ -45,44 +44,17 @@ FAILED = (DeliveryStatus.FAILED, DeliveryStatus.BLOCKED, DeliveryStatus.GONE)
 WijkCounts = dict[str, Counter[str]]
 
 
-async def membership(*, session: AsyncSession, start: datetime, end: datetime) -> WijkCounts:
-    """Per wijk, how many joined and left in [start, end).
-
-    Always with both bounds: with only a lower one SQLite walks the wijk index instead.
-    """
-    rows = await session.exec(
-        select(MembershipEvent.wijk, MembershipEvent.kind, func.count())
-        .where(col(MembershipEvent.at) >= start, col(MembershipEvent.at) < end)
-        .group_by(MembershipEvent.wijk, MembershipEvent.kind)
-    )
-    counts: WijkCounts = defaultdict(Counter)
-    for wijk, kind, count in rows:
-        counts[wijk][kind] += int(count)
-    return counts
-
-
 async def membership_days(*, session: AsyncSession, first: date, last: date) -> WijkCounts:
     """Per wijk, how many joined, left and moved over the local days first..last
-    inclusive, from the membership_daily counters (what `membership` counts event by event)."""
-    rows = await session.exec(
-        select(MembershipDaily.wijk, MembershipDaily.kind, func.sum(MembershipDaily.count))
-        .where(col(MembershipDaily.day) >= first, col(MembershipDaily.day) <= last)
-        .group_by(MembershipDaily.wijk, MembershipDaily.kind)
+    inclusive, from the membership_daily counters."""
+    after = last + timedelta(days=1)
+    rows = await _summed_per_period(
+        session, MembershipDaily, [first, after], after, ["wijk", "kind"]
     )
     counts: WijkCounts = defaultdict(Counter)
-    for wijk, kind, count in rows:
+    for _period, wijk, kind, count in rows:
         counts[wijk][kind] += int(count or 0)
     return counts
-
-
-def membership_daily_rows(events: Iterable[dict[str, Any]], tz: tzinfo) -> list[dict[str, Any]]:
-    """The membership_daily rows that count `events` ({at, wijk, kind}): for the benches'
-    city-sized histories, which add events in bulk rather than one join at a time."""
-    counts = Counter((e["at"].astimezone(tz).date(), e["wijk"], e["kind"]) for e in events)
-    return [
-        {"day": day, "wijk": wijk, "kind": kind, "count": n}
-        for (day, wijk, kind), n in sorted(counts.items())
-    ]
 
 
 async def states(*, session: AsyncSession, dormant_before: datetime) -> WijkCounts:
