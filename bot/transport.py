@@ -16,6 +16,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+_JSON = {"Content-Type": "application/json"}
+
 
 class Heartbeat:
     """When Telegram last answered any request of this process (time.monotonic()), for
@@ -83,7 +85,6 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
-        fields = request_data.json_parameters if request_data else None
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
         connect = (
             self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
@@ -102,16 +103,24 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=_sum(read, write if files else None),
         )
-        body: aiohttp.FormData | dict[str, str] | None = fields or None
+        body: aiohttp.FormData | bytes | None = None
+        headers: dict[str, str] | None = None
+        if request_data is not None and request_data.parameters and not files:
+            # One JSON body, as Telegram takes it: PTB's form fields would be JSON-encoded
+            # one by one and then percent-encoded character by character in Python, the
+            # keyboards too; that was a tenth of the bot's CPU per update.
+            body, headers = request_data.json_payload, _JSON
         if files:
             form = aiohttp.FormData()
-            for name, value in (fields or {}).items():
+            for name, value in request_data.json_parameters.items():  # type: ignore[union-attr]
                 form.add_field(name, value)
             for name, (filename, content, mimetype) in files.items():
                 form.add_field(name, content, filename=filename, content_type=mimetype)
             body = form
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 answer = await response.read()
         except TimeoutError as error:  # asyncio.TimeoutError is this class since 3.11
             raise TimedOut from error
