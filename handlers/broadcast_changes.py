@@ -3,7 +3,7 @@ and a sent BuurtTent called off or moved, its notice previewed before it goes.""
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 
 from bot import broadcasts
 from bot.broadcasts import Action, BroadcastError, Composing, Step
@@ -29,10 +29,9 @@ async def send_now(
         return
     line = _("Bezig: {sent} van {total} verzonden.").format(sent=0, total=lang.number(total))
     shown = await show(update, line)
-    if isinstance(shown, Message):
-        await broadcasts.watch_progress(
-            context.services, broadcast_id, shown.chat_id, shown.message_id
-        )
+    chat = update.effective_chat
+    if shown is not None and chat is not None:
+        await broadcasts.watch_progress(context.services, broadcast_id, chat.id, shown)
 
 
 async def plan_once(

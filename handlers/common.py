@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest
 
 from bot import residents
 from bot.errors import KeyedError
 from bot.i18n import Lang
+from bot.inbox import InboxBot
 from bot.services import BotContext
 
 LANGUAGE_KEY = "language"
@@ -58,8 +61,9 @@ async def show(
     keyboard: InlineKeyboardMarkup | None = None,
     *,
     below: bool = False,
-) -> Message | None:
+) -> int | None:
     """Answer in place: edit the message under a pressed button, else send a new one.
+    Returns the id of the message that shows it, or None when nothing was sent.
 
     With `below`, always a new message: when something was just sent after the pressed
     message (the 112 card), the answer must come under it, not above it. A press on a
@@ -69,18 +73,35 @@ async def show(
     """
     query = update.callback_query
     if query is not None and has_text(query.message) and not below:
+        message = cast(Message, query.message)
         try:
-            edited = await query.edit_message_text(
-                text, parse_mode=ParseMode.HTML, reply_markup=keyboard
-            )
+            if _plain_private(message):
+                bot = cast(InboxBot, message.get_bot())
+                return await bot.put_html(
+                    message.chat_id, text, keyboard, message_id=message.message_id
+                )
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
         except BadRequest as error:
             # A double tap asks for the same content again; Telegram refuses, nothing is wrong.
             if "not modified" not in error.message:
                 raise
             return None
-        return edited if isinstance(edited, Message) else None
-    if update.effective_message is None:
+        return message.message_id
+    message = update.effective_message
+    if message is None:
         return None
-    return await update.effective_message.reply_text(
-        text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+    if _plain_private(message):
+        return await cast(InboxBot, message.get_bot()).put_html(message.chat_id, text, keyboard)
+    sent = await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    return sent.message_id
+
+
+def _plain_private(message: Message) -> bool:
+    """A private chat without topics, answered by the application's own bot: nothing of
+    reply_text's (thread, business connection, quote) applies, so put_html can answer."""
+    return (
+        message.chat.type == ChatType.PRIVATE
+        and message.message_thread_id is None
+        and message.business_connection_id is None
+        and isinstance(message.get_bot(), InboxBot)
     )
