@@ -95,10 +95,9 @@ async def deactivate(services: Services, chat_id: int) -> Channel | None:
 async def active_for_wijk(services: Services, wijk: str) -> Channel | None:
     """The wijk's linked channel; every join asks, so it is read from the database once
     per Services.wijk_channels' ttl, and again at once after a change here."""
-    fresh, cached = services.wijk_channels.get(wijk)
-    if fresh:
-        return cast(Channel | None, cached)
-    async with services.sessions() as session:
-        channel = await store.active_for_wijk(session=session, wijk=wijk)
-    services.wijk_channels.put(wijk, channel)
-    return channel
+
+    async def read() -> Channel | None:
+        async with services.sessions() as session:
+            return await store.active_for_wijk(session=session, wijk=wijk)
+
+    return cast(Channel | None, await services.wijk_channels.load(wijk, read))

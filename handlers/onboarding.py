@@ -353,7 +353,8 @@ async def _chosen_wijk(
         return
     await query.answer()
     lang = await lang_for(update, context)
-    if offer_channel:
+    # Most wijken have no channel: then who the resident is needs no query here.
+    if offer_channel and await channels.active_for_wijk(context.services, wijk.slug):
         stored = await residents.get(context.services, user.id)
         subscribed_to = stored.wijk if stored and stored.subscribed else None
         if await _offer_channel(update, context, lang, wijk, subscribed_to=subscribed_to):

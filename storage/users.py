@@ -25,11 +25,10 @@ async def _upsert(
     """Create the user's row or change it, in one statement: this runs on every /start
     and language tap, where a read-then-write would double the database round trips.
     `first` holds values only a new row gets."""
-    new = (
-        User(id=user_id, created_at=utcnow(), last_seen_at=utcnow()).model_dump()
-        | (first or {})
-        | changes
-    )
+    now = utcnow()
+    # The columns' own defaults fill the rest of a new row (SQLAlchemy applies them to an
+    # INSERT that leaves them out); building a User to read them cost more than the query.
+    new = {"id": user_id, "created_at": now, "last_seen_at": now} | (first or {}) | changes
     statement = (
         insert(session, User)
         .values(**new)
