@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sqlite_driver
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -39,6 +41,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # the write lock and SQLite's busy handler sleeps in growing steps (1, 2, 5 ...
         # 100 ms); one connection queues them instead, each taking a millisecond.
         kwargs |= {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        if parsed.get_driver_name() == "aiosqlite":
+            kwargs["module"] = sqlite_driver.dbapi()
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
