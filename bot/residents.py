@@ -52,7 +52,11 @@ class Joined:
 
 
 def kinds_of(user: User) -> list[str]:
-    return [kind for kind in user.kinds.split(",") if kind in KINDS]
+    return _kinds(user.kinds)
+
+
+def _kinds(stored: str) -> list[str]:
+    return [kind for kind in stored.split(",") if kind in KINDS]
 
 
 def quiet_preset_of(user: User) -> int:
@@ -77,7 +81,9 @@ async def get(services: Services, user_id: int) -> User | None:
 # (the user, the subscription, the membership event) leaves all of them or none.
 
 
-async def seen(services: Services, user_id: int, telegram_language: str | None = None) -> User:
+async def seen(
+    services: Services, user_id: int, telegram_language: str | None = None
+) -> users.Contact:
     language = services.translator.resolve(telegram_language) if telegram_language else None
     async with services.sessions() as session:
         user = await users.touch_user(session=session, user_id=user_id, language=language)
@@ -106,7 +112,7 @@ async def join(
         raise ResidentError(N_("Die buurt ken ik niet."))
     language = services.translator.resolve(telegram_language) if telegram_language else None
     async with services.sessions() as session:
-        previous, changed, follows = await residents.subscribe(
+        subscribed = await residents.subscribe(
             session=session,
             user_id=user_id,
             wijk=wijk.slug,
@@ -114,15 +120,14 @@ async def join(
             tz=services.settings.tz,
             language=language,
         )
-        user = await users.get_user(session=session, user_id=user_id)
         await session.commit()
     return Joined(
         wijk=wijk,
         buurt=buurt,
-        previous=previous,
-        changed=changed,
-        follows_channel=follows,
-        kinds=tuple(kinds_of(user)) if user is not None else KINDS,
+        previous=subscribed.previous,
+        changed=subscribed.changed,
+        follows_channel=subscribed.follows_channel,
+        kinds=tuple(_kinds(subscribed.kinds)),
     )
 
 
@@ -148,7 +153,7 @@ async def leave(services: Services, user_id: int) -> User | None:
     return user
 
 
-async def set_language(services: Services, user_id: int, language: str) -> User:
+async def set_language(services: Services, user_id: int, language: str) -> users.Contact:
     if language not in services.translator.languages:
         raise ResidentError(N_("Die taal ken ik niet."))
     async with services.sessions() as session:

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func
-from sqlmodel import col, select
+from sqlalchemy import Table, delete, func, update
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import dialect
 from storage.models import MembershipDaily, MembershipEvent, User, utcnow
+
+_USERS = cast(Table, User.__table__)
+_EVENTS = cast(Table, MembershipEvent.__table__)
 
 
 def membership_daily_rows(events: Iterable[dict[str, Any]], tz: tzinfo) -> list[dict[str, Any]]:
@@ -36,14 +40,16 @@ async def record_membership(
     """Record (wijk, kind) membership events at `at`, and count them in membership_daily
     under the city's local day, in the caller's transaction."""
     events = [{"at": at, "wijk": wijk, "kind": kind} for wijk, kind in changes]
-    session.add_all([MembershipEvent(**event) for event in events])
-    statement = dialect.insert(session, MembershipDaily)
+    # On the tables, not the ORM classes: every join writes these, and the ORM's unit of
+    # work and bulk-insert steps cost several times the statements themselves.
+    await session.exec(_EVENTS.insert(), params=events)  # type: ignore[call-overload]
+    daily = MembershipDaily.__table__
+    statement = dialect.insert(session, daily)
     statement = statement.on_conflict_do_update(
         index_elements=["day", "wijk", "kind"],
-        set_={"count": col(MembershipDaily.count) + statement.excluded.count},
+        set_={"count": daily.c.count + statement.excluded.count},
     )
-    rows = membership_daily_rows(events, tz)
-    await session.exec(statement, params=rows)  # type: ignore[call-overload]
+    await session.exec(statement, params=membership_daily_rows(events, tz))  # type: ignore[call-overload]
 
 
 async def get_or_create(
@@ -58,6 +64,21 @@ async def get_or_create(
     return user
 
 
+def _subscription_of(user_id: int) -> Any:
+    users = _USERS.c
+    return select(
+        users.wijk, users.buurt, users.subscribed, users.follows_channel, users.kinds
+    ).where(users.id == user_id)
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    previous: str | None  # the wijk they followed before, if any
+    changed: bool  # whether anything changed
+    follows_channel: bool  # whether they follow the new wijk's channel
+    kinds: str  # the announcement kinds they get, as stored
+
+
 async def subscribe(
     *,
     session: AsyncSession,
@@ -66,31 +87,47 @@ async def subscribe(
     buurt: str | None,
     tz: tzinfo,
     language: str | None = None,
-) -> tuple[str | None, bool, bool]:
-    """Subscribe to `wijk`; returns (the wijk they followed before, whether anything changed,
-    whether they follow the wijk's channel).
+) -> Subscribed:
+    """Subscribe to `wijk`, creating the user's row on first contact.
 
     Joining the same wijk twice records nothing new, so figures count people, not taps.
+    Written as statements on the users table, not through a loaded User: this is every
+    join's transaction, and the ORM's load, change tracking and flush were most of it.
     """
-    user = await get_or_create(session=session, user_id=user_id, language=language)
-    previous = user.wijk if user.subscribed else None
-    changed = not user.subscribed or user.wijk != wijk or user.buurt != buurt
+    row = (await session.exec(_subscription_of(user_id))).one_or_none()
     now = utcnow()
+    if row is None:
+        # The columns' defaults fill the rest; on conflict, someone made it meanwhile.
+        await session.exec(
+            dialect.insert(session, _USERS)
+            .values(id=user_id, created_at=now, last_seen_at=now, language=language)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        row = (await session.exec(_subscription_of(user_id))).one()
+    previous = row.wijk if row.subscribed else None
+    changes: dict[str, Any] = {
+        "wijk": wijk, "buurt": buurt, "subscribed": True,
+        "active": True, "blocked_at": None, "last_seen_at": now,
+    }  # fmt: skip
     if previous != wijk:
         # A move is one person moving, not one leaving and another joining: the city's
         # figures count it as a move, each wijk as one out and one in.
         moved = previous is not None
-        changes = [(previous, "moved_out")] if previous is not None else []
-        changes.append((wijk, "moved_in" if moved else "joined"))
-        await record_membership(session=session, at=now, changes=changes, tz=tz)
-        user.joined_at = now
-    if user.wijk != wijk:
+        events = [(previous, "moved_out")] if previous is not None else []
+        events.append((wijk, "moved_in" if moved else "joined"))
+        await record_membership(session=session, at=now, changes=events, tz=tz)
+        changes["joined_at"] = now
+    follows = bool(row.follows_channel)
+    if row.wijk != wijk:
         # Following the old wijk's channel says nothing about the new wijk's.
-        user.follows_channel = False
-    user.wijk, user.buurt, user.subscribed = wijk, buurt, True
-    user.active, user.blocked_at, user.last_seen_at = True, None, now
-    session.add(user)
-    return previous, changed, user.follows_channel
+        changes["follows_channel"] = follows = False
+    await session.exec(update(_USERS).where(_USERS.c.id == user_id).values(changes))  # type: ignore[call-overload]
+    return Subscribed(
+        previous=previous,
+        changed=not row.subscribed or row.wijk != wijk or row.buurt != buurt,
+        follows_channel=follows,
+        kinds=row.kinds,
+    )
 
 
 async def unsubscribe(*, session: AsyncSession, user_id: int, tz: tzinfo) -> bool:
