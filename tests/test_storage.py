@@ -60,8 +60,12 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> No
 async def test_touch_user_creates_then_updates(sessions: SessionFactory) -> None:
     big_id = 7_123_456_789  # Telegram ids no longer fit in 32 bits
     async with sessions() as session:
-        first = await users.touch_user(session=session, user_id=big_id)
+        contact = await users.touch_user(session=session, user_id=big_id, language="tr")
         await session.commit()
+        first = await users.get_user(session=session, user_id=big_id)
+    assert contact == users.Contact(language="tr", wijk=None, buurt=None, subscribed=False)
+    assert first is not None and first.active
+    assert first.kinds == "witte_voetjes,buurttent,challenge,nieuws"  # the column's default
     async with sessions() as session:
         await users.mark_blocked(session=session, user_id=big_id)
         await session.commit()
@@ -70,8 +74,12 @@ async def test_touch_user_creates_then_updates(sessions: SessionFactory) -> None
     assert not blocked.active
     assert blocked.blocked_at is not None
     async with sessions() as session:
-        again = await users.touch_user(session=session, user_id=big_id)
+        # A later language from Telegram does not replace the row's: only a new row takes it.
+        contact = await users.touch_user(session=session, user_id=big_id, language="pl")
         await session.commit()
+        again = await users.get_user(session=session, user_id=big_id)
+    assert contact.language == "tr"
+    assert again is not None
     assert again.active
     assert again.blocked_at is None
     assert again.created_at == first.created_at
