@@ -10,9 +10,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, update
+from sqlalchemy import Table, bindparam, delete, func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,14 +43,43 @@ async def record_membership(
     events = [{"at": at, "wijk": wijk, "kind": kind} for wijk, kind in changes]
     # On the tables, not the ORM classes: every join writes these, and the ORM's unit of
     # work and bulk-insert steps cost several times the statements themselves.
-    await session.exec(_EVENTS.insert(), params=events)  # type: ignore[call-overload]
-    daily = MembershipDaily.__table__
-    statement = dialect.insert(session, daily)
-    statement = statement.on_conflict_do_update(
+    await session.exec(_event_insert(), params=events)  # type: ignore[call-overload]
+    await session.exec(  # type: ignore[call-overload]
+        _daily_upsert(dialect.name_of(session)), params=membership_daily_rows(events, tz)
+    )
+
+
+# The statements of every join, built once on first use with their values bound at
+# execution: building them anew each time cost about as much as running them.
+
+
+@cache
+def _event_insert() -> Any:
+    return _EVENTS.insert()
+
+
+@cache
+def _daily_upsert(dialect_name: str) -> Any:
+    daily = cast(Table, MembershipDaily.__table__)
+    statement = dialect.insert_for(dialect_name, daily)
+    return statement.on_conflict_do_update(
         index_elements=["day", "wijk", "kind"],
         set_={"count": daily.c.count + statement.excluded.count},
     )
-    await session.exec(statement, params=membership_daily_rows(events, tz))  # type: ignore[call-overload]
+
+
+@cache
+def _subscription() -> Any:
+    users = _USERS.c
+    return select(
+        users.wijk, users.buurt, users.subscribed, users.follows_channel, users.kinds
+    ).where(users.id == bindparam("user_id"))
+
+
+@cache
+def _user_update() -> Any:
+    """The SET clause comes from the values given at execution."""
+    return update(_USERS).where(_USERS.c.id == bindparam("user_id"))
 
 
 async def get_or_create(
@@ -62,13 +92,6 @@ async def get_or_create(
         user = User(id=user_id, created_at=now, last_seen_at=now, language=language)
         session.add(user)
     return user
-
-
-def _subscription_of(user_id: int) -> Any:
-    users = _USERS.c
-    return select(
-        users.wijk, users.buurt, users.subscribed, users.follows_channel, users.kinds
-    ).where(users.id == user_id)
 
 
 @dataclass(frozen=True)
@@ -94,7 +117,7 @@ async def subscribe(
     Written as statements on the users table, not through a loaded User: this is every
     join's transaction, and the ORM's load, change tracking and flush were most of it.
     """
-    row = (await session.exec(_subscription_of(user_id))).one_or_none()
+    row = (await session.exec(_subscription(), params={"user_id": user_id})).one_or_none()  # type: ignore[call-overload]
     now = utcnow()
     if row is None:
         # The columns' defaults fill the rest; on conflict, someone made it meanwhile.
@@ -103,7 +126,7 @@ async def subscribe(
             .values(id=user_id, created_at=now, last_seen_at=now, language=language)
             .on_conflict_do_nothing(index_elements=["id"])
         )
-        row = (await session.exec(_subscription_of(user_id))).one()
+        row = (await session.exec(_subscription(), params={"user_id": user_id})).one()  # type: ignore[call-overload]
     previous = row.wijk if row.subscribed else None
     changes: dict[str, Any] = {
         "wijk": wijk, "buurt": buurt, "subscribed": True,
@@ -121,7 +144,7 @@ async def subscribe(
     if row.wijk != wijk:
         # Following the old wijk's channel says nothing about the new wijk's.
         changes["follows_channel"] = follows = False
-    await session.exec(update(_USERS).where(_USERS.c.id == user_id).values(changes))  # type: ignore[call-overload]
+    await session.exec(_user_update(), params={"user_id": user_id, **changes})  # type: ignore[call-overload]
     return Subscribed(
         previous=previous,
         changed=not row.subscribed or row.wijk != wijk or row.buurt != buurt,

@@ -5,12 +5,13 @@ None of these commits: the service around them commits once per use case."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.dialect import insert
+from storage import dialect
 from storage.models import User, utcnow
 
 _USERS = cast(Table, User.__table__)
@@ -46,17 +47,22 @@ async def _upsert(
     # The columns' own defaults fill the rest of a new row (SQLAlchemy applies them to an
     # INSERT that leaves them out).
     new = {"id": user_id, "created_at": now, "last_seen_at": now} | (first or {}) | changes
-    users = _USERS.c
-    statement = (
-        insert(session, _USERS)
-        .values(**new)
-        .on_conflict_do_update(index_elements=["id"], set_=changes)
-        .returning(users.language, users.wijk, users.buurt, users.subscribed)
-    )
-    row = (await session.exec(statement)).one()  # type: ignore[call-overload]
+    statement = _upsert_statement(dialect.name_of(session), tuple(sorted(changes)))
+    row = (await session.exec(statement, params=new)).one()  # type: ignore[call-overload]
     return Contact(
         language=row.language, wijk=row.wijk, buurt=row.buurt, subscribed=bool(row.subscribed)
     )
+
+
+@cache
+def _upsert_statement(dialect_name: str, changed: tuple[str, ...]) -> Any:
+    """Built once per shape, on first use, with its values bound at execution: building
+    the statement anew for every /start cost as much as running it."""
+    users = _USERS.c
+    statement = dialect.insert_for(dialect_name, _USERS)
+    return statement.on_conflict_do_update(
+        index_elements=["id"], set_={name: statement.excluded[name] for name in changed}
+    ).returning(users.language, users.wijk, users.buurt, users.subscribed)
 
 
 async def touch_user(
