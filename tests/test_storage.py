@@ -64,7 +64,8 @@ async def test_touch_user_creates_then_updates(sessions: SessionFactory) -> None
         await session.commit()
         first = await users.get_user(session=session, user_id=big_id)
     assert contact == users.Contact(language="tr", wijk=None, buurt=None, subscribed=False)
-    assert first is not None and first.active
+    assert first is not None
+    assert first.active
     assert first.kinds == "witte_voetjes,buurttent,challenge,nieuws"  # the column's default
     async with sessions() as session:
         await users.mark_blocked(session=session, user_id=big_id)
