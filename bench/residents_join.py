@@ -296,6 +296,8 @@ async def main(
     figures = {
         "ratio": ratio,
         "cpu_ms_per_update": buurtbot["cpu_ms_per_update"],
+        # The baseline's own cost: the ratio moves with it (see the module's docstring).
+        "echo_cpu_ms_per_update": echo["cpu_ms_per_update"],
         "errors": buurtbot["errors"]
         + sum(row["errors"] for row in paced_rows if row["kind"] == "buurtbot"),
     }

@@ -102,6 +102,7 @@ BENCHES: tuple[Bench, ...] = (
             Figure("ratio", "join stampede: buurtbot / echo bot throughput", "×", (">=", 0.9), 2),
             Figure("paced_p95_ms", "paced at 40 joins/s: a resident's p95", " ms", ("<", 20.0)),
             Figure("cpu_ms_per_update", "bot CPU per update (stampede)", " ms", None, 2),
+            Figure("echo_cpu_ms_per_update", "echo bot CPU per update (stampede)", " ms", None, 2),
             Figure("errors", "driver errors", "", ("==", 0), 0),
         ),
     ),
