@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from bot.cli import SANDBOX_TOKEN
+from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 
 if TYPE_CHECKING:
@@ -40,6 +42,20 @@ async def bot_call(sandbox: SandboxServer, method: str, **params: Any) -> Json:
         payload = await response.json()
     assert payload["ok"], payload
     return payload["result"]
+
+
+async def presses(client: SandboxClient) -> list[Json]:
+    """The button presses waiting for the bot, once there is one (up to 5 s): a click
+    returns before the page's request has reached the sandbox."""
+    found: list[Json] = []
+    for _ in range(100):
+        found = [
+            u["callback_query"] for u in await client.pending_updates() if "callback_query" in u
+        ]
+        if found:
+            break
+        await asyncio.sleep(0.05)
+    return found
 
 
 async def axe_violations(page: Page) -> list[str]:

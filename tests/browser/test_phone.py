@@ -12,7 +12,7 @@ from bot.app import BotApplication
 from handlers.keyboards import language_name
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tests.browser.helpers import axe_violations, bot_call, phone_check
+from tests.browser.helpers import axe_violations, bot_call, phone_check, presses
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -125,8 +125,7 @@ async def test_updates_keep_the_reader_where_they_are_and_never_swallow_a_tap(
     await page.locator(".msg", has_text="Kom je?").get_by_role("button", name="Ik kom").click()
     await arriving
     await page.locator(".msg", has_text="Nieuw 19").wait_for()
-    presses = [u["callback_query"] for u in await client.pending_updates() if "callback_query" in u]
-    assert [(p["data"], p["message"]["message_id"]) for p in presses] == [
+    assert [(p["data"], p["message"]["message_id"]) for p in await presses(client)] == [
         ("kom", first["message_id"])
     ]
     assert await log.evaluate("el => el.scrollTop") == 0

@@ -7,7 +7,6 @@ so every kind of message and every hostile string can be sent on purpose.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
-from tests.browser.helpers import PNG, axe_violations, bot_call
+from tests.browser.helpers import PNG, axe_violations, bot_call, presses
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -110,15 +109,7 @@ async def test_files_contacts_and_keyboards(
     assert await rows.count() == 2
     assert await rows.nth(0).locator("button").all_inner_texts() == ["Ja", "Nee"]
     await rows.nth(1).locator("button").click()
-    # The click returns before the page's request reaches the sandbox: wait for the press.
-    presses: list[str] = []
-    for _ in range(100):
-        presses = [u["callback_query"]["data"] for u in await client.pending_updates()
-                   if "callback_query" in u]  # fmt: skip
-        if presses:
-            break
-        await asyncio.sleep(0.05)
-    assert presses == ["l"]
+    assert [press["data"] for press in await presses(client)] == ["l"]
 
     # A reply keyboard's button sends its label as the user's message.
     await page.locator("#keyboard button", has_text="Stiphout").click()
