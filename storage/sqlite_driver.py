@@ -100,7 +100,9 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
 
     def nextset(self) -> None:
-        raise NotImplementedError("SQLite has no second result set")
+        """SQLite returns one result set per statement: moving on leaves none (DB-API:
+        the rest of the current set is dropped, and None says there is no next one)."""
+        self._rows.clear()
 
     def setinputsizes(self, *inputsizes: Any) -> None:
         """sqlite3 ignores it too."""

@@ -115,3 +115,15 @@ async def test_a_connection_given_back_mid_transaction_is_rolled_back(
     assert trips["rollback"] == 1
     async with sqlite.connect() as connection:
         assert (await connection.execute(select(ITEMS.c.name))).all() == []
+
+
+async def test_there_is_no_second_result_set(sqlite: AsyncEngine) -> None:
+    def read(connection: Any) -> tuple[Any, Any, list[Any]]:
+        cursor = connection.connection.dbapi_connection.cursor()
+        cursor.execute("SELECT 1 UNION ALL SELECT 2")
+        first = cursor.fetchone()
+        moved = cursor.nextset()
+        return first, moved, cursor.fetchall()
+
+    async with sqlite.connect() as connection:
+        assert await connection.run_sync(read) == ((1,), None, [])
